@@ -1,0 +1,465 @@
+"""Stage 2: discrete-event simulation of continuous batching (vLLM-style).
+
+One :class:`ReplicaSim` serves a request stream with iteration-level scheduling:
+
+* every iteration runs all decoding sequences (one token each) plus prefill chunks
+  taken FIFO from the waiting queue while the token budget
+  (``max_num_batched_tokens``), the sequence cap (``max_num_seqs``) and free KV-cache
+  tokens allow (chunked prefill; without it a prompt must fit the budget whole);
+* a request's first token comes with the iteration that finishes its prompt;
+* when decoding would overflow the KV cache, the most recently started sequence is
+  preempted and recomputed later (vLLM's default recompute policy).
+
+Between events the decode batch is fixed and one iteration costs ``a(B) + beta * C``
+(stage 1), with the context ``C`` growing by ``B`` each step, so ``k`` steps cost
+``k a + beta (k C + B k (k - 1) / 2)``: the simulator jumps straight to the next
+completion, arrival or KV limit instead of looping over every token. That is what
+makes a performance DB of hundreds of simulations take seconds.
+
+:func:`simulate_pool` runs several replicas (different GPU types and parallelisms
+allowed) behind one load balancer: capacity-proportional (smooth weighted round robin)
+or join-shortest-queue.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import attrs
+import numpy as np
+
+from boute.engine.errors import InputError
+from boute.engine.replica import ReplicaModel
+from boute.engine.workload import RequestStream
+
+__all__ = ["ReplicaSim", "SimResult", "simulate_replica", "simulate_pool", "simulate_closed_loop", "summarize"]
+
+
+@attrs.frozen(kw_only=True)
+class SimResult:
+    """Per-request latencies (seconds) and aggregates of one simulation."""
+
+    ttft_s: np.ndarray
+    tpot_s: np.ndarray
+    e2e_s: np.ndarray
+    completed: int
+    submitted: int
+    duration_s: float
+    busy_s: float
+    preemptions: int
+
+    @property
+    def p50_s(self) -> float:
+        return _pct(self.e2e_s, 50)
+
+    @property
+    def p95_s(self) -> float:
+        return _pct(self.e2e_s, 95)
+
+    @property
+    def p99_s(self) -> float:
+        return _pct(self.e2e_s, 99)
+
+    @property
+    def mean_s(self) -> float:
+        return float(np.mean(self.e2e_s)) if len(self.e2e_s) else math.inf
+
+    @property
+    def throughput_rps(self) -> float:
+        return self.completed / self.duration_s if self.duration_s > 0 else 0.0
+
+    @property
+    def utilization(self) -> float:
+        return self.busy_s / self.duration_s if self.duration_s > 0 else 0.0
+
+    def summary(self) -> dict[str, float]:
+        return summarize(self)
+
+
+def _pct(x: np.ndarray, q: float) -> float:
+    return float(np.percentile(x, q)) if len(x) else math.inf
+
+
+def summarize(r: SimResult) -> dict[str, float]:
+    """Aggregates as a plain dict (P50/P95/P99/mean e2e, TTFT, TPOT, throughput)."""
+    return {
+        "p50_s": r.p50_s,
+        "p95_s": r.p95_s,
+        "p99_s": r.p99_s,
+        "mean_s": r.mean_s,
+        "ttft_mean_s": float(np.mean(r.ttft_s)) if len(r.ttft_s) else math.inf,
+        "ttft_p95_s": _pct(r.ttft_s, 95),
+        "tpot_mean_s": float(np.mean(r.tpot_s)) if len(r.tpot_s) else math.inf,
+        "throughput_rps": r.throughput_rps,
+        "utilization": r.utilization,
+        "completed": float(r.completed),
+        "preemptions": float(r.preemptions),
+    }
+
+
+class ReplicaSim:
+    """One replica's continuous-batching engine, advanced event by event.
+
+    Args:
+        model: the stage-1 model of the replica.
+        kv_capacity_tokens: KV-cache tokens (from the replica's memory report).
+        chunked_prefill: split prompts across iterations to fill the token budget.
+        service_time_fn: for validation only; replaces the engine by a batch-size-1
+            server whose service time per request is drawn by this function.
+    """
+
+    def __init__(self, model: ReplicaModel, kv_capacity_tokens: int | None = None, *, chunked_prefill: bool = True) -> None:
+        self.model = model
+        self.budget = model.max_num_batched_tokens
+        self.max_seqs = model.max_num_seqs
+        self.kv_cap = int(kv_capacity_tokens if kv_capacity_tokens is not None else model.memory().kv_capacity_tokens)
+        if self.kv_cap < 1:
+            raise InputError(f"kv_capacity_tokens: {self.kv_cap} leaves no room for a request", hint="pick a config that fits")
+        self.chunked = chunked_prefill
+        tab = model.step_tables(self.budget + self.max_seqs + 1, self.max_seqs + 1)
+        self._tok, self._samp = tab.token_s, tab.sample_s
+        self._pair, self._p0, self._d0, self._beta = tab.pair_s, tab.prefill0_s, tab.decode0_s, tab.beta_s
+        self._ntok = len(self._tok) - 1
+        self.t = 0.0
+        self.busy = 0.0
+        self.preemptions = 0
+        # Per-request state (grown as requests arrive).
+        self.arrival: list[float] = []
+        self.prompt: list[int] = []
+        self.output: list[int] = []
+        self.generated: list[int] = []
+        self.target: list[int] = []  # tokens to prefill (prompt + generated after a preemption)
+        self.prefilled: list[int] = []
+        self.first: list[float] = []
+        self.finish: list[float] = []
+        self.waiting: deque[int] = deque()
+        self.running: list[int] = []  # decoding, in start order
+        self.ctx_sum = 0  # context tokens of running sequences
+        self.kv_used = 0
+        self.outstanding = 0
+
+    # ---------------------------------------------------------------- API
+    def submit(self, arrival_s: float, prompt_tokens: int, output_tokens: int) -> int:
+        """Queue a request (call after ``run_until(arrival_s)``); returns its id."""
+        rid = len(self.arrival)
+        self.arrival.append(arrival_s)
+        self.prompt.append(int(prompt_tokens))
+        self.output.append(max(1, int(output_tokens)))
+        self.generated.append(0)
+        self.target.append(int(prompt_tokens))
+        self.prefilled.append(0)
+        self.first.append(math.nan)
+        self.finish.append(math.nan)
+        self.waiting.append(rid)
+        self.outstanding += 1
+        if self.t < arrival_s and not self.running and len(self.waiting) == 1:
+            self.t = arrival_s  # idle engine wakes up at the arrival
+        return rid
+
+    def run_until(self, t_stop: float) -> None:
+        """Run iterations that start before ``t_stop`` (all of them for ``inf``)."""
+        while self.t < t_stop and (self.running or self.waiting):
+            if not self._iterate(t_stop):
+                break
+
+    def result(self, warmup_fraction: float = 0.0) -> SimResult:
+        """Latencies of the finished requests, skipping the first ``warmup_fraction``."""
+        n = len(self.arrival)
+        start = int(n * warmup_fraction)
+        fin = np.array(self.finish[start:])
+        done = ~np.isnan(fin)
+        arr = np.array(self.arrival[start:])[done]
+        first = np.array(self.first[start:])[done]
+        fin = fin[done]
+        out = np.array(self.output[start:])[done]
+        tpot = np.where(out > 1, (fin - first) / np.maximum(out - 1, 1), 0.0)
+        t0 = self.arrival[start] if n > start else 0.0
+        return SimResult(
+            ttft_s=first - arr,
+            tpot_s=tpot,
+            e2e_s=fin - arr,
+            completed=int(done.sum()),
+            submitted=n - start,
+            duration_s=max(self.t - t0, 1e-12),
+            busy_s=self.busy * (self.t - t0) / max(self.t - (self.arrival[0] if n else 0.0), 1e-12),
+            preemptions=self.preemptions,
+        )
+
+    # ---------------------------------------------------------------- engine
+    def _admissible(self) -> bool:
+        if not self.waiting:
+            return False
+        r = self.waiting[0]
+        partial = self.prefilled[r] > 0
+        if not partial and len(self.running) + self._n_partial() >= self.max_seqs:
+            return False
+        return self.kv_used < self.kv_cap and (self.chunked or self.kv_used + self.target[r] <= self.kv_cap)
+
+    def _n_partial(self) -> int:
+        return sum(1 for r in self.waiting if self.prefilled[r] > 0)
+
+    def _preempt_last(self) -> None:
+        r = self.running.pop()
+        ctx = self.prompt[r] + self.generated[r]
+        self.ctx_sum -= ctx
+        self.kv_used -= ctx
+        self.target[r] = ctx
+        self.prefilled[r] = 0
+        self.waiting.appendleft(r)
+        self.preemptions += 1
+
+    def _iterate(self, t_stop: float) -> bool:
+        if self._admissible():
+            self._prefill_iteration()
+            return True
+        if not self.running:
+            # Waiting requests that cannot be admitted with nothing running: a prompt larger
+            # than the whole cache. Drop it as failed (no finish time) to avoid a deadlock.
+            r = self.waiting.popleft()
+            self.prefilled[r] = 0
+            self.outstanding -= 1
+            return True
+        self._decode_steps(t_stop)
+        return True
+
+    def _prefill_iteration(self) -> None:
+        B = len(self.running)
+        budget = self.budget - B
+        seats = self.max_seqs - B
+        P, pairs = 0, 0.0
+        done: list[int] = []
+        partial_seen = 0
+        for r in list(self.waiting):
+            if budget <= 0:
+                break
+            new = self.prefilled[r] == 0
+            if new and seats - partial_seen <= 0:
+                break
+            need = self.target[r] - self.prefilled[r]
+            chunk = min(need, budget) if self.chunked else (need if (need <= budget or P == 0) else 0)
+            free = self.kv_cap - self.kv_used
+            if chunk > free:
+                if not self.chunked or free <= 0:
+                    break
+                chunk = free
+            if chunk <= 0:
+                break
+            past = self.prefilled[r]
+            pairs += chunk * (past + chunk / 2.0)
+            P += chunk
+            budget -= chunk
+            self.kv_used += chunk
+            self.prefilled[r] = past + chunk
+            partial_seen += 1
+            if self.prefilled[r] == self.target[r]:
+                done.append(r)
+        if P == 0:  # nothing fit after all: run decodes
+            if self.running:
+                self._decode_steps(math.inf, max_steps=1)
+            return
+        C = self.ctx_sum
+        tokens = min(P + B, self._ntok)
+        dt = (
+            self._tok[tokens] + self._pair * pairs + self._p0 + (self._d0 if B else 0.0)
+            + self._samp[min(B + len(done), len(self._samp) - 1)] + self._beta * C
+        )
+        self.t += dt
+        self.busy += dt
+        # Decoders each produced one token.
+        if B:
+            self._advance_running(1)
+        for r in done:
+            self.waiting.remove(r)
+            self.generated[r] += 1
+            if math.isnan(self.first[r]):
+                self.first[r] = self.t
+            ctx = self.target[r] + 1
+            self.kv_used += 1
+            if self.generated[r] >= self.output[r]:
+                self.finish[r] = self.t
+                self.kv_used -= ctx
+                self.outstanding -= 1
+            else:
+                self.running.append(r)
+                self.ctx_sum += ctx
+
+    def _advance_running(self, k: int) -> None:
+        B = len(self.running)
+        self.ctx_sum += B * k
+        self.kv_used += B * k
+        still = []
+        for r in self.running:
+            g = self.generated[r] + k
+            self.generated[r] = g
+            if g >= self.output[r]:
+                self.finish[r] = self.t
+                ctx = self.prompt[r] + g
+                self.ctx_sum -= ctx
+                self.kv_used -= ctx
+                self.outstanding -= 1
+            else:
+                still.append(r)
+        self.running = still
+
+    def _decode_steps(self, t_stop: float, max_steps: int | None = None) -> None:
+        while True:
+            B = len(self.running)
+            free = self.kv_cap - self.kv_used
+            if free >= B:
+                break
+            self._preempt_last()
+            if not self.running:
+                return
+        B = len(self.running)
+        gen, out = self.generated, self.output
+        k = min(out[r] - gen[r] for r in self.running)
+        k = min(k, (self.kv_cap - self.kv_used) // B)
+        a = self._tok[min(B, self._ntok)] + self._d0 + self._samp[min(B, len(self._samp) - 1)]
+        C = self.ctx_sum
+        beta = self._beta
+        if self.waiting and t_stop < math.inf:
+            # A queued request is blocked; only a completion changes that. Arrivals do not.
+            pass
+        if t_stop < math.inf and not self.waiting:
+            # Stop at the first step that ends at or after t_stop: solve
+            # (beta B / 2) k^2 + (a + beta C - beta B / 2) k - (t_stop - t) >= 0.
+            gap = t_stop - self.t
+            qa, qb = beta * B / 2.0, a + beta * C - beta * B / 2.0
+            ks = gap / qb if qa <= 0 else (-qb + math.sqrt(qb * qb + 4 * qa * gap)) / (2 * qa)
+            k = min(k, max(1, math.ceil(ks - 1e-12)))
+        if max_steps is not None:
+            k = min(k, max_steps)
+        k = max(1, k)
+        dt = k * a + beta * (k * C + B * k * (k - 1) / 2.0)
+        self.t += dt
+        self.busy += dt
+        self._advance_running(k)
+
+
+def simulate_replica(
+    model: ReplicaModel,
+    stream: RequestStream,
+    *,
+    kv_capacity_tokens: int | None = None,
+    chunked_prefill: bool = True,
+    warmup_fraction: float = 0.1,
+    max_latency_s: float | None = None,
+) -> SimResult:
+    """Serve ``stream`` on one replica; latencies skip the warm-up fraction.
+
+    ``max_latency_s`` stops early once the queue has grown so long that the oldest
+    waiting request has waited longer than it (an overloaded point); the unfinished
+    requests then count with their waiting time so far as a lower bound of latency.
+    """
+    sim = ReplicaSim(model, kv_capacity_tokens, chunked_prefill=chunked_prefill)
+    arr, pr, out = stream.arrival_s.tolist(), stream.prompt_tokens.tolist(), stream.output_tokens.tolist()
+    for a, p, o in zip(arr, pr, out):
+        sim.run_until(a)
+        sim.submit(a, p, o)
+        if max_latency_s is not None and sim.waiting and a - sim.arrival[sim.waiting[0]] > max_latency_s:
+            return _overloaded(sim, warmup_fraction)
+    sim.run_until(math.inf)
+    return sim.result(warmup_fraction)
+
+
+def simulate_closed_loop(
+    model: ReplicaModel,
+    *,
+    concurrency: int,
+    num_requests: int,
+    prompt_tokens: int,
+    output_tokens: int,
+    kv_capacity_tokens: int | None = None,
+    chunked_prefill: bool = True,
+) -> SimResult:
+    """A fixed-concurrency benchmark (as ``benchmark_serving --max-concurrency``):
+    ``concurrency`` requests start at t=0 and each completion starts the next, until
+    ``num_requests`` have been sent. Every request has the same lengths."""
+    if concurrency < 1 or num_requests < concurrency:
+        raise InputError(
+            f"concurrency={concurrency}, num_requests={num_requests}: need 1 <= concurrency <= num_requests",
+            hint="send at least one wave",
+        )
+    sim = ReplicaSim(model, kv_capacity_tokens, chunked_prefill=chunked_prefill)
+    for _ in range(concurrency):
+        sim.submit(0.0, prompt_tokens, output_tokens)
+    sent = concurrency
+    while sim.running or sim.waiting:
+        sim._iterate(math.inf)
+        while sent < num_requests and sim.outstanding < concurrency:
+            sim.submit(sim.t, prompt_tokens, output_tokens)
+            sent += 1
+    return sim.result(0.0)
+
+
+def _overloaded(sim: ReplicaSim, warmup_fraction: float) -> SimResult:
+    """Result of an aborted, overloaded run: unfinished requests get their age as latency."""
+    now = sim.t
+    fin = [f if not math.isnan(f) else max(now, a) for f, a in zip(sim.finish, sim.arrival)]
+    sim.finish = fin
+    sim.first = [f if not math.isnan(f) else x for f, x in zip(sim.first, fin)]
+    r = sim.result(warmup_fraction)
+    return attrs.evolve(r, completed=r.completed)
+
+
+def simulate_pool(
+    replicas: list[tuple[ReplicaModel, int]],
+    stream: RequestStream,
+    *,
+    policy: str = "proportional",
+    weights: list[float] | None = None,
+    chunked_prefill: bool = True,
+    warmup_fraction: float = 0.1,
+) -> SimResult:
+    """Serve ``stream`` on several replicas behind one balancer.
+
+    Args:
+        replicas: ``(model, kv_capacity_tokens)`` per replica.
+        policy: ``proportional`` (smooth weighted round robin by ``weights``, e.g. each
+            replica's capacity) or ``jsq`` (join the replica with the fewest outstanding
+            requests, ties by weight).
+        weights: relative capacity of each replica (default equal).
+    """
+    if policy not in ("proportional", "jsq"):
+        raise InputError(f"policy: {policy!r} is not a balancing policy", hint="use 'proportional' or 'jsq'")
+    if not replicas:
+        raise InputError("replicas: empty pool", hint="give at least one replica")
+    sims = [ReplicaSim(m, kv, chunked_prefill=chunked_prefill) for m, kv in replicas]
+    w = np.asarray(weights if weights is not None else [1.0] * len(sims), dtype=float)
+    if len(w) != len(sims) or np.any(w <= 0):
+        raise InputError(f"weights: {weights!r} must be one positive number per replica", hint="e.g. capacities")
+    w = w / w.sum()
+    credit = np.zeros(len(sims))
+    owner: list[tuple[int, int]] = []
+    for a, p, o in zip(stream.arrival_s.tolist(), stream.prompt_tokens.tolist(), stream.output_tokens.tolist()):
+        if policy == "proportional":
+            credit += w
+            i = int(np.argmax(credit))
+            credit[i] -= 1.0
+            sims[i].run_until(a)
+        else:
+            for s in sims:
+                s.run_until(a)
+            i = min(range(len(sims)), key=lambda j: (sims[j].outstanding / w[j], -w[j]))
+        owner.append((i, sims[i].submit(a, p, o)))
+    for s in sims:
+        s.run_until(math.inf)
+    n = len(owner)
+    start = int(n * warmup_fraction)
+    ttft, tpot, e2e = [], [], []
+    for i, rid in owner[start:]:
+        s = sims[i]
+        f = s.finish[rid]
+        if math.isnan(f):
+            continue
+        e2e.append(f - s.arrival[rid])
+        ttft.append(s.first[rid] - s.arrival[rid])
+        tpot.append((f - s.first[rid]) / (s.output[rid] - 1) if s.output[rid] > 1 else 0.0)
+    t0 = stream.arrival_s[start] if n > start else 0.0
+    end = max(s.t for s in sims)
+    return SimResult(
+        ttft_s=np.array(ttft), tpot_s=np.array(tpot), e2e_s=np.array(e2e), completed=len(e2e), submitted=n - start,
+        duration_s=max(end - t0, 1e-12), busy_s=float(sum(s.busy for s in sims)) / len(sims),
+        preemptions=sum(s.preemptions for s in sims),
+    )

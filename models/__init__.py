@@ -1,0 +1,1 @@
+"""The built-in LLM catalog (a ``boute.models`` plugin)."""

@@ -1,0 +1,90 @@
+"""Built-in LLM architectures, each from the model's Hugging Face ``config.json``.
+
+Every entry cites the repository it was read from (files read 2026-11-27 from the
+authors' knowledge of those configs; re-check against the live config before relying
+on a new entry). ``published_params_b`` is the size the publisher states (model card
+or the safetensors index total); the derived count must be within 1 % of it.
+"""
+
+from __future__ import annotations
+
+from boute.engine.catalog import LLMSpec
+
+__all__ = ["llm_specs"]
+
+_READ = "2026-11-27"
+
+
+def llm_specs() -> list[LLMSpec]:
+    """Entry point ``boute.models:builtin``."""
+    return [
+        LLMSpec(
+            name="Llama-3.1-8B", aliases=("llama3.1-8b", "Llama-3.1-8B-Instruct", "llama-8b"),
+            hf_id="meta-llama/Llama-3.1-8B-Instruct",
+            num_layers=32, hidden_size=4096, num_attention_heads=32, num_kv_heads=8, head_dim=128,
+            intermediate_size=14336, vocab_size=128256, tied_embeddings=False, max_context_tokens=131072,
+            published_params_b=8.03,
+            source="huggingface.co/meta-llama/Llama-3.1-8B-Instruct config.json; 8.03 B from the model card",
+            source_date=_READ,
+        ),
+        LLMSpec(
+            name="Llama-3.1-70B", aliases=("llama3.1-70b", "Llama-3.1-70B-Instruct", "llama-70b"),
+            hf_id="meta-llama/Llama-3.1-70B-Instruct",
+            num_layers=80, hidden_size=8192, num_attention_heads=64, num_kv_heads=8, head_dim=128,
+            intermediate_size=28672, vocab_size=128256, tied_embeddings=False, max_context_tokens=131072,
+            published_params_b=70.55,
+            source="huggingface.co/meta-llama/Llama-3.1-70B-Instruct config.json; 70.55 B from the model card",
+            source_date=_READ,
+        ),
+        LLMSpec(
+            name="Qwen2.5-7B", aliases=("qwen2.5-7b-instruct",), hf_id="Qwen/Qwen2.5-7B-Instruct",
+            num_layers=28, hidden_size=3584, num_attention_heads=28, num_kv_heads=4, head_dim=128,
+            intermediate_size=18944, vocab_size=152064, tied_embeddings=False, qkv_bias=True,
+            max_context_tokens=32768, published_params_b=7.61,
+            source="huggingface.co/Qwen/Qwen2.5-7B-Instruct config.json (32768 native context); 7.61 B model card",
+            source_date=_READ,
+        ),
+        LLMSpec(
+            name="Qwen2.5-72B", aliases=("qwen2.5-72b-instruct",), hf_id="Qwen/Qwen2.5-72B-Instruct",
+            num_layers=80, hidden_size=8192, num_attention_heads=64, num_kv_heads=8, head_dim=128,
+            intermediate_size=29568, vocab_size=152064, tied_embeddings=False, qkv_bias=True,
+            max_context_tokens=32768, published_params_b=72.7,
+            source="huggingface.co/Qwen/Qwen2.5-72B-Instruct config.json (32768 native context); 72.7 B model card",
+            source_date=_READ,
+        ),
+        LLMSpec(
+            name="Mistral-7B", aliases=("mistral-7b-instruct", "Mistral-7B-v0.3"),
+            hf_id="mistralai/Mistral-7B-Instruct-v0.3",
+            num_layers=32, hidden_size=4096, num_attention_heads=32, num_kv_heads=8, head_dim=128,
+            intermediate_size=14336, vocab_size=32768, tied_embeddings=False, max_context_tokens=32768,
+            published_params_b=7.25,
+            source="huggingface.co/mistralai/Mistral-7B-Instruct-v0.3 config.json; 7.25 B safetensors total",
+            source_date=_READ,
+        ),
+        LLMSpec(
+            name="Mixtral-8x7B", aliases=("mixtral", "Mixtral-8x7B-Instruct"),
+            hf_id="mistralai/Mixtral-8x7B-Instruct-v0.1",
+            num_layers=32, hidden_size=4096, num_attention_heads=32, num_kv_heads=8, head_dim=128,
+            intermediate_size=14336, vocab_size=32000, tied_embeddings=False, num_experts=8, experts_per_token=2,
+            max_context_tokens=32768, published_params_b=46.7,
+            source="huggingface.co/mistralai/Mixtral-8x7B-Instruct-v0.1 config.json; 46.7 B total / 12.9 B active "
+            "(Mistral AI, 'Mixtral of experts', 2023-12)",
+            source_date=_READ,
+        ),
+        LLMSpec(
+            name="Qwen3-8B", aliases=("qwen3-8b",), hf_id="Qwen/Qwen3-8B",
+            num_layers=36, hidden_size=4096, num_attention_heads=32, num_kv_heads=8, head_dim=128,
+            intermediate_size=12288, vocab_size=151936, tied_embeddings=False, qk_norm=True,
+            max_context_tokens=40960, published_params_b=8.19,
+            source="huggingface.co/Qwen/Qwen3-8B config.json; 8.2 B model card (8.19 B safetensors total)",
+            source_date=_READ,
+        ),
+        LLMSpec(
+            name="Qwen3-32B", aliases=("qwen3-32b",), hf_id="Qwen/Qwen3-32B",
+            num_layers=64, hidden_size=5120, num_attention_heads=64, num_kv_heads=8, head_dim=128,
+            intermediate_size=25600, vocab_size=151936, tied_embeddings=False, qk_norm=True,
+            max_context_tokens=40960, published_params_b=32.8,
+            source="huggingface.co/Qwen/Qwen3-32B config.json; 32.8 B model card",
+            source_date=_READ,
+        ),
+    ]

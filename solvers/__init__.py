@@ -1,0 +1,1 @@
+"""Inner-solver plugins (``boute.solvers`` entry points)."""
