@@ -1,0 +1,415 @@
+"""Quality-aware routing: per-query quality data, routers and the load-fraction encoding.
+
+A routing policy is a point on the simplex of load shares ``s`` (one per model, cheapest
+first). Queries are ordered by a router score (higher: more benefit from a stronger
+model); the lowest ``s_1`` fraction goes to model 1, the next ``s_2`` to model 2, and so
+on: score bands with ``k - 1`` cut points, which for two models is RouteLLM's threshold
+router. Shares map to thresholds by score quantiles exactly, and ``quality(s)`` is
+the mean per-query quality of the assigned models, computed from prefix sums over the
+score order (fractional boundaries interpolate linearly, so the curve is continuous).
+
+The optimiser sees stick-breaking coordinates ``u`` in ``[0, 1]^(k-1)``:
+``s_1 = u_1, s_j = u_j * (1 - s_1 - ... - s_(j-1)), s_k = rest``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import pathlib
+from statistics import NormalDist
+
+import attrs
+import numpy as np
+
+from boute.engine.errors import InputError
+
+__all__ = [
+    "QualityTable",
+    "Router",
+    "load_routellm_gsm8k",
+    "load_routellm_mt_bench",
+    "load_quality_file",
+    "calibrated_gsm8k",
+    "calibrated_mt_bench",
+    "shares_from_sticks",
+    "sticks_from_shares",
+    "make_router",
+    "auc",
+]
+
+SHARED_DATA = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+@attrs.frozen(kw_only=True)
+class QualityTable:
+    """Per-query quality of each model (columns cheapest first) and optional router scores."""
+
+    models: tuple[str, ...]
+    quality: np.ndarray = attrs.field(eq=False)
+    """Shape (queries, models): correctness in percent (0 or 100) or a judge score."""
+    unit: str
+    """``accuracy %`` or ``judge score (1-10)``."""
+    scores: np.ndarray | None = attrs.field(default=None, eq=False)
+    """Router scores per query from a file (higher: route to a stronger model)."""
+    source: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        q = self.quality
+        if q.ndim != 2 or q.shape[1] != len(self.models) or q.shape[0] < 2:
+            raise InputError(
+                f"quality data: shape {q.shape} does not match {len(self.models)} models with >= 2 queries",
+                hint="one row per query, one column per model",
+            )
+        if self.scores is not None and self.scores.shape != (q.shape[0],):
+            raise InputError("quality data: router scores must have one value per query", hint="check the score column")
+
+    @property
+    def n(self) -> int:
+        return int(self.quality.shape[0])
+
+    def mean(self) -> np.ndarray:
+        """Each model's mean quality over all queries."""
+        return self.quality.mean(axis=0)
+
+    def select(self, models: tuple[str, ...]) -> "QualityTable":
+        """The table restricted to ``models`` in that order."""
+        idx = []
+        for m in models:
+            if m not in self.models:
+                raise InputError(
+                    f"quality data: has no column for model {m!r} (it has {', '.join(self.models)})",
+                    hint="use quality data that covers every candidate model, or the calibrated generator",
+                )
+            idx.append(self.models.index(m))
+        return attrs.evolve(self, models=tuple(models), quality=self.quality[:, idx])
+
+
+def auc(scores: np.ndarray, positive: np.ndarray) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    pos, neg = scores[positive], scores[~positive]
+    if len(pos) == 0 or len(neg) == 0:
+        return 0.5
+    allv = np.concatenate([pos, neg])
+    order = np.argsort(allv, kind="mergesort")
+    ranks = np.empty(len(allv))
+    sorted_v = allv[order]
+    # average ranks for ties
+    _, start, counts = np.unique(sorted_v, return_index=True, return_counts=True)
+    avg = start + (counts - 1) / 2.0 + 1
+    ranks[order] = np.repeat(avg, counts)
+    r_pos = ranks[: len(pos)].sum()
+    return float((r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+class Router:
+    """Score-band router over a :class:`QualityTable` with exact, fast quality curves.
+
+    Args:
+        table: per-query quality (models cheapest first).
+        scores: one score per query (higher: needs a stronger model).
+        name: a label (``oracle``, ``random``, ``noisy AUC 0.80``, ``file``).
+    """
+
+    def __init__(self, table: QualityTable, scores: np.ndarray, name: str) -> None:
+        self.table, self.name = table, name
+        self.k = len(table.models)
+        order = np.argsort(scores, kind="mergesort")
+        self.sorted_scores = np.asarray(scores, dtype=float)[order]
+        q = table.quality[order]
+        n = table.n
+        # cum[j, m] = sum of model m's quality over the j lowest-scored queries.
+        self.cum = np.vstack([np.zeros(self.k), np.cumsum(q, axis=0)])
+        self.n = n
+        if self.k == 2:
+            # Quality as a function of the strong share x = j / n (j queries to strong):
+            # (W[0:n-j] + S[n-j:n]) / n, for j = 0..n.
+            j = np.arange(n + 1)
+            w = self.cum[n - j, 0]
+            s = self.cum[n, 1] - self.cum[n - j, 1]
+            self._curve2 = (w + s) / n
+            # running max from the right: best quality reachable with share >= x
+            self._best_from = np.maximum.accumulate(self._curve2[::-1])[::-1]
+
+    def _cum_at(self, pos: float, m: int) -> float:
+        """Prefix sum at a fractional position (linear between queries)."""
+        lo = int(math.floor(pos))
+        if lo >= self.n:
+            return float(self.cum[self.n, m])
+        frac = pos - lo
+        return float(self.cum[lo, m] + frac * (self.cum[lo + 1, m] - self.cum[lo, m]))
+
+    def quality(self, shares) -> float:
+        """Mean quality when model j answers a ``shares[j]`` fraction of queries."""
+        s = _check_shares(shares, self.k)
+        bounds = np.concatenate([[0.0], np.cumsum(s)]) * self.n
+        bounds[-1] = self.n
+        total = 0.0
+        for m in range(self.k):
+            total += self._cum_at(bounds[m + 1], m) - self._cum_at(bounds[m], m)
+        return total / self.n
+
+    def thresholds(self, shares) -> list[float]:
+        """The ``k - 1`` score cut points: query -> model j when t_(j-1) <= score < t_j."""
+        s = _check_shares(shares, self.k)
+        cuts = np.cumsum(s)[:-1]
+        return [float(np.quantile(self.sorted_scores, c)) for c in cuts]
+
+    def curve(self, points: int = 101) -> tuple[np.ndarray, np.ndarray]:
+        """(strong-model share, quality) for two models."""
+        self._need2()
+        x = np.linspace(0, 1, points)
+        return x, np.array([self.quality([1 - v, v]) for v in x])
+
+    def min_strong_share(self, quality_min: float) -> float | None:
+        """Least strong-model share whose quality meets ``quality_min`` (two models);
+        None if no share reaches it. Exact on the per-query data (linear between queries)."""
+        self._need2()
+        c = self._curve2
+        ok = np.nonzero(c >= quality_min - 1e-12)[0]
+        if len(ok) == 0:
+            return None
+        j = int(ok[0])
+        if j == 0:
+            return 0.0
+        # interpolate between j-1 and j
+        a, b = c[j - 1], c[j]
+        frac = 1.0 if b == a else (quality_min - a) / (b - a)
+        return float((j - 1 + min(max(frac, 0.0), 1.0)) / self.n)
+
+    def max_quality(self) -> float:
+        """The best quality any share vector reaches (two models: over the curve)."""
+        if self.k == 2:
+            return float(self._curve2.max())
+        return float(self.table.quality.max(axis=1).mean()) if self.name == "oracle" else float(self.table.mean().max())
+
+    def _need2(self) -> None:
+        if self.k != 2:
+            raise InputError(f"router: this needs exactly two models, have {self.k}", hint="use quality(shares) for k >= 3")
+
+
+def _check_shares(shares, k: int) -> np.ndarray:
+    s = np.asarray(shares, dtype=float)
+    if s.shape != (k,) or np.any(s < -1e-9) or abs(s.sum() - 1.0) > 1e-6:
+        raise InputError(f"shares: {list(np.round(s, 6))} must be {k} non-negative numbers summing to 1", hint="a point on the simplex")
+    return np.clip(s, 0.0, 1.0)
+
+
+def shares_from_sticks(u) -> np.ndarray:
+    """Stick-breaking: ``k - 1`` coordinates in [0, 1] -> ``k`` shares on the simplex."""
+    u = np.asarray(u, dtype=float)
+    if np.any(u < 0) or np.any(u > 1):
+        raise InputError(f"stick coordinates {list(u)} must lie in [0, 1]", hint="each is a fraction of what is left")
+    out, rest = [], 1.0
+    for v in u:
+        out.append(rest * v)
+        rest -= rest * v
+    out.append(rest)
+    return np.array(out)
+
+
+def sticks_from_shares(s) -> np.ndarray:
+    """Inverse of :func:`shares_from_sticks` (a coordinate is 0 where nothing is left)."""
+    s = _check_shares(s, len(np.asarray(s)))
+    out, rest = [], 1.0
+    for v in s[:-1]:
+        out.append(0.0 if rest <= 1e-12 else min(v / rest, 1.0))
+        rest -= v
+    return np.array(out)
+
+
+# ----------------------------------------------------------------------------- scores
+def oracle_scores(table: QualityTable, rng: np.random.Generator) -> np.ndarray:
+    """Benefit of the strongest over the cheapest model; ties broken by a tiny jitter."""
+    q = table.quality
+    benefit = q[:, -1] - q[:, 0]
+    if table.quality.shape[1] > 2:  # reward gains at every step up the ladder
+        benefit = benefit + 0.5 * (q[:, 1:] - q[:, :-1]).clip(min=0).sum(axis=1) / q.shape[1]
+    return benefit + 1e-6 * rng.random(len(benefit))
+
+
+def make_router(table: QualityTable, kind: str = "oracle", *, auc_target: float = 0.8, seed: int = 0) -> Router:
+    """Build a router: ``oracle``, ``random``, ``noisy`` (oracle + noise at ``auc_target``) or ``file``."""
+    rng = np.random.default_rng(seed)
+    if kind == "oracle":
+        return Router(table, oracle_scores(table, rng), "oracle")
+    if kind == "random":
+        return Router(table, rng.random(table.n), "random")
+    if kind == "file":
+        if table.scores is None:
+            raise InputError("quality.router: 'file' needs router scores in the quality data", hint="add a 'score' column, or use oracle/noisy")
+        return Router(table, table.scores, "file")
+    if kind == "noisy":
+        base = oracle_scores(table, rng)
+        benefit = table.quality[:, -1] - table.quality[:, 0]
+        positive = benefit > 0
+        z = rng.standard_normal(table.n)
+        spread = float(np.std(base)) or 1.0
+        # Bisection on the noise scale for the target AUC (same noise draw: monotone).
+        lo, hi = 0.0, 1e3
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if auc(base + mid * spread * z, positive) > auc_target:
+                lo = mid
+            else:
+                hi = mid
+        sc = base + lo * spread * z
+        return Router(table, sc, f"noisy AUC {auc(sc, positive):.2f}")
+    raise InputError(f"quality.router: unknown router {kind!r}", hint="use oracle, random, noisy or file")
+
+
+# ----------------------------------------------------------------------------- loaders
+def load_routellm_gsm8k(path: str | pathlib.Path | None = None) -> QualityTable:
+    """RouteLLM's GSM8K CSV: ``prompt``, one True/False column per model, responses."""
+    p = pathlib.Path(path) if path else SHARED_DATA / "routellm" / "gsm8k_responses.csv"
+    if not p.is_file():
+        raise InputError(f"quality.data: {str(p)!r} not found", hint="../shared/data/routellm holds RouteLLM's files")
+    with p.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    cols = [c for c in rows[0] if c != "prompt" and {r[c] for r in rows[:50]} <= {"True", "False"}]
+    q = np.array([[100.0 if r[c] == "True" else 0.0 for c in cols] for r in rows])
+    order = np.argsort(q.mean(axis=0))  # weakest first
+    return QualityTable(
+        models=tuple(cols[i] for i in order), quality=q[:, order], unit="accuracy %",
+        source=f"RouteLLM gsm8k_responses.csv ({len(rows)} questions)",
+    )
+
+
+def load_routellm_mt_bench(path: str | pathlib.Path | None = None) -> QualityTable:
+    """RouteLLM's MT-Bench judgements JSONL: one judge score (1-10) per question, turn and model.
+    A query is a (question, turn) pair."""
+    p = pathlib.Path(path) if path else SHARED_DATA / "routellm" / "mt_bench_judgements.jsonl"
+    if not p.is_file():
+        raise InputError(f"quality.data: {str(p)!r} not found", hint="../shared/data/routellm holds RouteLLM's files")
+    table: dict[tuple, dict[str, float]] = {}
+    for line in p.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        table.setdefault((r["question_id"], r["turn"]), {})[r["model"]] = float(r["score"])
+    models = sorted({m for v in table.values() for m in v})
+    keys = sorted(k for k, v in table.items() if len(v) == len(models))
+    q = np.array([[table[k][m] for m in models] for k in keys])
+    order = np.argsort(q.mean(axis=0))
+    return QualityTable(
+        models=tuple(models[i] for i in order), quality=q[:, order], unit="judge score (1-10)",
+        source=f"RouteLLM mt_bench judgements ({len(keys)} question-turns)",
+    )
+
+
+def load_quality_file(path: str | pathlib.Path, models: tuple[str, ...] | None = None) -> QualityTable:
+    """A plain CSV or JSONL: one row per query, one numeric column per model (named as
+    the catalog's model), optional ``score`` column (router score); correctness given as
+    0/1 or True/False becomes percent."""
+    p = pathlib.Path(path)
+    if not p.is_file():
+        raise InputError(f"quality.data: {str(p)!r} not found", hint="give a CSV or JSONL path")
+    if p.suffix.lower() == ".jsonl":
+        rows = [json.loads(x) for x in p.read_text(encoding="utf-8").splitlines() if x.strip()]
+    else:
+        with p.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    if not rows:
+        raise InputError(f"quality.data: {p.name} has no rows", hint="one row per query")
+    cols = [c for c in rows[0] if c not in ("score", "prompt", "query", "id")]
+    if models is not None:
+        cols = list(models)
+    def num(v, c, i):
+        if isinstance(v, bool) or v in ("True", "False", "true", "false"):
+            return 100.0 if str(v).lower() == "true" else 0.0
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            raise InputError(f"quality.data: {p.name} row {i + 1} column {c!r} = {v!r} is not a number", hint="use 0/1, True/False or a score") from None
+    try:
+        q = np.array([[num(r[c], c, i) for c in cols] for i, r in enumerate(rows)])
+    except KeyError as exc:
+        raise InputError(f"quality.data: {p.name} has no column {exc.args[0]!r}", hint=f"columns: {', '.join(rows[0])}") from None
+    binary = np.isin(q, (0.0, 1.0)).all()
+    if binary:
+        q = q * 100.0
+    scores = None
+    if "score" in rows[0]:
+        scores = np.array([num(r["score"], "score", i) for i, r in enumerate(rows)])
+    return QualityTable(models=tuple(cols), quality=q, unit="accuracy %" if binary or q.max() > 10 else "judge score (1-10)",
+                        scores=scores, source=f"file {p.name}")
+
+
+# ----------------------------------------------------------------------------- generators
+def _copula_correct(acc: np.ndarray, rho: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Correctness for models with accuracies ``acc`` sharing a latent difficulty (Gaussian
+    copula with correlation ``rho``): query i is right for model m iff
+    rho z_i + sqrt(1 - rho^2) e_im < Phi^-1(acc_m)."""
+    z = rng.standard_normal(n)[:, None]
+    e = rng.standard_normal((n, len(acc)))
+    lat = rho * z + math.sqrt(1 - rho * rho) * e
+    thr = np.array([NormalDist().inv_cdf(a) for a in acc])
+    return lat < thr
+
+
+def calibrated_gsm8k(models: tuple[str, ...], accuracies: tuple[float, ...], *, n: int = 4000, seed: int = 0,
+                     weak_right_given_strong_wrong: float = 95 / 189) -> QualityTable:
+    """Synthetic per-query correctness reproducing published accuracies and a realistic joint.
+
+    Item-response style: one latent difficulty per query shared by all models (Gaussian
+    copula). Its correlation is chosen so that, where the strongest model is wrong, the
+    weakest is right as often as in RouteLLM's real GSM8K labels (95 of 189 questions,
+    50.3 %). Accuracies are matched exactly by adjusting the per-model threshold on the
+    drawn sample. Documented as synthetic.
+    """
+    acc = np.asarray(accuracies, dtype=float) / 100.0
+    rng_seed = np.random.SeedSequence(seed)
+
+    def cond(rho: float) -> float:
+        c = _copula_correct(acc, rho, n, np.random.default_rng(rng_seed))
+        wrong_strong = ~c[:, -1]
+        return float(c[wrong_strong, 0].mean()) if wrong_strong.any() else 1.0
+
+    lo, hi = 0.0, 0.99
+    for _ in range(30):  # P(weak right | strong wrong) falls as rho rises
+        mid = (lo + hi) / 2
+        if cond(mid) > weak_right_given_strong_wrong:
+            lo = mid
+        else:
+            hi = mid
+    rho = (lo + hi) / 2
+    rng = np.random.default_rng(rng_seed)
+    z = rng.standard_normal(n)[:, None]
+    e = rng.standard_normal((n, len(acc)))
+    lat = rho * z + math.sqrt(1 - rho * rho) * e
+    # exact accuracies on the sample: the acc_m quantile of each latent column
+    correct = np.zeros_like(lat, dtype=bool)
+    for m, a in enumerate(acc):
+        k = int(round(a * n))
+        idx = np.argsort(lat[:, m], kind="mergesort")[:k]
+        correct[idx, m] = True
+    return QualityTable(
+        models=tuple(models), quality=correct * 100.0, unit="accuracy %",
+        source=f"calibrated synthetic GSM8K (n={n}, seed={seed}, copula rho={rho:.3f}) reproducing "
+        + ", ".join(f"{m} {a * 100:.1f} %" for m, a in zip(models, acc)),
+    )
+
+
+def calibrated_mt_bench(models: tuple[str, ...], means: tuple[float, ...], *, n: int = 2000, seed: int = 0,
+                        rho: float = 0.6, sd: float = 1.8) -> QualityTable:
+    """Synthetic judge scores (integers 1-10) with the given means and a shared latent
+    query difficulty (correlation ``rho``; per-model spread ``sd``, about MT-Bench's)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal(n)[:, None]
+    e = rng.standard_normal((n, len(means)))
+    lat = rho * z + math.sqrt(1 - rho * rho) * e
+    out = np.empty_like(lat)
+    for m, mu in enumerate(means):
+        col = lat[:, m] * sd
+        # shift so the rounded, clipped scores have the target mean (bisection)
+        lo, hi = -10.0, 20.0
+        for _ in range(50):
+            mid = (lo + hi) / 2
+            if np.clip(np.rint(col + mid), 1, 10).mean() < mu:
+                lo = mid
+            else:
+                hi = mid
+        out[:, m] = np.clip(np.rint(col + (lo + hi) / 2), 1, 10)
+    return QualityTable(models=tuple(models), quality=out, unit="judge score (1-10)",
+                        source=f"calibrated synthetic MT-Bench scores (n={n}, seed={seed}, means {means})")

@@ -1,0 +1,103 @@
+"""Exact reference solver by exhaustive search, for small instances (tests, checks).
+
+Enumerates every integer replica vector within its bounds (depth-first over configs,
+pruning on budget, availability and the best cost found) and returns the least-cost one
+satisfying C1-C5 of :mod:`boute.engine.problem`. It shares the binary-search driver
+with the MILP, so the two are compared like for like. Refuses instances whose search
+space exceeds ``max_nodes``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from boute.engine.problem import DeploymentProblem
+
+__all__ = ["ExhaustiveSolver"]
+
+
+class ExhaustiveSolver:
+    """Brute-force backend (entry point ``boute.solvers:exhaustive``)."""
+
+    name = "exhaustive"
+
+    def __init__(self, max_nodes: int = 2_000_000) -> None:
+        self.max_nodes = max_nodes
+
+    def available(self) -> bool:
+        return True
+
+    def min_cost(self, problem: DeploymentProblem, latency_s: float, *, relax: frozenset[str] = frozenset()):
+        items = [(d.model, o) for d in problem.demands for o in d.options]
+        caps = [o.capacity(latency_s) for _, o in items]
+        loads = {d.model: d.load_rps for d in problem.demands}
+        mbud = {d.model: d.budget_usd_per_hour for d in problem.demands}
+        budget = problem.budget_usd_per_hour if "budget" not in relax else None
+        use_avail = "availability" not in relax
+        bounds = []
+        for (m, o), cap in zip(items, caps):
+            b = 0 if cap <= 0 else math.ceil(loads[m] / cap - 1e-12)  # more than needed never helps cost
+            if use_avail:
+                b = min(b, problem.availability.get(o.gpu, 0) // o.num_gpus)
+            if budget is not None:
+                b = min(b, math.floor(budget / o.usd_per_hour + 1e-9))
+            bounds.append(max(b, 0))
+        space = 1
+        for b in bounds:
+            space *= b + 1
+        if space > self.max_nodes:
+            raise ValueError(f"exhaustive search space {space} exceeds max_nodes={self.max_nodes}; use the MILP")
+        best = [math.inf, None]
+        x = [0] * len(items)
+
+        def packing_ok(used_by_tp: dict[str, dict[int, int]]) -> bool:
+            for g, by_tp in used_by_tp.items():
+                node = problem.gpus_per_node.get(g, 8)
+                avail = problem.availability.get(g, 0)
+                for s in (2, 4, 8):
+                    if s > node:
+                        continue
+                    n = sum(v for tp, v in by_tp.items() if tp >= s)
+                    if n > (avail // node) * node + ((avail % node) // s) * s:
+                        return False
+            return True
+
+        def rec(i: int, cost: float, capsum: dict, gpus: dict, spend: dict) -> None:
+            if cost >= best[0] - 1e-12:
+                return
+            if i == len(items):
+                if any(capsum.get(m, 0.0) < loads[m] - 1e-9 for m in loads if loads[m] > 0):
+                    return
+                if use_avail:
+                    per_tp: dict[str, dict[int, int]] = {}
+                    for (m, o), xv in zip(items, x):
+                        if xv:
+                            per_tp.setdefault(o.gpu, {}).setdefault(o.tp, 0)
+                            per_tp[o.gpu][o.tp] += xv * o.num_gpus
+                    if not packing_ok(per_tp):
+                        return
+                best[0], best[1] = cost, list(x)
+                return
+            m, o = items[i]
+            for v in range(bounds[i] + 1):
+                c2 = cost + v * o.usd_per_hour
+                if budget is not None and c2 > budget + 1e-6:
+                    break
+                s2 = spend.get(m, 0.0) + v * o.usd_per_hour
+                if "budget" not in relax and mbud[m] is not None and s2 > mbud[m] + 1e-6:
+                    break
+                g2 = gpus.get(o.gpu, 0) + v * o.num_gpus
+                if use_avail and g2 > problem.availability.get(o.gpu, 0):
+                    break
+                x[i] = v
+                rec(i + 1, c2, {**capsum, m: capsum.get(m, 0.0) + v * caps[i]}, {**gpus, o.gpu: g2}, {**spend, m: s2})
+            x[i] = 0
+
+        rec(0, 0.0, {}, {}, {})
+        if best[1] is None:
+            return "infeasible", None, None
+        counts: dict[str, dict[str, int]] = {}
+        for (m, o), v in zip(items, best[1]):
+            if v:
+                counts.setdefault(m, {})[o.key] = v
+        return "optimal", counts, float(best[0])
