@@ -92,7 +92,8 @@ class Catalog:
             return table[name]
         key = _norm(name)
         for obj in table.values():
-            if key == _norm(obj.name) or key in {_norm(a) for a in obj.aliases}:
+            keys = {_norm(obj.name), *(_norm(a) for a in obj.aliases), _norm(getattr(obj, "hf_id", "") or obj.name)}
+            if key in keys:
                 return obj
         names = list(table) + [a for o in table.values() for a in o.aliases]
         raise InputError(f"{field}: unknown {kind} {name!r}", hint=did_you_mean(name, names))

@@ -432,10 +432,11 @@ def steady_state_closed_loop(rm: "ReplicaModel", concurrency: int, input_tokens:
 
         T     = iteration(P = b_eff isl / osl, B = b_eff, C = b_eff (isl + osl / 2))
         TPOT  = T
-        TTFT  = (1/2 + chunks) T + (b - b_eff) / X,   X = b_eff / (osl T)
+        TTFT  = T / 2 + chunks * T_own + (b - b_eff) / X,   X = b_eff / (osl T)
 
-    with ``chunks`` the iterations a prompt needs under the token budget and the last
-    term the wait of clients the cache cannot hold (Little's law). This is what a
+    where ``T_own`` is an iteration carrying one chunk of the new prompt beside the other
+    decodes, ``chunks`` the iterations a prompt needs under the token budget, and the
+    last term the wait of clients the cache cannot hold (Little's law). This is what a
     benchmark's averages measure once its start-up burst has passed.
     """
     mem = rm.memory()
@@ -447,8 +448,11 @@ def steady_state_closed_loop(rm: "ReplicaModel", concurrency: int, input_tokens:
     t = float(rm.iteration_time(p, new * input_tokens**2 / 2.0, b_eff, b_eff * per_req, sampled_seqs=b_eff))
     room = max(rm.max_num_batched_tokens - b_eff, 1.0)
     chunks = math.ceil(input_tokens / room)
+    chunk = input_tokens / chunks
+    # The iterations that carry the new prompt's chunks (with the other decodes).
+    t_own = float(rm.iteration_time(chunk, chunk * chunk / 2.0 + chunk * (input_tokens - chunk) / 2.0, b_eff - 1, (b_eff - 1) * per_req))
     x = b_eff / (max(output_tokens, 1) * t)
-    ttft = (0.5 + chunks) * t + max(0.0, concurrency - b_eff) / x
+    ttft = 0.5 * t + chunks * t_own + max(0.0, concurrency - b_eff) / x
     return {"ttft_s": ttft, "tpot_s": t, "throughput_rps": x, "effective_concurrency": b_eff}
 
 

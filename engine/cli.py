@@ -1,0 +1,358 @@
+"""Command line: ``boute solve`` (also ``scripts/solve.py``), ``boute predict``
+(also ``scripts/predict.py``), ``boute catalog`` and ``boute perfdb``.
+
+Every bad flag or file prints one line on stderr and exits 2; an infeasible request
+exits 3 with the inner solver's explanation; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import pathlib
+import sys
+from typing import Any
+
+from boute.engine.errors import BouteError, InputError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        raise InputError(f"{self.prog}: {message}", hint=f"run '{self.prog} --help'")
+
+
+def _add_solve(sub) -> None:
+    p = sub.add_parser("solve", help="plan routing + deployment for a scenario (default command)",
+                       description="Plan routing and deployment. With no options: the built-in default scenario "
+                       "(the BOute paper's setup: H100, RTX PRO 6000, RTX 5090, RTX 4090; $30/h; Llama-3.1-8B + 70B; GSM8K).")
+    p.add_argument("--scenario", metavar="FILE", help="YAML or TOML scenario file (fields: see README)")
+    p.add_argument("--objective", choices=None, help="latency (least P95 within budget) or cost (cheapest meeting --slo)")
+    p.add_argument("--budget", type=float, metavar="USD_PER_H", help="hourly budget in USD")
+    p.add_argument("--quality-min", type=float, metavar="Q", help="quality requirement in the data's unit (e.g. 89 for GSM8K %%)")
+    p.add_argument("--slo", type=float, metavar="SECONDS", help="P95 latency SLO (cost objective)")
+    p.add_argument("--gpus", metavar="LIST", help="GPU availability, e.g. H100=8,RTX5090=16 (replaces the scenario's pool)")
+    p.add_argument("--price-set", metavar="NAME", help="price table: boute-paper, runpod, aws, ...")
+    p.add_argument("--models", metavar="LIST", help="candidate models, e.g. Llama-3.1-8B,Llama-3.1-70B")
+    p.add_argument("--workload", metavar="NAME", help="gsm8k, mt-bench, azure-conv, azure-code, or an Azure-format CSV")
+    p.add_argument("--rate", type=float, metavar="RPS", help="total arrival rate, requests per second")
+    p.add_argument("--router", metavar="KIND", help="oracle, random, noisy or file")
+    p.add_argument("--auc", type=float, help="AUC of the noisy router")
+    p.add_argument("--mode", metavar="MODE", help="joint (MILP splits the budget) or split (BO also searches the split)")
+    p.add_argument("--seed", type=int, help="random seed (same seed, same plan)")
+    p.add_argument("--max-trials", type=int, metavar="N", help="cap on outer-loop trials")
+    p.add_argument("--strategy", default="bo", help="bo (Ax, default), random, or grid (two models)")
+    p.add_argument("--no-structure", action="store_true", help="disable structural seeds and pruning (for comparison)")
+    p.add_argument("--no-baselines", action="store_true", help="skip the four baselines")
+    p.add_argument("--out", metavar="DIR", default="out", help="folder for plan.json, pareto.png, deploy/ (default: out)")
+    p.add_argument("--json", action="store_true", help="print plan.json to stdout instead of the table")
+    p.add_argument("--no-cache", action="store_true", help="rebuild the performance DB instead of reading the cache")
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="what-if: one replica's memory, KV capacity, TTFT, TPOT, throughput",
+                       description="Predict one replica config before renting a GPU.")
+    p.add_argument("--model", required=True, help="e.g. Llama-3.1-70B")
+    p.add_argument("--gpu", required=True, help="e.g. H100-SXM")
+    p.add_argument("--tp", type=int, default=1)
+    p.add_argument("--pp", type=int, default=1)
+    p.add_argument("--dtype", default="bf16", help="weight dtype: bf16 or fp8")
+    p.add_argument("--kv-dtype", default="bf16", help="KV-cache dtype: bf16 or fp8")
+    p.add_argument("--batch", type=int, default=32, help="concurrent requests")
+    p.add_argument("--input-len", type=int, default=1024)
+    p.add_argument("--output-len", type=int, default=256)
+    p.add_argument("--json", action="store_true")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog="boute", description="Cost-efficient LLM serving planner over heterogeneous LLMs and GPUs.")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    sub = ap.add_subparsers(dest="command", parser_class=_Parser)
+    _add_solve(sub)
+    _add_predict(sub)
+    sub.add_parser("catalog", help="list GPU types, models and price sets with their sources")
+    pdb = sub.add_parser("perfdb", help="print the performance DB of a scenario (capacity at a few SLOs)")
+    pdb.add_argument("--scenario", metavar="FILE")
+    return ap
+
+
+def _pairs(text: str, field: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise InputError(f"{field}: {part!r} is not NAME=COUNT", hint="e.g. --gpus H100=8,RTX5090=16")
+        k, v = part.split("=", 1)
+        try:
+            out[k.strip()] = int(v)
+        except ValueError:
+            raise InputError(f"{field}: count {v!r} for {k.strip()} is not a whole number", hint="e.g. H100=8") from None
+    if not out:
+        raise InputError(f"{field}: {text!r} names no GPU", hint="e.g. --gpus H100=8,RTX5090=16")
+    return out
+
+
+def _scenario(args, catalog):
+    from boute.engine.scenario import DEFAULT, Scenario, load_scenario
+
+    if getattr(args, "scenario", None):
+        base = load_scenario(args.scenario, catalog).to_dict()
+        base_dir = pathlib.Path(args.scenario).parent
+    else:
+        base, base_dir = dict(DEFAULT), None
+    over = {
+        "objective": getattr(args, "objective", None), "budget_usd_per_hour": getattr(args, "budget", None),
+        "quality_min": getattr(args, "quality_min", None), "latency_slo_s": getattr(args, "slo", None),
+        "price_set": getattr(args, "price_set", None), "workload": getattr(args, "workload", None),
+        "arrival_rate_per_s": getattr(args, "rate", None), "mode": getattr(args, "mode", None),
+        "seed": getattr(args, "seed", None), "max_trials": getattr(args, "max_trials", None),
+    }
+    for k, v in over.items():
+        if v is not None:
+            base[k] = v
+    if getattr(args, "gpus", None):
+        base["gpus"] = _pairs(args.gpus, "--gpus")
+        base["price_overrides"] = {k: v for k, v in (base.get("price_overrides") or {}).items() if k in base["gpus"]}
+    if getattr(args, "models", None):
+        base["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
+    q = dict(base.get("quality") or {})
+    if getattr(args, "router", None):
+        q["router"] = args.router
+    if getattr(args, "auc", None) is not None:
+        q["auc"] = args.auc
+    base["quality"] = q
+    if base.get("objective") == "cost" and over["budget_usd_per_hour"] is None and not getattr(args, "scenario", None):
+        base["budget_usd_per_hour"] = None
+    return Scenario.from_dict(base, catalog, base_dir=base_dir)
+
+
+def _progress_factory(enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def cb(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="step", leave=False, file=sys.stderr)
+        bar.total = max(total, done)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return cb
+
+
+def _fmt(x: float | None, nd: int = 2) -> str:
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{nd}f}"
+
+
+def render_table(plan) -> str:
+    """The plan as text: a Table-1-like view, metrics, and baselines beside it."""
+    from tabulate import tabulate
+
+    rows = []
+    for d in plan.deployments:
+        alloc = " + ".join(
+            f"{g.gpus} x {g.gpu}{'*' if g.spec_only else ''} (TP{g.tp} PP{g.pp}{' FP8' if g.weight_dtype == 'fp8' else ''}) x{g.replicas}"
+            for g in d.groups) or "-"
+        share = d.budget_usd_per_hour / plan.cost_usd_per_hour if plan.cost_usd_per_hour else 0.0
+        rows.append([d.model, f"{d.load_share * 100:.1f} %", f"{d.load_rps:.2f}", f"${d.budget_usd_per_hour:.2f} ({share * 100:.0f} %)", alloc])
+    lines = [tabulate(rows, headers=["model", "load share", "req/s", "USD/h (budget share)", "allocated GPUs (config) x replicas"])]
+    sim = plan.simulated or {}
+    lines.append("")
+    lines.append(
+        f"routing: {plan.router}, thresholds {[round(t, 4) for t in plan.thresholds]}; quality {plan.quality:.2f} {plan.quality_unit}"
+        + (f" (required {plan.quality_min:g})" if plan.quality_min is not None else "")
+    )
+    lines.append(
+        f"P95 {_fmt(sim.get('p95_s'))} s re-simulated (MILP bound {plan.p95_bound_s:.2f} s), mean {_fmt(sim.get('mean_s'))} s, "
+        f"TTFT {_fmt(sim.get('ttft_mean_s'), 3)} s, TPOT {_fmt(sim.get('tpot_mean_s') and sim['tpot_mean_s'] * 1e3, 1)} ms; "
+        f"cost ${plan.cost_usd_per_hour:.2f}/h" + (f" of ${plan.budget_usd_per_hour:.2f}/h" if plan.budget_usd_per_hour else "")
+    )
+    if plan.spec_only_gpus:
+        lines.append(f"* spec-only: no measured calibration for {', '.join(plan.spec_only_gpus)} (spec-sheet roofline, borrowed efficiencies)")
+    if plan.baselines:
+        b_rows = [["boute (this plan)", f"{plan.quality:.2f}", f"{plan.p95_bound_s:.2f}", _fmt(sim.get("p95_s")), _fmt(sim.get("mean_s")), f"{plan.cost_usd_per_hour:.2f}"]]
+        for name, b in plan.baselines.items():
+            if b.get("feasible"):
+                s = b.get("simulated", {})
+                b_rows.append([name, f"{b['quality']:.2f}", f"{b['p95_bound_s']:.2f}", _fmt(s.get("p95_s")), _fmt(s.get("mean_s")), f"{b['cost_usd_per_hour']:.2f}"])
+            else:
+                b_rows.append([name, "-", "-", "-", "-", f"infeasible: {b.get('reason', '')[:60]}"])
+        lines.append("")
+        lines.append(tabulate(b_rows, headers=["system", "quality", "P95 bound (s)", "P95 sim (s)", "mean sim (s)", "USD/h"]))
+    st = plan.stats
+    lines.append("")
+    lines.append(
+        f"solver: {st.get('trials')} trials ({st.get('strategy')}, best at trial {st.get('best_at_trial')}, {st.get('stop_reason')}), "
+        f"{st.get('inner_solves')} MILP solves; perf DB {st.get('perfdb_configs')} configs "
+        f"({'cache' if st.get('perfdb_from_cache') else 'built'} in {st.get('perfdb_s')} s); optimiser {st.get('optimizer_s')} s"
+    )
+    return "\n".join(lines)
+
+
+def _cmd_solve(args) -> int:
+    from boute.engine.artifacts import write_artifacts
+    from boute.engine.planner import Planner
+    from boute.engine.plugins import load_catalog
+
+    catalog = load_catalog()
+    sc = _scenario(args, catalog)
+    if args.strategy not in ("bo", "random", "grid"):
+        raise InputError(f"--strategy: {args.strategy!r} is not a strategy", hint="use bo, random or grid")
+    interactive = sys.stderr.isatty() and not args.json
+    planner = Planner(sc, catalog, use_cache=not args.no_cache, progress=_progress_factory(interactive))
+    loop, opt_s = planner.optimize(strategy=args.strategy, structure=not args.no_structure)
+    plan = _finish_plan(planner, loop, opt_s, args)
+    paths = write_artifacts(plan, pathlib.Path(args.out), max_model_len=planner.perfdb.max_model_len,
+                            gpus_per_node={g: catalog.gpu(g).gpus_per_node for g in sc.gpus}, trials=loop.trials)
+    if args.json:
+        print(json.dumps(plan.to_dict(), indent=2))
+    else:
+        print(render_table(plan))
+        print(f"\nwrote {', '.join(sorted(pathlib.Path(p).name for p in paths.values()))} under {args.out}/")
+    return 0
+
+
+def _finish_plan(planner, loop, opt_s, args):
+    """Shared tail of planning (mirrors Planner.plan, with the loop already run)."""
+    import time
+
+    from boute.engine.errors import InfeasibleError
+    from boute.engine.optimizer import pareto_front
+    from boute.engine.plan import ParetoPoint
+
+    if loop.best_index is None:
+        reasons = sorted({t.reason for t in loop.trials if t.reason})
+        raise InfeasibleError(
+            f"no routing and deployment meets the request: {reasons[0] if reasons else 'no feasible trial'}",
+            hint="raise the budget or latency SLO, lower quality_min or the arrival rate, or add GPUs",
+        )
+    best = loop.trials[loop.best_index].payload
+    stats = {"perfdb_s": round(planner.perfdb_s, 3), "perfdb_from_cache": planner.perfdb.from_cache,
+             "perfdb_configs": len(planner.perfdb.curves), "optimizer_s": round(opt_s, 3), "trials": len(loop.trials),
+             "best_at_trial": loop.best_at_trial, "stop_reason": loop.stop_reason, "strategy": args.strategy,
+             "structure": not args.no_structure, "solver": planner.solver.name,
+             "inner_solves": int(sum(t.payload.result.solves for t in loop.trials))}
+    pareto = tuple(ParetoPoint(shares=t.payload.shares, quality=t.quality, p95_bound_s=float(t.payload.result.latency_bound_s),
+                               cost_usd_per_hour=float(t.payload.result.cost_usd_per_hour), budget_split=t.payload.budget_split)
+                   for t in pareto_front(loop.trials))
+    base = {}
+    if not args.no_baselines:
+        from boute.engine.baselines import run_baselines
+
+        t0 = time.perf_counter()
+        base = run_baselines(planner)
+        stats["baselines_s"] = round(time.perf_counter() - t0, 3)
+    return planner.assemble(best, pareto=pareto, baselines=base, stats=stats)
+
+
+def _cmd_predict(args) -> int:
+    from tabulate import tabulate
+
+    from boute.engine.plugins import load_catalog
+    from boute.engine.replica import ReplicaConfig, ReplicaModel, steady_state_closed_loop
+
+    catalog = load_catalog()
+    llm, gpu = catalog.model(args.model, field="--model"), catalog.gpu(args.gpu, field="--gpu")
+    for name in ("batch", "input_len", "output_len"):
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')}: {getattr(args, name)} must be >= 1", hint="a positive integer")
+    cfg = ReplicaConfig(model=llm.name, gpu=gpu.name, tp=args.tp, pp=args.pp, weight_dtype=args.dtype, kv_dtype=args.kv_dtype)
+    rm = ReplicaModel(llm, gpu, cfg, max_model_len=args.input_len + args.output_len)
+    mem = rm.memory()
+    out: dict[str, Any] = {
+        "model": llm.name, "gpu": gpu.name, "tp": args.tp, "pp": args.pp, "weight_dtype": args.dtype, "kv_dtype": args.kv_dtype,
+        "spec_only": gpu.spec_only, "fits": mem.feasible, "reason": mem.reason,
+        "weights_gib_per_gpu": mem.weight_bytes / 2**30, "workspace_gib_per_gpu": mem.workspace_bytes / 2**30,
+        "runtime_gib_per_gpu": mem.overhead_bytes / 2**30, "usable_gib_per_gpu": mem.usable_bytes / 2**30,
+        "kv_capacity_tokens": mem.kv_capacity_tokens,
+    }
+    if mem.feasible:
+        ss = steady_state_closed_loop(rm, args.batch, args.input_len, args.output_len)
+        out.update({
+            "batch": args.batch, "input_len": args.input_len, "output_len": args.output_len,
+            "prefill_one_prompt_ms": float(rm.prefill_time(args.input_len)) * 1e3,
+            "ttft_ms": ss["ttft_s"] * 1e3, "tpot_ms": ss["tpot_s"] * 1e3,
+            "throughput_tokens_per_s": ss["throughput_rps"] * args.output_len, "throughput_rps": ss["throughput_rps"],
+            "effective_batch": ss["effective_concurrency"],
+        })
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    if not mem.feasible:
+        print(f"{llm.name} on {args.tp * args.pp} x {gpu.name} (TP{args.tp} PP{args.pp} {args.dtype}) does not fit: {mem.reason}")
+        return 0
+    rows = [[k, (f"{v:.3f}" if isinstance(v, float) else v)] for k, v in out.items() if k != "reason"]
+    print(tabulate(rows, headers=["quantity", "value"]))
+    if gpu.spec_only:
+        print(f"spec-only: {gpu.name} has no measured calibration ({gpu.calibration.source})")
+    return 0
+
+
+def _cmd_catalog(_args) -> int:
+    from tabulate import tabulate
+
+    from boute.engine.plugins import load_catalog
+
+    c = load_catalog()
+    print(tabulate([[g.name, f"{g.memory_gib:g}", f"{g.hbm_bandwidth_gb_per_s:g}", f"{g.bf16_tflops:g}", _fmt(g.fp8_tflops, 1),
+                     f"{g.intra_node_link}{'' if g.p2p else ' (no P2P)'}", "spec-only" if g.spec_only else "measured", g.source]
+                    for g in c.gpus.values()],
+                   headers=["GPU", "GiB", "GB/s", "BF16 TF", "FP8 TF", "link", "calibration", "source"], maxcolwidths=[None] * 7 + [70]))
+    print()
+    print(tabulate([[m.name, f"{m.params / 1e9:.2f} B", f"{m.published_params_b:g} B", m.num_layers, m.hidden_size,
+                     f"{m.num_attention_heads}/{m.num_kv_heads}", m.num_experts, m.source] for m in c.models.values()],
+                   headers=["model", "derived", "published", "layers", "hidden", "heads/kv", "experts", "source"], maxcolwidths=[None] * 7 + [70]))
+    print()
+    print(tabulate([[p.price_set, p.gpu, f"{p.usd_per_gpu_hour:.2f}", p.source_date, p.provider, p.note] for p in c.prices],
+                   headers=["price set", "GPU", "USD/GPU-h", "date", "provider", "note"]))
+    for prob in c.problems:
+        print(f"plugin problem: {prob}", file=sys.stderr)
+    return 0
+
+
+def _cmd_perfdb(args) -> int:
+    from tabulate import tabulate
+
+    from boute.engine.planner import Planner
+    from boute.engine.plugins import load_catalog
+
+    catalog = load_catalog()
+    planner = Planner(_scenario(args, catalog), catalog)
+    print(tabulate(planner.perfdb.table(), headers="keys"))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``boute`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    known = {"solve", "predict", "catalog", "perfdb", "-h", "--help", "-v", "--verbose"}
+    if not argv or argv[0] not in known:
+        argv = ["solve", *argv]
+    try:
+        args = _parser().parse_args(argv)
+        if getattr(args, "verbose", False):
+            logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        else:
+            logging.basicConfig(level=logging.ERROR)
+        cmd = args.command or "solve"
+        return {"solve": _cmd_solve, "predict": _cmd_predict, "catalog": _cmd_catalog, "perfdb": _cmd_perfdb}[cmd](args)
+    except BouteError as exc:
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, never a traceback
+        msg = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        print(f"error: internal error: {msg} (hint: rerun with -v and report it)", file=sys.stderr)
+        return 1

@@ -1,0 +1,65 @@
+"""The dependency direction of ../shared/DESIGN.md, enforced on the source."""
+
+import ast
+import pathlib
+
+from tests.conftest import ROOT
+
+RULES = {
+    # folder: allowed boute.* import prefixes
+    "gpus": ("boute.engine.catalog", "boute.gpus"),
+    "models": ("boute.engine.catalog", "boute.models"),
+    "solvers": ("boute.engine.problem", "boute.solvers"),
+    "engine": ("boute.engine",),
+    "scripts": ("boute.engine",),
+}
+# scripts may use the public API only: the top-level names of boute.engine
+SCRIPT_PUBLIC = {"boute.engine"}
+
+
+def _imports(path: pathlib.Path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                yield a.name
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "import_module" and node.args:
+            arg = node.args[0]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                yield arg.value
+
+
+def test_import_direction():
+    bad = []
+    for folder, allowed in RULES.items():
+        for f in (ROOT / folder).rglob("*.py"):
+            for mod in _imports(f):
+                if not mod.startswith("boute"):
+                    continue
+                if folder == "scripts":
+                    if mod not in SCRIPT_PUBLIC:
+                        bad.append(f"{f.relative_to(ROOT)} imports {mod} (scripts use the public API 'boute.engine')")
+                elif not mod.startswith(allowed):
+                    bad.append(f"{f.relative_to(ROOT)} imports {mod}")
+    assert not bad, "\n".join(bad)
+
+
+def test_engine_never_imports_catalog_or_solver_plugins_directly():
+    for f in (ROOT / "engine").rglob("*.py"):
+        for mod in _imports(f):
+            assert not mod.startswith(("boute.gpus", "boute.models", "boute.solvers")), f"{f.name} imports {mod}"
+
+
+def test_only_one_module_imports_ax_and_one_pyomo():
+    ax_users, pyomo_users = set(), set()
+    for folder in ("engine", "solvers"):
+        for f in (ROOT / folder).rglob("*.py"):
+            mods = set(_imports(f))
+            if any(m == "ax" or m.startswith("ax.") for m in mods):
+                ax_users.add(f.name)
+            if any(m.startswith("pyomo") for m in mods):
+                pyomo_users.add(f.name)
+    assert ax_users == {"optimizer.py"}
+    assert pyomo_users == {"milp.py"}
