@@ -224,6 +224,9 @@ class ReplicaSim:
         return True
 
     def _prefill_iteration(self) -> None:
+        # Decoders each need one more KV slot this iteration; preempt if they do not fit.
+        while self.running and self.kv_cap - self.kv_used < len(self.running):
+            self._preempt_last()
         B = len(self.running)
         budget = self.budget - B
         seats = self.max_seqs - B
@@ -238,11 +241,14 @@ class ReplicaSim:
                 break
             need = self.target[r] - self.prefilled[r]
             chunk = min(need, budget) if self.chunked else (need if (need <= budget or P == 0) else 0)
-            free = self.kv_cap - self.kv_used
-            if chunk > free:
-                if not self.chunked or free <= 0:
+            free = self.kv_cap - self.kv_used - B - len(done)  # decoders and completed prompts hold a slot each
+            # A chunk that completes the prompt also needs a slot for the first new token.
+            if chunk + (1 if chunk == need else 0) > free:
+                if not self.chunked:
                     break
-                chunk = free
+                chunk = min(chunk, free)
+                if chunk == need:
+                    chunk -= 1
             if chunk <= 0:
                 break
             past = self.prefilled[r]
