@@ -54,10 +54,15 @@ class HighsSolver:
             return False
 
     def _structure_key(self, problem: DeploymentProblem, relax: frozenset[str]):
+        """Everything built into the formulation (not a mutable parameter) is in the key."""
         return (
-            tuple((d.model, tuple(o.key for o in d.options), d.budget_usd_per_hour is not None) for d in problem.demands),
+            tuple(
+                (d.model, tuple((o.key, o.gpu, o.tp, o.pp, o.usd_per_hour) for o in d.options), d.budget_usd_per_hour is not None)
+                for d in problem.demands
+            ),
             tuple(sorted(problem.availability.items())),
-            problem.budget_usd_per_hour is not None,
+            tuple(sorted(problem.gpus_per_node.items())),
+            problem.budget_usd_per_hour,
             relax,
         )
 
@@ -143,7 +148,8 @@ class HighsSolver:
             if len(self._cache) > 64:
                 self._cache.clear()
             self._cache[key] = self._build(problem, relax)
-        f, opt, opt_of = self._cache[key]
+        f, opt, _ = self._cache[key]
+        opt_of = {(d.model, o.key): o for d in problem.demands for o in d.options}  # this problem's curves
         for p, o in opt_of.items():
             f.capacity_rps[p] = o.capacity(latency_s)
         for d in problem.demands:

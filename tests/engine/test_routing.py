@@ -1,0 +1,126 @@
+"""Routing: exact quantile mapping, router curves, real RouteLLM labels, encoding."""
+
+import numpy as np
+import pytest
+
+from boute.engine.errors import InputError
+from boute.engine.routing import (
+    QualityTable,
+    Router,
+    auc,
+    calibrated_gsm8k,
+    calibrated_mt_bench,
+    load_quality_file,
+    load_routellm_gsm8k,
+    load_routellm_mt_bench,
+    make_router,
+    shares_from_sticks,
+    sticks_from_shares,
+)
+from tests.conftest import need_shared
+
+
+def hand_table():
+    # 4 queries; weak right on q0,q1; strong right on q1,q2,q3
+    q = np.array([[100, 0], [100, 100], [0, 100], [0, 100]], dtype=float)
+    return QualityTable(models=("weak", "strong"), quality=q, unit="accuracy %")
+
+
+def test_quantile_mapping_exact_on_hand_data():
+    r = Router(hand_table(), np.array([0.1, 0.2, 0.3, 0.4]), "hand")
+    assert r.quality([1, 0]) == 50.0 and r.quality([0, 1]) == 75.0
+    # strong takes the top half (q2, q3): all four right
+    assert r.quality([0.5, 0.5]) == 100.0
+    # a quarter: q3 to strong -> q0,q1 weak right, q2 weak wrong, q3 strong right
+    assert r.quality([0.75, 0.25]) == 75.0
+    # fractional boundary interpolates linearly
+    assert r.quality([0.625, 0.375]) == pytest.approx(87.5)
+    assert r.thresholds([0.5, 0.5]) == [pytest.approx(np.quantile([0.1, 0.2, 0.3, 0.4], 0.5))]
+    assert r.min_strong_share(100.0) == pytest.approx(0.5)
+    assert r.min_strong_share(87.5) == pytest.approx(0.375)
+    assert r.min_strong_share(101) is None
+
+
+def test_oracle_monotone_concave_random_linear():
+    t = calibrated_gsm8k(("a", "b"), (84.5, 95.1), n=2000, seed=3)
+    x, y = make_router(t, "oracle").curve(201)
+    d = np.diff(y)
+    assert np.all(d[: np.argmax(y)] >= -1e-9)  # rises to its best
+    assert np.all(np.diff(d) <= 1e-6)  # concave
+    xr, yr = make_router(t, "random", seed=1).curve(11)
+    line = yr[0] + (yr[-1] - yr[0]) * xr
+    assert np.max(np.abs(yr - line)) < 1.5  # linear up to sampling noise
+
+
+def test_noisy_router_hits_target_auc():
+    t = calibrated_gsm8k(("a", "b"), (84.5, 95.1), n=4000, seed=0)
+    for target in (0.65, 0.8, 0.9):
+        r = make_router(t, "noisy", auc_target=target, seed=0)
+        assert abs(float(r.name.split()[-1]) - target) <= 0.01
+    o, n, rnd = (make_router(t, k, auc_target=0.8).min_strong_share(92) for k in ("oracle", "noisy", "random"))
+    assert o < n < rnd
+
+
+def test_routellm_gsm8k_real_labels():
+    need_shared("routellm", "gsm8k_responses.csv")
+    t = load_routellm_gsm8k()
+    assert t.n == 1319 and t.models[0].startswith("mistralai") and t.models[1].startswith("gpt-4")
+    r = make_router(t, "oracle")
+    assert round(r.quality([1, 0]), 1) == 63.8 and round(r.quality([0, 1]), 1) == 85.7
+    assert round(r.max_quality(), 1) == 92.9
+    q = t.quality
+    assert ((q[:, 0] > 0) & (q[:, 1] == 0)).sum() == 95 and ((q[:, 0] == 0) & (q[:, 1] > 0)).sum() == 383
+
+
+def test_routellm_mt_bench_real_judgements():
+    need_shared("routellm", "mt_bench_judgements.jsonl")
+    t = load_routellm_mt_bench()
+    assert t.n == 160 and t.unit.startswith("judge")
+    assert 1 <= t.quality.min() and t.quality.max() <= 10
+
+
+def test_calibrated_generator_reproduces_published_figures():
+    t = calibrated_gsm8k(("Llama-3.1-8B", "Llama-3.1-70B"), (84.5, 95.1), n=4000, seed=0)
+    assert t.mean().tolist() == [84.5, 95.1]
+    q = t.quality
+    strong_wrong = q[:, 1] == 0
+    assert abs((q[strong_wrong, 0] > 0).mean() - 95 / 189) < 0.03
+    m = calibrated_mt_bench(("a", "b"), (7.9, 8.9), seed=0)
+    assert np.allclose(m.mean(), (7.9, 8.9), atol=0.02)
+
+
+def test_three_models_stick_breaking_round_trip():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        s = rng.dirichlet([1, 1, 1])
+        assert np.allclose(shares_from_sticks(sticks_from_shares(s)), s)
+    u = rng.random((50, 2))
+    for row in u:
+        s = shares_from_sticks(row)
+        assert s.min() >= 0 and abs(s.sum() - 1) < 1e-12
+        assert np.allclose(sticks_from_shares(s), row)
+
+
+def test_three_model_bands_quality():
+    q = np.array([[0, 0, 100], [0, 100, 100], [100, 100, 100]], dtype=float)
+    t = QualityTable(models=("s", "m", "l"), quality=q, unit="accuracy %")
+    r = Router(t, np.array([3.0, 2.0, 1.0]), "hand")  # hardest query scores highest
+    assert r.quality([1 / 3, 1 / 3, 1 / 3]) == pytest.approx(100.0)
+    assert len(r.thresholds([0.2, 0.3, 0.5])) == 2
+    with pytest.raises(InputError, match="summing to 1"):
+        r.quality([0.5, 0.6, 0.0])
+
+
+def test_auc_basic():
+    assert auc(np.array([1.0, 2.0, 3.0, 4.0]), np.array([False, False, True, True])) == 1.0
+    assert auc(np.array([1.0, 1.0]), np.array([True, False])) == 0.5
+
+
+def test_plain_csv_loader(tmp_path):
+    f = tmp_path / "q.csv"
+    f.write_text("prompt,small,big,score\na,1,1,0.1\nb,0,1,0.9\nc,0,0,0.5\n")
+    t = load_quality_file(f)
+    assert t.models == ("small", "big") and t.quality[:, 1].tolist() == [100, 100, 0] and t.scores is not None
+    with pytest.raises(InputError, match="no column 'huge'"):
+        load_quality_file(f, models=("small", "huge"))
+    assert make_router(t, "file").name == "file"

@@ -1,0 +1,123 @@
+"""Inner solvers: the MILP agrees with the exhaustive reference; results never None;
+infeasibility is explained."""
+
+import attrs
+import numpy as np
+import pytest
+
+from boute.engine.problem import ConfigOption, DeploymentProblem, ModelDemand, SolveResult, latency_grid, solve_problem
+from boute.engine.solvers import get_solver, solver_names
+
+
+def test_backends_registered_by_entry_point():
+    assert {"highs", "exhaustive"} <= set(solver_names())
+    with pytest.raises(Exception, match="did you mean 'highs'"):
+        get_solver("higs")
+
+
+def _curve(rng, base_p95, max_rate, n=12):
+    rates = np.linspace(max_rate / n, max_rate, n)
+    p95 = base_p95 * (1 + 3 * (rates / max_rate) ** 3) + rng.random(n) * 0.01
+    return tuple(rates.tolist()), tuple(np.maximum.accumulate(p95).tolist())
+
+
+def random_problem(rng, objective="latency"):
+    gpus = ["G1", "G2", "G3"][: rng.integers(1, 4)]
+    avail = {g: int(rng.integers(1, 9)) for g in gpus}
+    price = {g: float(rng.choice([0.5, 0.9, 2.0, 3.0])) for g in gpus}
+    demands = []
+    for m in range(int(rng.integers(1, 3))):
+        opts = []
+        for g in gpus:
+            for tp in (1, 2):
+                if rng.random() < 0.6:
+                    rates, p95 = _curve(rng, float(rng.uniform(0.5, 3)), float(rng.uniform(0.5, 6)))
+                    opts.append(ConfigOption(key=f"m{m}@{g}:tp{tp}", model=f"m{m}", gpu=g, tp=tp, pp=1,
+                                             usd_per_hour=tp * price[g], rates_rps=rates, p95_s=p95))
+        demands.append(ModelDemand(model=f"m{m}", load_rps=float(rng.uniform(0.2, 6)), options=tuple(opts)))
+    budget = float(rng.uniform(1, 15))
+    return DeploymentProblem(demands=tuple(demands), availability=avail, gpus_per_node={g: 4 for g in gpus},
+                             budget_usd_per_hour=budget if objective == "latency" else None, objective=objective,
+                             latency_slo_s=float(rng.uniform(1, 8)), latency_grid_s=latency_grid(0.1, 60, 0.02))
+
+
+@pytest.mark.parametrize("objective", ["latency", "cost"])
+def test_milp_matches_exhaustive_on_random_instances(objective):
+    rng = np.random.default_rng(42 if objective == "latency" else 7)
+    highs, ref = get_solver("highs"), get_solver("exhaustive")
+    agree = feasible = 0
+    for _ in range(110):
+        p = random_problem(rng, objective)
+        a, b = solve_problem(p, highs), solve_problem(p, ref)
+        assert isinstance(a, SolveResult) and isinstance(b, SolveResult)
+        assert a.status in ("optimal", "infeasible") and b.status in ("optimal", "infeasible"), (a, b)
+        assert a.ok == b.ok
+        if a.ok:
+            feasible += 1
+            assert a.latency_bound_s == pytest.approx(b.latency_bound_s)
+            assert a.cost_usd_per_hour == pytest.approx(b.cost_usd_per_hour, abs=1e-6)
+        agree += 1
+    assert agree == 110 and feasible > 30
+
+
+def _opt(key, model, gpu, cap, price, p0=1.0, tp=1):
+    rates = (cap * 0.1, cap * 0.5, cap)
+    return ConfigOption(key=key, model=model, gpu=gpu, tp=tp, pp=1, usd_per_hour=price, rates_rps=rates, p95_s=(p0, p0 * 1.5, p0 * 2))
+
+
+def test_infeasible_explanations():
+    s = get_solver("highs")
+    base = dict(availability={"A": 4}, gpus_per_node={"A": 8}, budget_usd_per_hour=10.0)
+    # no config fits in memory
+    p = DeploymentProblem(demands=(ModelDemand(model="big", load_rps=1.0, options=()),), **base)
+    r = solve_problem(p, s)
+    assert r.status == "infeasible" and "no replica config fits in memory" in r.explanation
+    # budget below the cheapest plan: report the least budget
+    opt = _opt("x", "m", "A", cap=1.0, price=3.0)
+    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=3.0, options=(opt,)),), availability={"A": 8},
+                          gpus_per_node={"A": 8}, budget_usd_per_hour=5.0)
+    r = solve_problem(p, s)
+    assert "below the cheapest plan" in r.explanation and "$9.00/h" in r.explanation
+    # availability exhausted
+    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=6.0, options=(opt,)),), availability={"A": 4},
+                          gpus_per_node={"A": 8}, budget_usd_per_hour=100.0)
+    r = solve_problem(p, s)
+    assert "availability is exhausted" in r.explanation and "A needs 6 but 4 are available" in r.explanation
+    # SLO below what any config reaches
+    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=1.0, options=(opt,)),), availability={"A": 8},
+                          gpus_per_node={"A": 8}, objective="cost", latency_slo_s=0.5)
+    r = solve_problem(p, s)
+    assert "raise latency_slo_s above 1.00 s" in r.explanation
+
+
+def test_node_packing_limits_tp_groups():
+    """Six GPUs in nodes of 4: one TP4 replica fits, a second does not (only 2 left in the partial node)."""
+    o4 = _opt("tp4", "m", "A", cap=1.0, price=4.0, tp=4)
+    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=1.5, options=(o4,)),), availability={"A": 6},
+                          gpus_per_node={"A": 4}, objective="cost", latency_slo_s=5.0)
+    for name in ("highs", "exhaustive"):
+        r = solve_problem(p, get_solver(name))
+        assert r.status == "infeasible", name
+
+
+def test_latency_mode_least_T_then_least_cost():
+    fast = _opt("fast", "m", "A", cap=2.0, price=3.0, p0=1.0)
+    slow = _opt("slow", "m", "B", cap=2.0, price=1.0, p0=2.0)
+    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=1.0, options=(fast, slow)),), availability={"A": 4, "B": 4},
+                          gpus_per_node={"A": 8, "B": 8}, budget_usd_per_hour=10.0)
+    r = solve_problem(p, get_solver("highs"))
+    # three fast replicas ($9 of $10) each take 1/3 req/s: P95 = 1 + (1/3 - 0.2) / 0.8 * 0.5 = 1.083 s
+    assert r.counts == {"m": {"fast": 3}} and r.cost_usd_per_hour == 9.0
+    assert 1.083 <= r.latency_bound_s <= 1.083 * 1.011
+    cheap = solve_problem(attrs.evolve(p, objective="cost", latency_slo_s=3.9), get_solver("highs"))
+    assert cheap.counts == {"m": {"slow": 1}} and cheap.cost_usd_per_hour == 1.0
+
+
+def test_highs_status_mapping():
+    from boute.solvers.milp import highs_status
+
+    assert highs_status("optimal", True) == "optimal"
+    assert highs_status("infeasible", False) == "infeasible"
+    assert highs_status("maxTimeLimit", True) == "feasible"
+    assert highs_status("maxTimeLimit", False) == "time_limit"
+    assert highs_status("unknown", False) == "error"
