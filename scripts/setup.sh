@@ -10,7 +10,7 @@ fi
 . .venv/bin/activate
 stamp=.venv/.boute-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  python -m pip install -q --upgrade pip >/dev/null
+  python -m pip install -q --upgrade pip "setuptools>=77" wheel >/dev/null
   python -m pip install -q "torch==2.13.0"
   python -m pip install -q -e ".[bo,test]"
   touch "$stamp"
