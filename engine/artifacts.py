@@ -142,9 +142,9 @@ def plot_pareto(plan: Plan, path: pathlib.Path, trials=None) -> pathlib.Path:
         ax.axvline(plan.quality_min, color="0.4", ls="--", lw=1, label="quality target")
     ax.set_xlabel(f"quality ({plan.quality_unit})")
     ax.set_ylabel("P95 end-to-end latency (s)")
-    title = f"{plan.scenario}: ${plan.cost_usd_per_hour:.2f}/h"
+    title = f"{plan.scenario}: USD {plan.cost_usd_per_hour:.2f}/h"  # no '$': matplotlib reads it as mathtext
     if plan.budget_usd_per_hour:
-        title += f" of ${plan.budget_usd_per_hour:.0f}/h budget"
+        title += f" of a USD {plan.budget_usd_per_hour:.0f}/h budget"
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best")

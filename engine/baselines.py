@@ -40,6 +40,18 @@ def _summary(planner, ev, verify: bool) -> dict[str, Any]:
     return out
 
 
+def _even_cost(planner, ev):
+    """Cost of an evaluation under uniform allocation (each model budgeted like the costliest)."""
+    import attrs
+
+    if not ev.feasible:
+        return ev
+    per = {o.key: o.usd_per_hour for d in planner.problem(ev.shares).demands for o in d.options}
+    spend = [sum(n * per[key] for key, n in row.items()) for row in ev.result.counts.values()]
+    even = len(planner.scenario.models) * max(spend)
+    return attrs.evolve(ev, result=attrs.evolve(ev.result, cost_usd_per_hour=even))
+
+
 def _best(evals, objective: str):
     feas = [e for e in evals if e is not None and e.feasible]
     if not feas:
@@ -67,7 +79,12 @@ def run_baselines(planner, *, verify: bool = True, grid_points: int = 41) -> dic
         if x is not None:
             shares = np.array([1 - x, x])
             split = np.full(k, 1.0 / k) if sc.budget_usd_per_hour is not None and obj == "latency" else None
-            out["RouteLLM"] = _summary(planner, _best([planner.evaluate(shares, split, gpus=(g,)) for g in gpus], obj), verify)
+            evs = [planner.evaluate(shares, split, gpus=(g,)) for g in gpus]
+            if obj == "cost":
+                # uniform allocation: every model gets the same budget, so the bill is k times
+                # the largest per-model need
+                evs = [_even_cost(planner, e) for e in evs]
+            out["RouteLLM"] = _summary(planner, _best(evs, obj), verify)
             xs = np.linspace(x, 1.0, grid_points)
             evs = [planner.evaluate([1 - v, v], gpus=(g,)) for g in gpus for v in xs]
             out["BOute-Homo"] = _summary(planner, _best(evs, obj), verify)

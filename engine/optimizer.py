@@ -144,7 +144,7 @@ def run_outer_loop(
         from ax import Client, RangeParameterConfig
         from ax.utils.common.logger import set_stderr_log_level
 
-        set_stderr_log_level(logging.WARNING)
+        set_stderr_log_level(logging.ERROR)  # "only N trials could be generated" is expected at phase switches
         client = Client(random_seed=seed)
         client.configure_experiment(
             parameters=[RangeParameterConfig(name=n, parameter_type="float", bounds=(float(lo), float(hi))) for n, lo, hi in space]
