@@ -139,3 +139,27 @@ def test_fuzz_scenarios_end_in_plan_or_one_line_error(tmp_path_factory, capsys, 
         assert plan["verification"]["ok"]
     else:
         assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err
+
+
+BAD_FILES = [
+    ("gpus: {H100: 8, RTX9090: 2}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\n", "unknown GPU type 'RTX9090'"),
+    ("gpus: {H100: 8}\nmodels: [Llama-9B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\n", "unknown model 'Llama-9B'"),
+    ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: -1\nbudget_usd_per_hour: 10\n", "arrival_rate_per_s: -1"),
+    ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 0\n", "budget_usd_per_hour: 0"),
+    ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\n", "the latency objective needs a budget"),
+    ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nobjective: cost\n", "needs a P95 latency SLO"),
+    ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\nprice_set: ebay\n", "unknown price set 'ebay'"),
+    ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\nworkload: chat\n", "unknown workload 'chat'"),
+    ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\nquality: {router: psychic}\n", "unknown router"),
+    ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\nsed: 3\n", "unknown field 'sed'"),
+    ("gpus: {H100: 8\n", "is not valid YAML"),
+    ("gpus: {T4: 4}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\n", "has no price for GPU 'T4'"),
+]
+
+
+@pytest.mark.parametrize("text,match", BAD_FILES)
+def test_bad_scenario_files_one_line_exit_2(capsys, tmp_path, text, match):
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    rc, _, err = run(capsys, "--scenario", str(f), "--out", str(tmp_path / "o"))
+    assert rc == 2 and err.count("\n") == 1 and match in err, err
