@@ -211,7 +211,7 @@ def _cmd_solve(args) -> int:
     interactive = sys.stderr.isatty() and not args.json
     planner = Planner(sc, catalog, use_cache=not args.no_cache, progress=_progress_factory(interactive))
     loop, opt_s = planner.optimize(strategy=args.strategy, structure=not args.no_structure)
-    plan = _finish_plan(planner, loop, opt_s, args)
+    plan = planner.finish(loop, opt_s, strategy=args.strategy, structure=not args.no_structure, baselines=not args.no_baselines)
     paths = write_artifacts(plan, pathlib.Path(args.out), max_model_len=planner.perfdb.max_model_len,
                             gpus_per_node={g: catalog.gpu(g).gpus_per_node for g in sc.gpus}, trials=loop.trials)
     if args.json:
@@ -220,39 +220,6 @@ def _cmd_solve(args) -> int:
         print(render_table(plan))
         print(f"\nwrote {', '.join(sorted(pathlib.Path(p).name for p in paths.values()))} under {args.out}/")
     return 0
-
-
-def _finish_plan(planner, loop, opt_s, args):
-    """Shared tail of planning (mirrors Planner.plan, with the loop already run)."""
-    import time
-
-    from boute.engine.errors import InfeasibleError
-    from boute.engine.optimizer import pareto_front
-    from boute.engine.plan import ParetoPoint
-
-    if loop.best_index is None:
-        reasons = sorted({t.reason for t in loop.trials if t.reason})
-        raise InfeasibleError(
-            f"no routing and deployment meets the request: {reasons[0] if reasons else 'no feasible trial'}",
-            hint="raise the budget or latency SLO, lower quality_min or the arrival rate, or add GPUs",
-        )
-    best = loop.trials[loop.best_index].payload
-    stats = {"perfdb_s": round(planner.perfdb_s, 3), "perfdb_from_cache": planner.perfdb.from_cache,
-             "perfdb_configs": len(planner.perfdb.curves), "optimizer_s": round(opt_s, 3), "trials": len(loop.trials),
-             "best_at_trial": loop.best_at_trial, "stop_reason": loop.stop_reason, "strategy": args.strategy,
-             "structure": not args.no_structure, "solver": planner.solver.name,
-             "inner_solves": int(sum(t.payload.result.solves for t in loop.trials))}
-    pareto = tuple(ParetoPoint(shares=t.payload.shares, quality=t.quality, p95_bound_s=float(t.payload.result.latency_bound_s),
-                               cost_usd_per_hour=float(t.payload.result.cost_usd_per_hour), budget_split=t.payload.budget_split)
-                   for t in pareto_front(loop.trials))
-    base = {}
-    if not args.no_baselines:
-        from boute.engine.baselines import run_baselines
-
-        t0 = time.perf_counter()
-        base = run_baselines(planner)
-        stats["baselines_s"] = round(time.perf_counter() - t0, 3)
-    return planner.assemble(best, pareto=pareto, baselines=base, stats=stats)
 
 
 def _cmd_predict(args) -> int:

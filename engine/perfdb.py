@@ -28,6 +28,7 @@ import attrs
 import numpy as np
 
 from boute.engine.catalog import GPUType, LLMSpec
+from boute.engine.problem import capacity_at
 from boute.engine.replica import ReplicaConfig, ReplicaModel, candidate_configs, steady_state_closed_loop
 from boute.engine.simulator import simulate_replica
 from boute.engine.workload import Workload
@@ -66,15 +67,7 @@ class ConfigCurve:
 
     def capacity(self, latency_s: float) -> float:
         """Highest arrival rate (req/s) one replica sustains with P95 <= ``latency_s``."""
-        r, p = self.rates_rps, self.p95_s
-        if latency_s < p[0]:
-            return 0.0
-        for i in range(1, len(p)):
-            if p[i] > latency_s:
-                if p[i] == p[i - 1] or not math.isfinite(p[i]):
-                    return r[i - 1]
-                return r[i - 1] + (latency_s - p[i - 1]) / (p[i] - p[i - 1]) * (r[i] - r[i - 1])
-        return r[-1]
+        return capacity_at(self.rates_rps, self.p95_s, latency_s)
 
     def capacities(self, latencies_s: np.ndarray) -> np.ndarray:
         return np.array([self.capacity(float(t)) for t in latencies_s])

@@ -8,7 +8,6 @@ the arrival rate or the quality target changes; :func:`plan` is the one-shot for
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +24,6 @@ from boute.engine.problem import ConfigOption, DeploymentProblem, ModelDemand, S
 from boute.engine.replica import ReplicaConfig
 from boute.engine.routing import (
     QualityTable,
-    Router,
     calibrated_gsm8k,
     calibrated_mt_bench,
     load_quality_file,
@@ -278,10 +276,14 @@ class Planner:
     def plan(self, *, strategy: str = "bo", structure: bool = True, baselines: bool = True, verify: bool = True) -> Plan:
         """Optimise, verify and return the plan (raises InfeasibleError if none exists)."""
         loop, opt_s = self.optimize(strategy=strategy, structure=structure)
+        return self.finish(loop, opt_s, strategy=strategy, structure=structure, baselines=baselines, verify=verify)
+
+    def finish(self, loop, opt_s: float, *, strategy: str, structure: bool, baselines: bool = True, verify: bool = True) -> Plan:
+        """Turn a finished outer loop into a verified plan with frontier, baselines and stats."""
         if loop.best_index is None:
-            reasons = {t.reason for t in loop.trials if t.reason}
+            reasons = sorted({t.reason for t in loop.trials if t.reason})
             raise InfeasibleError(
-                f"no routing and deployment meets the request: {sorted(reasons)[0] if reasons else 'no feasible trial'}",
+                f"no routing and deployment meets the request: {reasons[0] if reasons else 'no feasible trial'}",
                 hint="raise the budget or latency SLO, lower quality_min or the arrival rate, or add GPUs",
             )
         best: Evaluation = loop.trials[loop.best_index].payload

@@ -52,10 +52,25 @@ __all__ = [
     "InnerBackend",
     "solve_problem",
     "latency_grid",
+    "capacity_at",
     "STATUSES",
 ]
 
 STATUSES = ("optimal", "feasible", "infeasible", "time_limit", "error")
+
+
+def capacity_at(rates_rps, p95_s, latency_s: float) -> float:
+    """Highest rate with P95 <= ``latency_s`` on a monotone (rate, P95) curve, by linear
+    interpolation between its points; 0 below the first point, the last rate beyond it."""
+    r, p = rates_rps, p95_s
+    if latency_s < p[0]:
+        return 0.0
+    for i in range(1, len(p)):
+        if p[i] > latency_s:
+            if p[i] == p[i - 1] or not math.isfinite(p[i]):
+                return r[i - 1]
+            return r[i - 1] + (latency_s - p[i - 1]) / (p[i] - p[i - 1]) * (r[i] - r[i - 1])
+    return r[-1]
 
 
 def latency_grid(lo_s: float = 0.05, hi_s: float = 600.0, step: float = 0.01) -> tuple[float, ...]:
@@ -85,15 +100,7 @@ class ConfigOption:
 
     def capacity(self, latency_s: float) -> float:
         """Highest rate with P95 <= ``latency_s`` (linear interpolation on the curve)."""
-        r, p = self.rates_rps, self.p95_s
-        if latency_s < p[0]:
-            return 0.0
-        for i in range(1, len(p)):
-            if p[i] > latency_s:
-                if p[i] == p[i - 1] or not math.isfinite(p[i]):
-                    return r[i - 1]
-                return r[i - 1] + (latency_s - p[i - 1]) / (p[i] - p[i - 1]) * (r[i] - r[i - 1])
-        return r[-1]
+        return capacity_at(self.rates_rps, self.p95_s, latency_s)
 
 
 @attrs.frozen(kw_only=True)

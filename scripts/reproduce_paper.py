@@ -32,7 +32,6 @@ import pathlib
 import sys
 import time
 
-import attrs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -116,13 +115,9 @@ def table2(cat, tiny):
     from boute.engine import Planner
     from boute.engine.routing import calibrated_gsm8k
 
-    scales = [
-        ("3 types / 24 GPUs", {"H100-SXM": 8, "RTX-PRO-6000": 8, "RTX-4090": 8}),
-        ("4 types / 32 GPUs", {"H100-SXM": 8, "RTX-PRO-6000": 8, "RTX-5090": 8, "RTX-4090": 8}),
-        ("5 types / 40 GPUs", {"H100-SXM": 8, "RTX-PRO-6000": 8, "RTX-5090": 8, "RTX-4090": 8, "L40S": 8}),
-        ("6 types / 48 GPUs", {"H100-SXM": 8, "RTX-PRO-6000": 8, "RTX-5090": 8, "RTX-4090": 8, "L40S": 8, "A100-80GB-SXM": 8}),
-    ]
-    extra_prices = {"L40S": 0.86, "A100-80GB-SXM": 1.49}
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    from bench_planner import EXTRA_PRICES as extra_prices
+    from bench_planner import SCALES as scales
     out = []
     trials = 8 if tiny else 40
     for label, gpus in scales[:1] if tiny else scales:

@@ -1,7 +1,5 @@
 """Planner: verified plans, baselines, determinism, re-planning, infeasibility."""
 
-import attrs
-import numpy as np
 import pytest
 
 from boute.engine.errors import InfeasibleError
