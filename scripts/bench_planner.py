@@ -215,7 +215,8 @@ Re-planning after a 25 % load change (perf DB and persistent MILP reused, verifi
 re-simulation included): {d['replan_s']['grid']:.1f} s with the exhaustive routing grid,
 {d['replan_s']['bo']:.1f} s with BO.
 
-"Time to stop" includes the 20 stall trials the paper's rule spends confirming a best it
+"perf DB" is the cold build, or the cache load (0.0 s) where an earlier run of the same script
+built the same DB (4 types / 32 GPUs has the default scenario's configs). "Time to stop" includes the 20 stall trials the paper's rule spends confirming a best it
 already has; "time to best" is when the final plan was first found.
 """)
 
