@@ -92,10 +92,7 @@ class Scenario:
         """Validate a plain dict (parsed YAML/TOML) against the catalog."""
         if not isinstance(raw, dict):
             raise InputError(f"scenario: expected a mapping of fields, got {type(raw).__name__}", hint="see the README's scenario example")
-        fields = {a.name for a in attrs.fields(cls)}
-        for key in raw:
-            if key not in fields:
-                raise InputError(f"scenario: unknown field {key!r}", hint=did_you_mean(str(key), fields))
+        _known_fields(raw, cls, "scenario")
         d = dict(raw)
         out: dict[str, Any] = {}
         out["name"] = _str(d.get("name", "scenario"), "name")
@@ -167,10 +164,7 @@ class Scenario:
             q = {"data": q}
         if not isinstance(q, dict):
             raise InputError(f"quality: {q!r} must be a mapping", hint="e.g. {data: calibrated, router: oracle}")
-        qfields = {a.name for a in attrs.fields(QualitySource)}
-        for key in q:
-            if key not in qfields:
-                raise InputError(f"quality: unknown field {key!r}", hint=did_you_mean(str(key), qfields))
+        _known_fields(q, QualitySource, "quality")
         router = _str(q.get("router", "oracle"), "quality.router")
         if router not in ROUTERS:
             raise InputError(f"quality.router: unknown router {router!r}", hint=did_you_mean(router, ROUTERS))
@@ -230,6 +224,14 @@ class Scenario:
         d["models"] = list(self.models)
         d["weight_dtypes"] = list(self.weight_dtypes)
         return d
+
+
+def _known_fields(raw: dict, cls: type, where: str) -> None:
+    """Reject a key that is not a field of ``cls``, suggesting the closest ones."""
+    fields = {a.name for a in attrs.fields(cls)}
+    for key in raw:
+        if key not in fields:
+            raise InputError(f"{where}: unknown field {key!r}", hint=did_you_mean(str(key), fields))
 
 
 def _str(v: Any, field: str) -> str:
