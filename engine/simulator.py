@@ -105,8 +105,6 @@ class ReplicaSim:
         model: the stage-1 model of the replica.
         kv_capacity_tokens: KV-cache tokens (from the replica's memory report).
         chunked_prefill: split prompts across iterations to fill the token budget.
-        service_time_fn: for validation only; replaces the engine by a batch-size-1
-            server whose service time per request is drawn by this function.
     """
 
     def __init__(self, model: ReplicaModel, kv_capacity_tokens: int | None = None, *, chunked_prefill: bool = True) -> None:
@@ -324,9 +322,8 @@ class ReplicaSim:
         a = self._tok[min(B, self._ntok)] + self._d0 + self._samp[min(B, len(self._samp) - 1)]
         C = self.ctx_sum
         beta = self._beta
-        if self.waiting and t_stop < math.inf:
-            # A queued request is blocked; only a completion changes that. Arrivals do not.
-            pass
+        # With a blocked queue only a completion changes the batch, so arrivals (t_stop) do not
+        # end the run of steps; with an empty queue the next arrival does.
         if t_stop < math.inf and not self.waiting:
             # Stop at the first step that ends at or after t_stop: solve
             # (beta B / 2) k^2 + (a + beta C - beta B / 2) k - (t_stop - t) >= 0.
@@ -405,8 +402,7 @@ def _overloaded(sim: ReplicaSim, warmup_fraction: float) -> SimResult:
     fin = [f if not math.isnan(f) else max(now, a) for f, a in zip(sim.finish, sim.arrival)]
     sim.finish = fin
     sim.first = [f if not math.isnan(f) else x for f, x in zip(sim.first, fin)]
-    r = sim.result(warmup_fraction)
-    return attrs.evolve(r, completed=r.completed)
+    return sim.result(warmup_fraction)
 
 
 def simulate_pool(
