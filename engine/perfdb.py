@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 import pathlib
 from collections.abc import Callable
@@ -68,17 +67,6 @@ class ConfigCurve:
     def capacity(self, latency_s: float) -> float:
         """Highest arrival rate (req/s) one replica sustains with P95 <= ``latency_s``."""
         return capacity_at(self.rates_rps, self.p95_s, latency_s)
-
-    def capacities(self, latencies_s: np.ndarray) -> np.ndarray:
-        return np.array([self.capacity(float(t)) for t in latencies_s])
-
-    def at_rate(self, rate_rps: float, field: str = "p95_s") -> float:
-        """Interpolated metric at ``rate_rps`` (inf past the grid)."""
-        r = np.asarray(self.rates_rps)
-        v = np.asarray(getattr(self, field), dtype=float)
-        if rate_rps > r[-1]:
-            return math.inf
-        return float(np.interp(rate_rps, r, v))
 
 
 def _simulate_config(args) -> dict:

@@ -201,11 +201,6 @@ def check_counts(problem: DeploymentProblem, counts: dict[str, dict[str, int]], 
     return ""
 
 
-def _cost(problem: DeploymentProblem, counts) -> float:
-    opts = {(o.model, o.key): o for o in problem.options()}
-    return float(sum(x * opts[(m, k)].usd_per_hour for m, row in counts.items() for k, x in row.items()))
-
-
 def _quick_infeasible(problem: DeploymentProblem, latency_s: float) -> bool:
     """Necessary conditions: every loaded model has some capacity at T, and the cheapest
     fractional cover of each model fits the budget (an LP lower bound)."""

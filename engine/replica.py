@@ -376,11 +376,6 @@ class ReplicaModel:
             beta_s=self._beta,
         )
 
-    def decode_coefficients(self, decode_seqs: int) -> tuple[float, float]:
-        """``(a, beta)`` with pure-decode iteration time ``a + beta * C`` for ``decode_seqs`` sequences."""
-        a = float(self._fixed_time(np.float64(0.0), np.float64(0.0), np.float64(decode_seqs)))
-        return a, self._beta
-
     def prefill_time(self, prompt_tokens, batch: int = 1) -> np.ndarray:
         """Seconds to prefill ``batch`` prompts of ``prompt_tokens`` in one iteration each chunk."""
         s = np.asarray(prompt_tokens, dtype=float)
@@ -390,37 +385,6 @@ class ReplicaModel:
         """Seconds of one decode step for ``batch`` sequences of ``context_tokens`` each."""
         b = np.asarray(batch, dtype=float)
         return self.iteration_time(0.0, 0.0, b, b * np.asarray(context_tokens, dtype=float))
-
-    def static_batch_latency(self, batch: int, input_tokens: int, output_tokens: int) -> dict[str, float]:
-        """TTFT and TPOT when ``batch`` requests of the same shape start together.
-
-        Prefill is chunked by ``max_num_batched_tokens``; a request's first token comes
-        with the chunk holding its last prompt token. TPOT is the mean decode step over
-        the output at the batch's average context.
-        """
-        budget = self.max_num_batched_tokens
-        total = batch * input_tokens
-        t, done, ttfts = 0.0, 0, []
-        finished = 0
-        while done < total:
-            chunk = min(budget, total - done)
-            # Attention pairs of the chunk: prompts it covers, each partially.
-            start, end = done, done + chunk
-            pairs = 0.0
-            for r in range(start // input_tokens, (end - 1) // input_tokens + 1):
-                lo, hi = max(start, r * input_tokens) - r * input_tokens, min(end, (r + 1) * input_tokens) - r * input_tokens
-                q = hi - lo
-                pairs += q * (lo + q / 2.0)
-            ends = (end // input_tokens) - finished
-            t += float(self.iteration_time(chunk, pairs, 0, 0, sampled_seqs=max(ends, 1)))
-            ttfts += [t] * ends
-            finished += ends
-            done = end
-        ttft = float(np.mean(ttfts))
-        steps = np.arange(max(output_tokens - 1, 1))
-        tpot = float(np.mean(self.decode_step_time(batch, input_tokens + steps + 1)))
-        return {"ttft_s": ttft, "tpot_s": tpot, "throughput_tokens_per_s": batch / tpot}
-
 
 def steady_state_closed_loop(rm: "ReplicaModel", concurrency: int, input_tokens: int, output_tokens: int) -> dict[str, float]:
     """Steady-state TTFT/TPOT of a fixed-concurrency benchmark, in closed form.

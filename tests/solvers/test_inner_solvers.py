@@ -5,7 +5,7 @@ import attrs
 import numpy as np
 import pytest
 
-from boute.engine.problem import ConfigOption, DeploymentProblem, ModelDemand, SolveResult, latency_grid, solve_problem
+from boute.engine.problem import ConfigOption, DeploymentProblem, ModelDemand, SolveResult, check_counts, latency_grid, solve_problem
 from boute.engine.solvers import get_solver, solver_names
 
 
@@ -56,6 +56,8 @@ def test_milp_matches_exhaustive_on_random_instances(objective):
             feasible += 1
             assert a.latency_bound_s == pytest.approx(b.latency_bound_s)
             assert a.cost_usd_per_hour == pytest.approx(b.cost_usd_per_hour, abs=1e-6)
+            # the MILP's allocation re-checked against C1-C4 without trusting the solver
+            assert check_counts(p, a.counts, a.latency_bound_s) == ""
         agree += 1
     assert agree == 110 and feasible > 30
 
