@@ -136,6 +136,7 @@ class ReplicaSim:
         self.ctx_sum = 0  # context tokens of running sequences
         self.kv_used = 0
         self.outstanding = 0
+        self.n_partial = 0  # waiting requests whose prompt is partly prefilled (they hold a seat)
 
     # ---------------------------------------------------------------- API
     def submit(self, arrival_s: float, prompt_tokens: int, output_tokens: int) -> int:
@@ -190,12 +191,9 @@ class ReplicaSim:
             return False
         r = self.waiting[0]
         partial = self.prefilled[r] > 0
-        if not partial and len(self.running) + self._n_partial() >= self.max_seqs:
+        if not partial and len(self.running) + self.n_partial >= self.max_seqs:
             return False
         return self.kv_used < self.kv_cap and (self.chunked or self.kv_used + self.target[r] <= self.kv_cap)
-
-    def _n_partial(self) -> int:
-        return sum(1 for r in self.waiting if self.prefilled[r] > 0)
 
     def _preempt_last(self) -> None:
         r = self.running.pop()
@@ -215,6 +213,9 @@ class ReplicaSim:
             # Waiting requests that cannot be admitted with nothing running: a prompt larger
             # than the whole cache. Drop it as failed (no finish time) to avoid a deadlock.
             r = self.waiting.popleft()
+            if self.prefilled[r] > 0:  # release what its partial prefill took
+                self.kv_used -= self.prefilled[r]
+                self.n_partial -= 1
             self.prefilled[r] = 0
             self.outstanding -= 1
             return True
@@ -258,6 +259,10 @@ class ReplicaSim:
             partial_seen += 1
             if self.prefilled[r] == self.target[r]:
                 done.append(r)
+                if past > 0:
+                    self.n_partial -= 1
+            elif past == 0:
+                self.n_partial += 1
         if P == 0:  # nothing fit after all: run decodes
             if self.running:
                 self._decode_steps(math.inf, max_steps=1)

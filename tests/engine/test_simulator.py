@@ -64,8 +64,10 @@ def test_all_requests_complete_and_kv_never_exceeded(h100_8b):
     for t, p, o in zip(s.arrival_s, s.prompt_tokens, s.output_tokens):
         sim.run_until(t)
         peak = max(peak, sim.kv_used)
+        assert sim.n_partial == sum(1 for r in sim.waiting if sim.prefilled[r] > 0)
         sim.submit(t, p, o)
     sim.run_until(math.inf)
+    assert sim.kv_used == 0 and sim.n_partial == 0
     assert peak <= 20000 and sim.outstanding == 0 and not any(math.isnan(f) for f in sim.finish)
     assert sim.preemptions > 0  # a small cache forces recompute preemption
 
@@ -129,3 +131,17 @@ def test_azure_loader_real_file():
     w = load_azure_trace(path)
     assert w.arrival == "trace" and 2.4 < w.default_rate_per_s < 2.7
     assert 1900 < w.prompt.mean() < 2200
+
+
+def test_oversized_prompt_is_dropped_without_leaking_kv(h100_8b):
+    """A prompt larger than the whole cache cannot be served; dropping it must free the
+    KV tokens its partial prefill took, so later requests are still served."""
+    sim = ReplicaSim(h100_8b, kv_capacity_tokens=1000)
+    sim.submit(0.0, 5000, 10)  # never fits
+    for i in range(5):
+        sim.run_until(1.0 + i)
+        sim.submit(1.0 + i, 200, 20)
+    sim.run_until(math.inf)
+    assert math.isnan(sim.finish[0])
+    assert all(not math.isnan(f) for f in sim.finish[1:])
+    assert sim.kv_used == 0 and sim.outstanding == 0
