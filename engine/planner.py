@@ -31,6 +31,7 @@ from boute.engine.routing import (
     load_routellm_mt_bench,
     make_router,
     shares_from_sticks,
+    sticks_from_shares,
 )
 from boute.engine.scenario import Scenario
 from boute.engine.solvers import get_solver
@@ -219,8 +220,6 @@ class Planner:
                 if split:
                     shares = shares_from_sticks(r)
                     prop = self._proportional_split(shares)
-                    from boute.engine.routing import sticks_from_shares
-
                     p.update({f"b{i}": float(v) for i, v in enumerate(sticks_from_shares(prop))})
                 seeds.append(p)
         return space, seeds

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import attrs
 import numpy as np
 
 from boute.engine.plugins import Catalog
@@ -120,9 +121,7 @@ def resimulate(
         sel = pick == i
         if not sel.any() or not counts.get(m):
             continue
-        import attrs as _attrs
-
-        sub = _attrs.evolve(stream, arrival_s=stream.arrival_s[sel], prompt_tokens=stream.prompt_tokens[sel], output_tokens=stream.output_tokens[sel])
+        sub = attrs.evolve(stream, arrival_s=stream.arrival_s[sel], prompt_tokens=stream.prompt_tokens[sel], output_tokens=stream.output_tokens[sel])
         llm = catalog.model(m)
         reps, w = [], []
         for key, (cfg, n) in counts[m].items():
