@@ -338,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "verbose", False):
             logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         else:
-            logging.basicConfig(level=logging.ERROR)
+            logging.basicConfig(level=logging.ERROR, format="%(levelname)s: %(message)s")
+            logging.getLogger("boute").setLevel(logging.WARNING)  # boute's own warnings (e.g. an unwritable cache) are shown
         cmd = args.command or "solve"
         return {"solve": _cmd_solve, "predict": _cmd_predict, "catalog": _cmd_catalog, "perfdb": _cmd_perfdb}[cmd](args)
     except BouteError as exc:
