@@ -87,7 +87,7 @@ def test_bad_flags_one_line_exit_2(capsys, tmp_path, argv, match):
 
 def test_infeasible_exit_3(capsys, tmp_path, scenario_file):
     rc, _, err = run(capsys, "--scenario", str(scenario_file), "--budget", "0.5", "--strategy", "random", "--out", str(tmp_path))
-    assert rc == 3 and "below the cheapest plan" in err and err.count("\n") == 1
+    assert rc == 3 and "below the least budget" in err and err.count("\n") == 1
 
 
 def test_predict_and_catalog(capsys):
