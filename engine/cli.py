@@ -153,6 +153,16 @@ def _check_out_dir(text: str) -> pathlib.Path:
     return path
 
 
+def _request(args, catalog):
+    """Everything ``solve`` checks before planning: the scenario with its flags, the
+    strategy for that scenario, and the output folder. Raises InputError."""
+    from boute.engine.optimizer import check_strategy
+
+    sc = _scenario(args, catalog)
+    check_strategy(args.strategy, models=len(sc.models), mode=sc.mode)
+    return sc, _check_out_dir(args.out)
+
+
 def _progress_factory(enabled: bool):
     if not enabled:
         return None
@@ -227,12 +237,8 @@ def _cmd_solve(args) -> int:
     from boute.engine.planner import Planner
     from boute.engine.plugins import load_catalog
 
-    from boute.engine.optimizer import check_strategy
-
     catalog = load_catalog()
-    sc = _scenario(args, catalog)
-    check_strategy(args.strategy, models=len(sc.models), mode=sc.mode)
-    out_dir = _check_out_dir(args.out)
+    sc, out_dir = _request(args, catalog)
     interactive = sys.stderr.isatty() and not args.json
     planner = Planner(sc, catalog, use_cache=not args.no_cache, progress=_progress_factory(interactive))
     loop, opt_s = planner.optimize(strategy=args.strategy, structure=not args.no_structure)
