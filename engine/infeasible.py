@@ -70,29 +70,38 @@ def _with_budget(problem: DeploymentProblem, budget: float, split: Sequence[floa
     return attrs.evolve(problem, demands=demands, budget_usd_per_hour=None)
 
 
-def least_budget(backend, problem: DeploymentProblem, latency_s: float, split: Sequence[float] | None) -> float | None:
+def least_budget(backend, problem: DeploymentProblem, latency_s: float, split: Sequence[float] | None, *,
+                 lower: float | None = None, upper: float | None = None) -> float | None:
     """Least total budget (USD/h) at which ``problem`` has a plan at ``latency_s``; None
-    when it has none at any budget (GPUs or memory bind).
+    when it has none at any budget (GPUs or memory bind), or none at or below ``upper``.
 
     Joint mode: the least-cost plan without the budget constraint. Split mode: each model
     must fit ``split[m] * B``; the least such B is found by bisection between the joint
-    least cost (a lower bound) and a doubling upper bound.
+    least cost (a lower bound, or ``lower`` when already known) and ``upper`` or a
+    doubling upper bound.
     """
-    ok, cost = _feasible(backend, problem, latency_s, frozenset({"budget"}))
-    if not ok:
-        return None
-    if split is None:
-        return float(cost)
+    if lower is None or split is None:
+        ok, cost = _feasible(backend, problem, latency_s, frozenset({"budget"}))
+        if not ok:
+            return None
+        if split is None:
+            return float(cost) if upper is None or cost <= upper else None
+        lower = float(cost)
     if any(f <= 0 for f, d in zip(split, problem.demands) if d.load_rps > 0):
         return None  # a loaded model with no budget share has no plan at any budget
-    lo = max(float(cost), _CENT)
-    hi = lo
-    for _ in range(80):
-        if _feasible(backend, _with_budget(problem, hi, split), latency_s)[0]:
-            break
-        lo, hi = hi, hi * 2
+    lo = max(lower, _CENT)
+    if upper is not None:
+        if not _feasible(backend, _with_budget(problem, upper, split), latency_s)[0]:
+            return None
+        hi = upper
     else:
-        return None
+        hi = lo
+        for _ in range(80):
+            if _feasible(backend, _with_budget(problem, hi, split), latency_s)[0]:
+                break
+            lo, hi = hi, hi * 2
+        else:
+            return None
     while hi - lo > min(_BISECT_REL * hi, _CENT / 10):
         mid = (lo + hi) / 2
         if _feasible(backend, _with_budget(problem, mid, split), latency_s)[0]:
@@ -157,11 +166,23 @@ def explain_no_plan(planner: Any, trials: Sequence[Any]) -> NoPlanAnswer:
         target_s = problems[0][1].latency_grid_s[-1]
         what = "any latency"
 
-    # 1. Does the budget bind? Least budget per routing at the latency target.
-    budgets = [(least_budget(backend, p, target_s, e.budget_split), e, p) for e, p in problems]
-    budgets = [b for b in budgets if b[0] is not None]
-    if budgets and sc.budget_usd_per_hour is not None:
-        need, e, p = min(budgets, key=lambda b: b[0])
+    # 1. Does the budget bind? Least budget per routing at the latency target, minimised
+    # over routings (joint: one solve each; split: bisection, pruned by the best so far).
+    best_b = None
+    if sc.budget_usd_per_hour is not None:
+        bounds = [(_feasible(backend, p, target_s, frozenset({"budget"})), e, p) for e, p in problems]
+        bounds = sorted(((c, e, p) for (okb, c), e, p in bounds if okb), key=lambda b: b[0])
+        for lower, e, p in bounds:
+            if best_b is not None and lower >= best_b[0]:
+                break
+            if e.budget_split is None:
+                b = lower
+            else:
+                b = least_budget(backend, p, target_s, e.budget_split, lower=lower, upper=None if best_b is None else best_b[0])
+            if b is not None and (best_b is None or b < best_b[0]):
+                best_b = (b, e, p)
+    if best_b is not None:
+        need, e, p = best_b
         stated = _verified_budget(backend, need, e, p, problems, target_s)
         return NoPlanAnswer(
             binding="budget", least_budget_usd_per_hour=stated, routings=len(ok),
@@ -174,10 +195,17 @@ def explain_no_plan(planner: Any, trials: Sequence[Any]) -> NoPlanAnswer:
     if sc.objective == "cost":
         best = None
         for relax in (frozenset(), frozenset({"budget"})):
-            found = [(least_latency(backend, p, relax), e, p) for e, p in problems]
-            found = [f for f in found if f[0][0] is not None]
-            if found:
-                best = (min(found, key=lambda f: (f[0][0], f[0][1])), relax)
+            found = None
+            for e, p in problems:
+                if found is not None:  # prune: only a routing with a plan one step lower can improve
+                    i_best = found[0][0]
+                    if i_best == 0 or not _feasible(backend, p, p.latency_grid_s[i_best - 1], relax)[0]:
+                        continue
+                i, cost = least_latency(backend, p, relax)
+                if i is not None and (found is None or i < found[0][0]):
+                    found = ((i, cost), e, p)
+            if found is not None:
+                best = (found, relax)
                 break
         if best is not None:
             ((i, cost), e, p), relax = best

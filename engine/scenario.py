@@ -340,11 +340,12 @@ class Scenario:
             scen.price(catalog, g)
         return scen
 
-    def with_overrides(self, catalog: Catalog, /, *, base_dir: pathlib.Path | None = None, **changes: Any) -> "Scenario":
+    def with_overrides(self, catalog: Catalog | None = None, /, *, base_dir: pathlib.Path | None = None, **changes: Any) -> "Scenario":
         """A copy with ``changes`` applied, validated exactly like a scenario file.
 
         Args:
-            catalog: checks GPU and model names, price sets and prices.
+            catalog: checks GPU and model names, price sets and prices (default: the
+                installed plugins' catalog).
             base_dir: folder that relative file paths in ``changes`` are relative to
                 (default: the current directory).
             **changes: field name -> value, written as in a scenario file (names may be
@@ -354,6 +355,10 @@ class Scenario:
         Raises:
             InputError: an unknown field or a bad value.
         """
+        if catalog is None:
+            from boute.engine.plugins import load_catalog
+
+            catalog = load_catalog()
         _known_fields(changes, Scenario, "scenario")
         d = self.to_dict()
         q = changes.get("quality")

@@ -197,3 +197,10 @@ def test_yaml_duplicate_keys_and_non_utf8_files(catalog, tmp_path):
         load_scenario(raw, catalog)
     with pytest.raises(InputError, match=r"--scenario: '' is not a file name"):
         load_scenario("", catalog)
+
+
+def test_with_overrides_defaults_to_the_installed_catalog(catalog, small_dict):
+    s = Scenario.from_dict(small_dict, catalog)
+    assert s.with_overrides(arrival_rate_per_s=3).arrival_rate_per_s == 3
+    with pytest.raises(InputError, match=r"models: unknown model 'GPT-9'"):
+        s.with_overrides(models=["GPT-9"])
