@@ -26,6 +26,17 @@ class _Parser(argparse.ArgumentParser):
         raise InputError(f"{self.prog}: {message}", hint=f"run '{self.prog} --help'")
 
 
+class _Once(argparse.Action):
+    """Store an option's value, refusing the option given twice (argparse keeps the last)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        seen = namespace.__dict__.setdefault("_given", set())
+        if self.dest in seen:
+            raise InputError(f"{option_string}: given twice", hint=f"give {option_string} once")
+        seen.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
 def _add_solve(sub) -> None:
     p = sub.add_parser("solve", help="plan routing + deployment for a scenario (default command)",
                        description="Plan routing and deployment. With no options: the built-in default scenario "
@@ -51,6 +62,9 @@ def _add_solve(sub) -> None:
     p.add_argument("--out", metavar="DIR", default="out", help="folder for plan.json, pareto.png, deploy/ (default: out)")
     p.add_argument("--json", action="store_true", help="print plan.json to stdout instead of the table")
     p.add_argument("--no-cache", action="store_true", help="rebuild the performance DB instead of reading the cache")
+    for action in p._actions:  # every valued option may be given once
+        if type(action) is argparse._StoreAction:
+            action.__class__ = _Once
 
 
 def _add_predict(sub) -> None:

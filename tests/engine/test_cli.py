@@ -101,10 +101,12 @@ def test_cli_json_output(capsys, tmp_path, scenario_file):
         (["--out", "/dev/null"], "--out: '/dev/null' is not a folder"),
         (["--out", "/dev/null/x/y"], "--out: '/dev/null/x/y' is under '/dev/null', which is not a folder"),
         (["--out", ""], "--out: '' is not a folder name"),
+        (["--budget", "30", "--budget", "40"], "--budget: given twice"),
+        (["--gpus", "H100=8", "--gpus", "H100=4"], "--gpus: given twice"),
     ],
 )
 def test_bad_flags_one_line_exit_2(capsys, tmp_path, argv, match):
-    rc, out, err = run(capsys, "--out", str(tmp_path / "o"), *argv)
+    rc, out, err = run(capsys, *([] if "--out" in argv else ["--out", str(tmp_path / "o")]), *argv)
     assert rc == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and match in err
 
