@@ -54,6 +54,7 @@ class NoPlanAnswer:
     """How many routings (trials) the answer covers."""
 
     def error(self) -> InfeasibleError:
+        """The answer as the exception the planner raises (exit code 3 in the CLI)."""
         return InfeasibleError(self.message, hint=self.hint)
 
 
@@ -155,7 +156,7 @@ def explain_no_plan(planner: Any, trials: Sequence[Any]) -> NoPlanAnswer:
         return NoPlanAnswer(
             binding="quality", routings=n,
             message=f"quality_min: {qmin:g} is not reached by any of the {n} routings searched (best {best_q:.2f} {unit})",
-            hint=f"lower quality_min to at most {math.floor(best_q * 100) / 100:.2f}, use a better router, or raise max_trials",
+            hint=f"lower quality_min to at most {math.floor(best_q * 100 + 1e-6) / 100:.2f}, use a better router, or raise max_trials",
         )
     problems = [(e, planner.problem(e.shares, e.budget_split)) for e in ok]
     where = f"over the {len(ok)} routing{'s' if len(ok) != 1 else ''}{' and budget splits' if sc.mode == 'split' else ''} searched"
@@ -209,7 +210,6 @@ def explain_no_plan(planner: Any, trials: Sequence[Any]) -> NoPlanAnswer:
                 break
         if best is not None:
             ((i, cost), e, p), relax = best
-            grid = p.latency_grid_s
             stated = _verified_latency(backend, i, p, problems, relax)
             over = ""
             if relax:
