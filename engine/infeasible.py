@@ -218,7 +218,7 @@ def explain_no_plan(planner: Any, trials: Sequence[Any]) -> NoPlanAnswer:
                 binding="latency_slo", best_latency_s=stated, routings=len(ok),
                 least_budget_usd_per_hour=_ceil_to(cost, _CENT) if relax else None,
                 message=(f"latency_slo_s: {target_s:g} s is below the best P95 achievable "
-                         f"{'with these GPUs' if relax else 'within the budget and GPUs'} {where}: {stated:.2f} s{over}"),
+                         f"{'within the budget and GPUs' if sc.budget_usd_per_hour is not None and not relax else 'with these GPUs'} {where}: {stated:.2f} s{over}"),
                 hint=f"raise latency_slo_s to at least {stated:.2f}" + (f" and the budget to at least ${_ceil_to(cost, _CENT):.2f}/h" if relax else "")
                 + ", add faster GPUs, or lower the arrival rate",
             )
