@@ -1,8 +1,11 @@
 """Command line: ``boute solve`` (also ``scripts/solve.py``), ``boute predict``
 (also ``scripts/predict.py``), ``boute catalog`` and ``boute perfdb``.
 
-Every bad flag or file prints one line on stderr and exits 2; an infeasible request
-exits 3 with the inner solver's explanation; nothing prints a traceback.
+Every bad flag or file prints one line on stderr and exits 2 (also an empty value, an
+option or ``--gpus`` key given twice, a ``--strategy`` the request does not support, an
+``--out`` that is not a writable folder: all checked before planning); an infeasible
+request exits 3 with the binding constraint and the figure that would fix it (least
+budget, best achievable P95); nothing prints a traceback.
 """
 
 from __future__ import annotations
