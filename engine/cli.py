@@ -44,6 +44,7 @@ def _add_solve(sub) -> None:
     p = sub.add_parser("solve", help="plan routing + deployment for a scenario (default command)",
                        description="Plan routing and deployment. With no options: the built-in default scenario "
                        "(the BOute paper's setup: H100, RTX PRO 6000, RTX 5090, RTX 4090; $30/h; Llama-3.1-8B + 70B; GSM8K).")
+    p.register("action", None, _Once)  # every valued option below may be given once
     p.add_argument("--scenario", metavar="FILE", help="YAML or TOML scenario file (fields: see README)")
     p.add_argument("--objective", choices=None, help="latency (least P95 within budget) or cost (cheapest meeting --slo)")
     p.add_argument("--budget", type=float, metavar="USD_PER_H", help="hourly budget in USD")
@@ -65,9 +66,6 @@ def _add_solve(sub) -> None:
     p.add_argument("--out", metavar="DIR", default="out", help="folder for plan.json, pareto.png, deploy/ (default: out)")
     p.add_argument("--json", action="store_true", help="print plan.json to stdout instead of the table")
     p.add_argument("--no-cache", action="store_true", help="rebuild the performance DB instead of reading the cache")
-    for action in p._actions:  # every valued option may be given once
-        if type(action) is argparse._StoreAction:
-            action.__class__ = _Once
 
 
 def _add_predict(sub) -> None:
