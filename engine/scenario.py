@@ -212,7 +212,7 @@ class QualitySource:
 
 def _check_quality(_inst, _attribute, v) -> None:
     if not isinstance(v, QualitySource):
-        raise InputError(f"quality: {v!r} must be a mapping", hint="e.g. {data: calibrated, router: oracle}")
+        raise InputError(f"quality: {v!r} must be a QualitySource", hint="build it with QualitySource(...), or give a mapping to Scenario.from_dict")
 
 
 @attrs.frozen(kw_only=True)
