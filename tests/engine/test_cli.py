@@ -183,10 +183,12 @@ def test_cost_objective_honours_the_budget(capsys, tmp_path, scenario_file):
     assert rc == 0 and plan["cost_usd_per_hour"] <= 30 and any(c["name"] == "budget" and c["ok"] for c in plan["verification"]["checks"])
 
 
-def test_unwritable_cache_warns_once(capsys, caplog, tmp_path, scenario_file, monkeypatch):
+def test_unwritable_cache_warns_once(capsys, caplog, tmp_path, monkeypatch):
+    f = tmp_path / "one.yaml"  # a one-model, one-GPU-type pool: its perf DB (rebuilt each run here) is small
+    f.write_text(yaml.safe_dump(dict(SMALL, gpus={"H100-SXM": 2}, models=["Llama-3.1-8B"], quality_min=None, max_trials=1)))
     monkeypatch.setenv("BOUTE_CACHE_DIR", "/dev/null/cache")
     for _ in range(2):
-        rc, _, _ = run(capsys, "--scenario", str(scenario_file), "--strategy", "random", "--no-baselines", "--out", str(tmp_path / "o"))
+        rc, _, _ = run(capsys, "--scenario", str(f), "--strategy", "random", "--no-baselines", "--out", str(tmp_path / "o"))
         assert rc == 0
     warned = [r for r in caplog.records if "cannot write the perf DB cache under /dev/null/cache" in r.getMessage()]
     assert len(warned) == 1 and warned[0].levelname == "WARNING" and "BOUTE_CACHE_DIR" in warned[0].getMessage()
