@@ -81,6 +81,8 @@ MIN_REQUESTS = 2000
 """Requests simulated before the first convergence check of a point."""
 MAX_REQUESTS = 16000
 """Cap on requests per load point; a point not converged by then is excluded."""
+HOPELESS = 2.0
+"""A point whose projected need exceeds this multiple of the cap is abandoned early."""
 GROWTH = 1.5
 """Requests are extended by this factor between convergence checks."""
 SATURATION_REQUESTS = 3000
@@ -216,6 +218,12 @@ def _run_point(rm: ReplicaModel, kv: int, base, rate: float) -> dict:
         est = estimate_quantile(e2e, 0.95, warmup_fraction=WARMUP_FRACTION, confidence=CONFIDENCE, rel_tol=REL_TOL)
         if est.converged:
             break
+        # The half-width shrinks like 1 / sqrt(n): a point that would need far more than
+        # the cap is abandoned now rather than at the cap (the estimate of the need is noisy,
+        # hence the factor of slack).
+        if est.batches and k * (est.half_width_rel / REL_TOL) ** 2 > HOPELESS * MAX_REQUESTS:
+            verdict = f"P95 would need about {k * (est.half_width_rel / REL_TOL) ** 2:.0f} requests to converge (cap {MAX_REQUESTS})"
+            break
         if n_sent >= MAX_REQUESTS:
             verdict = f"P95 not converged in {MAX_REQUESTS} requests (half-width {est.half_width_rel:.1%})"
             break
@@ -340,7 +348,7 @@ def _digest(obj) -> str:
 
 def _settings() -> dict:
     return {"fractions": LOAD_FRACTIONS, "bisections": BISECTIONS, "min_n": MIN_REQUESTS, "max_n": MAX_REQUESTS,
-            "growth": GROWTH, "sat_n": SATURATION_REQUESTS, "warmup": WARMUP_FRACTION, "rel_tol": REL_TOL,
+            "growth": GROWTH, "hopeless": HOPELESS, "sat_n": SATURATION_REQUESTS, "warmup": WARMUP_FRACTION, "rel_tol": REL_TOL,
             "confidence": CONFIDENCE, "cap": LATENCY_CAP_S, "levels": QUANTILE_LEVELS}
 
 
