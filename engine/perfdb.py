@@ -69,7 +69,7 @@ from boute.engine.simulator import ReplicaSim
 from boute.engine.steady import QUANTILE_LEVELS, estimate_quantile, trend_test
 from boute.engine.workload import Workload
 
-__all__ = ["PerfDB", "ConfigCurve", "build_perfdb", "cache_dir", "BACKENDS", "LOAD_FRACTIONS"]
+__all__ = ["PerfDB", "ConfigCurve", "build_perfdb", "cache_dir", "tpot_samples", "BACKENDS", "LOAD_FRACTIONS"]
 
 log = logging.getLogger(__name__)
 
@@ -234,8 +234,7 @@ def _run_point(rm: ReplicaModel, kv: int, base, rate: float) -> dict:
     arrival = np.array(sim.arrival[:k])
     outs = np.array(sim.output[:k])
     ttft = first - arrival
-    multi = outs >= 2
-    tpot = (fin[:k] - first)[multi] / (outs[multi] - 1)
+    tpot = tpot_samples(first, fin[:k], outs)
     w = int(k * WARMUP_FRACTION)
     kw = dict(warmup_fraction=WARMUP_FRACTION, confidence=CONFIDENCE, rel_tol=REL_TOL)
     e2e_q = {lv: estimate_quantile(e2e, lv, **kw) for lv in QUANTILE_LEVELS}
@@ -250,6 +249,14 @@ def _run_point(rm: ReplicaModel, kv: int, base, rate: float) -> dict:
         "mean": float(np.mean(e2e[w:])), "ttft_mean": float(np.mean(ttft[w:])),
         "tpot_mean": float(np.mean(tpot_post)) if tpot_post.size else 0.0,
     }
+
+
+def tpot_samples(first_s: np.ndarray, finish_s: np.ndarray, output_tokens: np.ndarray) -> np.ndarray:
+    """Per-request time per output token after the first, ``(finish - first) / (output - 1)``,
+    for requests with at least two output tokens only (a one-token answer has no
+    inter-token time: counting it as 0 would flatter the mean and the quantiles)."""
+    multi = np.asarray(output_tokens) >= 2
+    return (np.asarray(finish_s)[multi] - np.asarray(first_s)[multi]) / (np.asarray(output_tokens)[multi] - 1)
 
 
 def _simulate_config(args) -> dict:
