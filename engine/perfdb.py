@@ -79,9 +79,9 @@ LOAD_FRACTIONS = (0.1, 0.3, 0.5, 0.65, 0.75, 0.83, 0.89, 0.93, 0.96, 0.98)
 BISECTIONS = 3
 MIN_REQUESTS = 2000
 """Requests simulated before the first convergence check of a point."""
-MAX_REQUESTS = 16000
+MAX_REQUESTS = 24000
 """Cap on requests per load point; a point not converged by then is excluded."""
-HOPELESS = 2.0
+HOPELESS = 1.3
 """A point whose projected need exceeds this multiple of the cap is abandoned early."""
 GROWTH = 1.5
 """Requests are extended by this factor between convergence checks."""
