@@ -328,7 +328,9 @@ class PerfDB:
     from_cache: bool = False
 
     def for_model(self, model: str) -> list[ConfigCurve]:
-        return [c for c in self.curves.values() if c.config.model == model]
+        """The usable configs of ``model``: those with at least one kept (stable, converged)
+        load point. A config without one has no capacity the planner could rely on."""
+        return [c for c in self.curves.values() if c.config.model == model and c.rates_rps]
 
     def table(self, slos_s=(2.0, 5.0, 10.0, 20.0)) -> list[dict]:
         """Rows (config, KV tokens, sustainable rate, capacity at a few SLOs) for printing."""

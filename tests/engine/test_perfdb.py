@@ -5,6 +5,7 @@ the Ray backend."""
 import json
 import math
 
+import attrs
 import numpy as np
 import pytest
 
@@ -207,3 +208,13 @@ def test_ray_backend_gives_the_same_db(catalog):
         ray.shutdown()
     assert remote.curves == local.curves
     assert seen and seen[-1] == len(remote.curves)
+
+
+def test_config_without_kept_points_is_not_offered(db):
+    c = next(iter(db.curves.values()))
+    empty = attrs.evolve(c, rates_rps=(), p95_s=(), p95_point_s=(), p95_halfwidth_s=(), mean_s=(), ttft_mean_s=(), tpot_mean_s=(),
+                         requests=(), quantiles_s={m: {lv: () for lv in row} for m, row in c.quantiles_s.items()})
+    assert empty.capacity(1e9) == 0.0 and empty.capacity(5.0, metric="ttft") == 0.0
+    db2 = attrs.evolve(db, curves={**db.curves, c.config.key: empty})
+    keys = [x.config.key for x in db2.for_model(c.config.model)]
+    assert c.config.key not in keys and len(keys) == len(db.for_model(c.config.model)) - 1
