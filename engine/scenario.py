@@ -12,6 +12,7 @@ Example (the built-in default, the BOute paper's setup)::
     budget_usd_per_hour: 30
     quality_min: 87                 # in the quality data's unit (accuracy %, judge score)
     latency_slo_s: 8                # cost objective: P95 target
+    latency_metric: per-model       # or system (P95 of all requests pooled)
     objective: latency              # or cost
     seed: 0
 
@@ -31,12 +32,13 @@ import yaml
 from boute.engine.errors import InputError, did_you_mean
 from boute.engine.plugins import Catalog
 
-__all__ = ["Scenario", "QualitySource", "load_scenario", "default_scenario", "OBJECTIVES", "MODES", "ROUTERS"]
+__all__ = ["Scenario", "QualitySource", "load_scenario", "default_scenario", "OBJECTIVES", "MODES", "ROUTERS", "LATENCY_METRICS"]
 
 OBJECTIVES = ("latency", "cost")
 MODES = ("joint", "split")
 ROUTERS = ("oracle", "random", "noisy", "file")
 WEIGHT_DTYPES = ("bf16", "fp8")
+LATENCY_METRICS = ("per-model", "system")
 
 
 @attrs.frozen(kw_only=True)
@@ -80,6 +82,13 @@ class Scenario:
     """Cap on outer-loop trials."""
     stall_trials: int = 20
     """Stop when the best feasible plan is unchanged for this many trials (the paper's rule)."""
+    latency_metric: str = "per-model"
+    """What the latency bound/SLO is about: ``per-model`` (every model's P95, default) or
+    ``system`` (the P95 of all requests pooled, the BOute paper's system latency)."""
+    ttft_slo_s: float | None = None
+    """P95 time-to-first-token SLO (seconds), a constraint in either objective."""
+    tpot_slo_s: float | None = None
+    """P95 time-per-output-token SLO (seconds per token), a constraint in either objective."""
 
     def price(self, catalog: Catalog, gpu: str) -> float:
         """USD per GPU-hour for ``gpu`` under this scenario."""
@@ -207,6 +216,13 @@ class Scenario:
         if not isinstance(wd, (list, tuple)) or not wd or any(w not in WEIGHT_DTYPES for w in wd):
             raise InputError(f"weight_dtypes: {wd!r} must list dtypes from {WEIGHT_DTYPES}", hint="e.g. [bf16] or [bf16, fp8]")
         out["weight_dtypes"] = tuple(dict.fromkeys(wd))
+        metric = _str(d.get("latency_metric", "per-model"), "latency_metric")
+        if metric not in LATENCY_METRICS:
+            raise InputError(f"latency_metric: {metric!r} is not a latency metric", hint=did_you_mean(metric, LATENCY_METRICS))
+        out["latency_metric"] = metric
+        for key, example in (("ttft_slo_s", "e.g. 1.0 (seconds)"), ("tpot_slo_s", "e.g. 0.05 (seconds per token)")):
+            v = d.get(key)
+            out[key] = None if v is None else _pos(v, key, example)
         for key, default, lo in (("seed", 0, 0), ("max_trials", 30, 1), ("stall_trials", 20, 1)):
             v = d.get(key, default)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
