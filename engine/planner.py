@@ -166,9 +166,9 @@ class Planner:
                 e2e = c.quantiles_s.get("e2e", {})
                 ceiling = math.inf
                 if sc.ttft_slo_s is not None:
-                    ceiling = min(ceiling, capacity_at(c.rates_rps, c.quantiles_s["ttft"][PERCENTILE], sc.ttft_slo_s))
+                    ceiling = min(ceiling, capacity_at(c.rates_rps, c.curve("ttft", PERCENTILE), sc.ttft_slo_s))
                 if sc.tpot_slo_s is not None:
-                    ceiling = min(ceiling, capacity_at(c.rates_rps, c.quantiles_s["tpot"][PERCENTILE], sc.tpot_slo_s))
+                    ceiling = min(ceiling, capacity_at(c.rates_rps, c.curve("tpot", PERCENTILE), sc.tpot_slo_s))
                 opts.append(ConfigOption(key=c.config.key, model=m, gpu=c.config.gpu, tp=c.config.tp, pp=c.config.pp,
                                          usd_per_hour=price * c.config.num_gpus, rates_rps=c.rates_rps, p95_s=c.p95_s,
                                          quantiles_s={q: tuple(v) for q, v in e2e.items() if q != PERCENTILE},

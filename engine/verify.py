@@ -4,16 +4,18 @@ Nothing here trusts the solver: prices come from the scenario's price table, GPU
 from the plan's replicas, memory fit from a fresh stage-1 model, quality from the
 router on the per-query data, and latency from a whole-system stage-2 re-simulation.
 
-**Latency check** (:func:`resimulate`). One request stream at the scenario's total rate
-is split among the models by the routing shares (independent coin flips, as the router's
-score bands split a random query order); each model's requests are dispatched to its
+**Latency check** (:func:`resimulate`). The scenario's request stream is split among the
+models by the routing shares (independent coin flips, as the router's score bands split a
+random query order; for Poisson arrivals that is exactly one independent Poisson stream
+per model, simulated as such); each model's requests are dispatched to its
 replicas by the plan's one dispatch policy, weighted random with the replicas' capacities
 at the bound as weights (:data:`~boute.engine.simulator.DISPATCH_POLICY`), and every
 replica is simulated. Each promised quantile (every model's P95 <= bound, or the pooled
 P95 <= bound; P95 TTFT / TPOT <= their SLOs) is estimated at steady state with a
 confidence interval (:func:`~boute.engine.steady.estimate_quantile`: warm-up dropped,
-batch-means sectioning). The run starts with at least ``VERIFY_REQUESTS`` requests for
-the smallest loaded model and doubles, up to ``VERIFY_MAX_REQUESTS`` in all, while an
+batch-means sectioning; the pooled P95 as the load-share mixture of the models, see
+:func:`mixture_quantile`). The run starts with ``VERIFY_REQUESTS`` requests per model and
+doubles, up to ``VERIFY_MAX_REQUESTS`` per model, while an
 estimate is neither converged (half-width <= 5 % at 95 %) nor conclusive (interval
 wholly on one side of its limit). A promise passes when the point estimate is within
 its limit and the estimate is converged or its upper confidence bound is within the
@@ -27,22 +29,25 @@ from typing import Any
 
 import attrs
 import numpy as np
+from scipy.special import stdtrit
 
+from boute.engine.errors import InputError
 from boute.engine.plugins import Catalog
 from boute.engine.replica import ReplicaConfig, ReplicaModel
 from boute.engine.routing import Router
 from boute.engine.scenario import Scenario
 from boute.engine.simulator import SimResult, simulate_pool, summarize
-from boute.engine.steady import QuantileEstimate, estimate_quantile
+from boute.engine.steady import MIN_BATCHES, MIN_TAIL_SAMPLES, QuantileEstimate, estimate_quantile
 from boute.engine.workload import Workload
 
-__all__ = ["verify_allocation", "resimulate", "Promise", "Resimulation", "VERIFY_REQUESTS", "VERIFY_MAX_REQUESTS"]
+__all__ = ["verify_allocation", "resimulate", "mixture_quantile", "Promise", "Resimulation", "VERIFY_REQUESTS", "VERIFY_MAX_REQUESTS"]
 
 VERIFY_REQUESTS = 20_000
-"""Requests for the smallest loaded model in the first re-simulation (the issue's floor
-for a converged P95; a 20,000-request pool run costs about 0.3-0.7 s on one core)."""
-VERIFY_MAX_REQUESTS = 320_000
-"""Cap on the whole stream (all models) when the run grows for convergence."""
+"""Requests per model in the first re-simulation (the issue's floor for a converged P95;
+a 20,000-request pool run costs about 0.3-0.7 s on one core, measured 2026-11-28)."""
+VERIFY_MAX_REQUESTS = 160_000
+"""Cap per model when the run doubles for convergence (non-Poisson arrivals: on the one
+split stream, all models together, twice this)."""
 WARMUP_FRACTION = 0.1
 """Leading share of each model's requests dropped as warm-up (the system starts empty)."""
 REL_TOL = 0.05
@@ -219,7 +224,7 @@ def resimulate(
         weights: model -> config key -> dispatch weight of one replica (its capacity at the bound).
         promise: what to check; None only measures (growing until every P95 converges).
         n_requests: requests for the smallest loaded model in the first run.
-        max_requests: cap on the whole stream (all models).
+        max_requests: cap per model (twice it on one split stream for non-Poisson arrivals).
         seed: seed of the stream, the router split and the dispatch draws.
     """
     s = np.asarray(shares, dtype=float)
@@ -239,53 +244,112 @@ def resimulate(
                 w.append(max(weights[m].get(key, 1.0), 1e-9))
                 keys.append(key)
         pools[m] = (reps, w, keys)
-    s_min = min((s[i] for i in served), default=1.0)
-    total = int(min(max(math.ceil(n_requests / s_min), n_requests), max(max_requests, n_requests)))
+    n = n_requests
     rounds = 0
     while True:
         rounds += 1
-        results = _run(scenario, workload, s, pools, total, seed)
-        ests = _estimates(results, promise)
+        results, total = _run(scenario, workload, s, pools, n, max_requests, seed)
+        ests = _estimates(results, s, scenario.models, promise)
         done = all(_conclusive(e, lim) for e, lim in ests)
-        if done or total >= max_requests:
+        if done or n >= max_requests:
             break
-        total = min(2 * total, max_requests)
+        n = min(2 * n, max_requests)
     return _report(scenario, s, pools, results, promise, total, rounds)
 
 
-def _run(scenario, workload, s, pools, total, seed) -> dict[str, SimResult]:
+def _run(scenario, workload, s, pools, n, max_requests, seed) -> tuple[dict[str, SimResult], int]:
+    """Simulate every model's pool; returns the results and the requests simulated.
+
+    Poisson arrivals: the router's independent split of a Poisson stream gives each model
+    an independent Poisson stream of rate ``s_m lambda`` (splitting theorem), so each model
+    is simulated on its own stream of ``n`` requests, and a model with a small share
+    costs no more requests than the others. Other arrival processes are not closed under
+    splitting: one stream is split as the router would, sized so that the smallest loaded
+    share gets about ``n`` requests, at most ``2 max_requests`` in all.
+    """
     rate = scenario.arrival_rate_per_s
-    stream = workload.stream(rate, total, seed)
-    pick = np.random.default_rng(seed + 1).choice(len(s), size=len(stream), p=s)
+    subs: dict[str, Any] = {}
+    if workload.arrival == "poisson":
+        for i, m in enumerate(scenario.models):
+            if s[i] > 1e-12 and m in pools:
+                subs[m] = workload.stream(rate * s[i], n, seed + 7919 * (i + 1))
+    else:
+        s_min = min((s[i] for i, m in enumerate(scenario.models) if s[i] > 1e-12 and m in pools), default=1.0)
+        stream = workload.stream(rate, int(min(math.ceil(n / s_min), 2 * max(max_requests, n))), seed)
+        pick = np.random.default_rng(seed + 1).choice(len(s), size=len(stream), p=s)
+        for i, m in enumerate(scenario.models):
+            sel = pick == i
+            if sel.any() and m in pools:
+                subs[m] = attrs.evolve(stream, arrival_s=stream.arrival_s[sel], prompt_tokens=stream.prompt_tokens[sel],
+                                       output_tokens=stream.output_tokens[sel])
     out = {}
     for i, m in enumerate(scenario.models):
-        sel = pick == i
-        if not sel.any() or m not in pools:
-            continue
-        sub = attrs.evolve(stream, arrival_s=stream.arrival_s[sel], prompt_tokens=stream.prompt_tokens[sel],
-                           output_tokens=stream.output_tokens[sel])
-        reps, w, _ = pools[m]
-        out[m] = simulate_pool(reps, sub, weights=w, seed=seed + 2 + i, warmup_fraction=WARMUP_FRACTION)
-    return out
+        if m in subs:
+            reps, w, _ = pools[m]
+            out[m] = simulate_pool(reps, subs[m], weights=w, seed=seed + 2 + i, warmup_fraction=WARMUP_FRACTION)
+    return out, sum(len(x) for x in subs.values())
 
 
-def _pooled(results: dict[str, SimResult], field: str) -> np.ndarray:
-    """All models' samples of ``field`` merged in arrival order (for the pooled estimate)."""
-    if not results:
-        return np.array([])
-    arr = np.concatenate([r.arrival_s for r in results.values()])
-    x = np.concatenate([getattr(r, field) for r in results.values()])
-    return x[np.argsort(arr, kind="stable")]
+def mixture_quantile(
+    samples: list[np.ndarray], weights, level: float = 0.95, *, batches: int = 20, confidence: float = 0.95, rel_tol: float = REL_TOL,
+) -> QuantileEstimate:
+    """Quantile of a mixture of populations with given weights, with a sectioning interval.
+
+    The pooled latency of several models is the mixture ``F = sum_m w_m F_m`` (``w_m`` the
+    load shares), whatever each model's sample count. Point estimate: the ``level``
+    quantile of the weighted empirical CDF (each of model m's ``n_m`` samples weighs
+    ``w_m / n_m``). Interval: every model's samples (arrival order, warm-up already
+    dropped) are cut into the same number ``b`` of contiguous batches; batch ``j`` of all
+    models gives one mixture quantile ``q_j``, and ``q_hat +- t_{b-1} S / sqrt(b)`` with
+    ``S^2 = sum_j (q_j - q_hat)^2 / (b - 1)``, as
+    :func:`~boute.engine.steady.estimate_quantile` does for one population. The models'
+    runs are independent, so batches need not be aligned in time.
+    """
+    parts = [(np.asarray(x, dtype=float), float(wt)) for x, wt in zip(samples, weights) if wt > 0 and len(x)]
+    if not parts:
+        raise InputError("samples: no population with samples and a positive weight", hint="simulate at least one request")
+    tot = sum(wt for _, wt in parts)
+    parts = [(x, wt / tot) for x, wt in parts]
+
+    def q_of(group) -> float:
+        x = np.concatenate([g for g, _ in group])
+        ww = np.concatenate([np.full(len(g), wt / len(g)) for g, wt in group])
+        order = np.argsort(x, kind="stable")
+        cum = np.cumsum(ww[order])
+        return float(x[order][min(int(np.searchsorted(cum, level * cum[-1] - 1e-12)), len(x) - 1)])
+
+    q = q_of(parts)
+    n = int(sum(len(x) for x, _ in parts))
+    min_batch = int(math.ceil(MIN_TAIL_SAMPLES / (1.0 - level)))
+    b = min(batches, min(len(x) for x, _ in parts) // min_batch)
+    if b < MIN_BATCHES:
+        lo = float(min(x.min() for x, _ in parts))
+        hi = float(max(x.max() for x, _ in parts))
+        return QuantileEstimate(level=level, value_s=q, lo_s=lo, hi_s=hi, n=n, batches=0, converged=False)
+    sections = [(x[len(x) - (len(x) // b) * b:].reshape(b, len(x) // b), wt) for x, wt in parts]
+    qj = np.array([q_of([(sec[j], wt) for sec, wt in sections]) for j in range(b)])
+    sd = math.sqrt(float(np.sum((qj - q) ** 2)) / (b - 1))
+    hw = float(stdtrit(b - 1, 0.5 + confidence / 2.0)) * sd / math.sqrt(b)
+    return QuantileEstimate(level=level, value_s=q, lo_s=max(q - hw, 0.0), hi_s=q + hw, n=n, batches=b, converged=hw <= rel_tol * abs(q))
 
 
-def _estimates(results, promise: Promise | None) -> list[tuple[QuantileEstimate | None, float | None]]:
+def _pooled(results: dict[str, SimResult], s, models, field: str, level: float = 0.95) -> QuantileEstimate | None:
+    """The pooled (all requests) quantile of ``field``: the load-share mixture of the models."""
+    share = {m: s[i] for i, m in enumerate(models)}
+    parts = [(getattr(r, field), share[m]) for m, r in results.items() if len(getattr(r, field))]
+    if not parts:
+        return None
+    return mixture_quantile([x for x, _ in parts], [w for _, w in parts], level)
+
+
+def _estimates(results, s, models, promise: Promise | None) -> list[tuple[QuantileEstimate | None, float | None]]:
     """Every estimate the stopping rule watches, with its limit (None: only converge)."""
     out = []
     if promise is None or promise.latency_metric == "per-model":
         for r in results.values():
             out.append((_estimate(r.e2e_s), None if promise is None else promise.bound_s))
     if promise is not None and promise.latency_metric == "system":
-        out.append((_estimate(_pooled(results, "e2e_s")), promise.bound_s))
+        out.append((_pooled(results, s, models, "e2e_s"), promise.bound_s))
     if promise is not None:
         for r in results.values():
             if promise.ttft_slo_s is not None:
@@ -342,18 +406,24 @@ def _report(scenario, s, pools, results, promise: Promise | None, total: int, ro
                 else:  # TPOT samples are not aligned with replicas (one-token outputs skipped)
                     for key in dict.fromkeys(pools[m][2]):
                         derate[key] = max(derate.get(key, 1.0), c["ratio"])
-    e2e = _pooled(results, "e2e_s")
-    pooled = _estimate(e2e)
+    models = scenario.models
+    pooled = _pooled(results, s, models, "e2e_s")
     system: dict[str, Any] = {"requests": float(total), "runs": float(rounds)}
-    if len(e2e):
-        ttft, tpot = _pooled(results, "ttft_s"), np.concatenate([r.tpot_s for r in results.values()])
+    if pooled is not None:
+        share = {m: s[i] for i, m in enumerate(models)}
+        wsum = sum(share[m] for m in results)
+
+        def mix_mean(field: str) -> float:
+            return float(sum(share[m] * per_model[m][field] for m in results) / wsum)
+
+        ttft, tpot = _pooled(results, s, models, "ttft_s"), _pooled(results, s, models, "tpot_s")
         system.update({
-            "p50_s": float(np.quantile(e2e, 0.5)), "p95_s": pooled.value_s, "p99_s": float(np.quantile(e2e, 0.99)),
-            "mean_s": float(np.mean(e2e)), "ttft_mean_s": float(np.mean(ttft)), "ttft_p95_s": float(np.quantile(ttft, 0.95)),
-            "tpot_mean_s": float(np.mean(tpot)) if len(tpot) else math.inf,
-            "tpot_p95_s": float(np.quantile(tpot, 0.95)) if len(tpot) else math.inf,
+            "p50_s": _pooled(results, s, models, "e2e_s", 0.5).value_s, "p95_s": pooled.value_s,
+            "p99_s": _pooled(results, s, models, "e2e_s", 0.99).value_s, "mean_s": mix_mean("mean_s"),
+            "ttft_mean_s": mix_mean("ttft_mean_s"), "ttft_p95_s": ttft.value_s if ttft else math.inf,
+            "tpot_mean_s": mix_mean("tpot_mean_s"), "tpot_p95_s": tpot.value_s if tpot else math.inf,
             "throughput_rps": float(sum(r.throughput_rps for r in results.values())),
-            "completed": float(len(e2e)),
+            "completed": float(sum(r.completed for r in results.values())),
         })
         system.update({k: v for k, v in _interval("p95", pooled).items() if k != "p95_s"})
         system["max_model_p95_s"] = max(d["p95_s"] for d in per_model.values())
