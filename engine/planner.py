@@ -349,8 +349,10 @@ class Planner:
 
     def verified(self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True) -> Plan:
         """Assemble ``ev`` and check its latency by re-simulation; while that fails, derate
-        the offending configs' capacities by the measured ratio and re-solve the same
-        routing, at most ``MAX_DERATE_ROUNDS`` times.
+        the offending configs' capacities by the measured ratio (below the load they
+        failed at, see :class:`~boute.engine.verify.Resimulation`) and re-solve the same
+        routing, at most ``MAX_DERATE_ROUNDS`` times. Deterministic: the re-simulation is
+        seeded, so the same request derates the same way.
 
         Raises:
             InfeasibleError: the plan still fails after the last round, or derating leaves
@@ -373,8 +375,8 @@ class Planner:
                     hint="raise latency_slo_s or the budget, lower the arrival rate, or add GPUs",
                 )
             log.info("latency verification failed (%s); derating %s", what, out.verification["derate"])
-            for key, ratio in out.verification["derate"].items():
-                derate[key] = derate.get(key, 1.0) / ratio
+            for key, factor in out.verification["derate"].items():
+                derate[key] = derate.get(key, 1.0) * factor
             ev = self.evaluate(ev.shares, ev.budget_split, derate=derate)
             if not ev.feasible:
                 raise InfeasibleError(

@@ -53,7 +53,10 @@ WARMUP_FRACTION = 0.1
 REL_TOL = 0.05
 """Converged when the P95 interval's half-width is within 5 % of the estimate (95 % confidence)."""
 MIN_DERATE_RATIO = 1.02
-"""Least capacity cut per derating round, so that a marginal failure still moves the plan."""
+"""Least overshoot a derating round acts on, so that a marginal failure still moves the plan."""
+MAX_DERATE_RATIO = 2.0
+"""Most overshoot one round acts on: an overloaded replica's latency ratio (often 10-100x)
+says little about its true capacity, so one round at most halves it and the next re-checks."""
 
 
 def verify_allocation(
@@ -147,7 +150,11 @@ class Resimulation:
     checks: tuple[dict[str, Any], ...]
     """One ``{"name", "ok", "detail", ...}`` per promised quantile (empty without a promise)."""
     derate: dict[str, float]
-    """Config key -> measured / limit (> 1) for configs to derate after a failed check."""
+    """Config key -> capacity factor (< 1) for the configs to derate after a failed check:
+    the load one replica carried, as a share of its capacity, divided by the measured
+    overshoot (measured / limit, at most ``MAX_DERATE_RATIO`` per round). Cutting the
+    capacity below the load the replica failed at is what makes a re-solve add capacity;
+    cutting only the capacity could leave the same failing plan feasible."""
     requests: int
     """Requests simulated in the final (largest) run, all models."""
     rounds: int
@@ -362,7 +369,8 @@ def _estimates(results, s, models, promise: Promise | None) -> list[tuple[Quanti
 def _report(scenario, s, pools, results, promise: Promise | None, total: int, rounds: int) -> Resimulation:
     per_model: dict[str, dict[str, Any]] = {}
     checks: list[dict[str, Any]] = []
-    derate: dict[str, float] = {}
+    ratios: dict[str, float] = {}  # config key -> measured / limit
+    owner: dict[str, str] = {}
 
     def blame(m: str, x: np.ndarray, level: float, limit_s: float, model_ratio: float) -> None:
         """Derate the configs of ``m`` whose own requests exceed the limit; all of them if none does."""
@@ -372,11 +380,13 @@ def _report(scenario, s, pools, results, promise: Promise | None, total: int, ro
         for key in dict.fromkeys(pools[m][2]):
             sub = x[keys == key]
             if len(sub) and (q := float(np.quantile(sub, level))) > limit_s:
-                derate[key] = max(derate.get(key, 1.0), q / limit_s, MIN_DERATE_RATIO)
+                ratios[key] = max(ratios.get(key, 1.0), q / limit_s, MIN_DERATE_RATIO)
+                owner[key] = m
                 hit = True
         if not hit:
             for key in dict.fromkeys(pools[m][2]):
-                derate[key] = max(derate.get(key, 1.0), model_ratio)
+                ratios[key] = max(ratios.get(key, 1.0), model_ratio)
+                owner[key] = m
 
     for m, r in results.items():
         e = _estimate(r.e2e_s)
@@ -405,7 +415,8 @@ def _report(scenario, s, pools, results, promise: Promise | None, total: int, ro
                     blame(m, x, 0.95, slo, c["ratio"])
                 else:  # TPOT samples are not aligned with replicas (one-token outputs skipped)
                     for key in dict.fromkeys(pools[m][2]):
-                        derate[key] = max(derate.get(key, 1.0), c["ratio"])
+                        ratios[key] = max(ratios.get(key, 1.0), c["ratio"])
+                        owner[key] = m
     models = scenario.models
     pooled = _pooled(results, s, models, "e2e_s")
     system: dict[str, Any] = {"requests": float(total), "runs": float(rounds)}
@@ -443,9 +454,15 @@ def _report(scenario, s, pools, results, promise: Promise | None, total: int, ro
             if not blamed:
                 for m in results:
                     for key in dict.fromkeys(pools[m][2]):
-                        derate[key] = max(derate.get(key, 1.0), c["ratio"])
+                        ratios[key] = max(ratios.get(key, 1.0), c["ratio"])
+                        owner[key] = m
     for i, m in enumerate(scenario.models):
         if s[i] > 1e-12 and m not in results:
             checks.append({"name": f"latency {m}", "ok": False, "detail": f"{m} has share {s[i]:.4f} but served no request",
                            "model": m, "limit_s": None, "measured_s": None, "ratio": None})
+    derate = {}
+    for key, ratio in ratios.items():
+        m = owner[key]
+        carried = min(scenario.arrival_rate_per_s * s[models.index(m)] / sum(pools[m][1]), 1.0)  # load / capacity
+        derate[key] = float(carried / min(ratio, MAX_DERATE_RATIO))
     return Resimulation(system=system, per_model=per_model, checks=tuple(checks), derate=derate, requests=total, rounds=rounds)
