@@ -130,3 +130,23 @@ def test_mixture_quantile_matches_closed_form():
     assert one.value_s == pytest.approx(ref.value_s, rel=1e-3) and one.batches == ref.batches
     with pytest.raises(InputError, match="no population with samples"):
         mixture_quantile([np.array([])], [1.0])
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("latency_metric", "pooled", r"latency_metric: 'pooled' is not a latency metric"),
+    ("latency_metric", "", r"latency_metric: '' must be a non-empty string"),
+    ("ttft_slo_s", -1, r"ttft_slo_s: -1 must be a positive finite number"),
+    ("tpot_slo_s", "fast", r"tpot_slo_s: 'fast' must be a positive finite number"),
+    ("tpot_slo_s", float("nan"), r"tpot_slo_s: nan must be a positive finite number"),
+])
+def test_scenario_latency_fields_are_validated(catalog, small_dict, field, value, message):
+    small_dict[field] = value
+    with pytest.raises(InputError, match=message):
+        Scenario.from_dict(small_dict, catalog)
+
+
+def test_scenario_latency_fields_round_trip(catalog, small_dict):
+    small_dict.update(latency_metric="system", ttft_slo_s=0.5, tpot_slo_s=0.04)
+    sc = Scenario.from_dict(small_dict, catalog)
+    assert (sc.latency_metric, sc.ttft_slo_s, sc.tpot_slo_s) == ("system", 0.5, 0.04)
+    assert Scenario.from_dict(sc.to_dict(), catalog) == sc
