@@ -87,6 +87,9 @@ __all__ = [
     "capacity_at",
     "check_counts",
     "model_levels",
+    "node_packing_limits",
+    "packing_violations",
+    "TP_BLOCK_SIZES",
     "STATUSES",
     "LATENCY_METRICS",
     "SYSTEM_LEVELS",
@@ -101,6 +104,31 @@ PERCENTILE = 0.95
 SYSTEM_LEVELS = (0.5, 0.9, 0.95, 0.99)
 """Per-model quantile levels the pooled objective chooses from (the perf DB's
 ``QUANTILE_LEVELS``; repeated here so that solvers need only this module)."""
+
+
+TP_BLOCK_SIZES = (2, 4, 8)
+"""TP group sizes C5 distinguishes (powers of two, packed inside one node)."""
+
+
+def node_packing_limits(available: int, gpus_per_node: int) -> dict[int, int]:
+    """C5, the one place it is written: for each TP block size ``s`` that fits a node, the
+    most GPUs that TP groups of size >= ``s`` may use among ``available`` GPUs in nodes of
+    ``gpus_per_node``: every whole node, plus the partial node's whole ``s``-blocks,
+    ``N floor(A / N) + s floor((A mod N) / s)``. Exact for power-of-two blocks: a block of
+    size >= s never straddles an s-aligned boundary."""
+    n = max(int(gpus_per_node), 1)
+    return {s: (available // n) * n + ((available % n) // s) * s for s in TP_BLOCK_SIZES if s <= n}
+
+
+def packing_violations(available: int, gpus_per_node: int, gpus_by_tp: dict[int, int]) -> list[tuple[int, int, int]]:
+    """``(s, used, room)`` for every C5 block size whose TP groups of size >= ``s`` use more
+    GPUs than :func:`node_packing_limits` allows (``gpus_by_tp``: TP size -> GPUs used)."""
+    out = []
+    for s, room in node_packing_limits(available, gpus_per_node).items():
+        used = sum(v for tp, v in gpus_by_tp.items() if tp >= s)
+        if used > room:
+            out.append((s, used, room))
+    return out
 
 
 def capacity_at(rates_rps, p95_s, latency_s: float) -> float:
@@ -284,7 +312,7 @@ def model_levels(problem: DeploymentProblem, counts: dict[str, dict[str, int]], 
 
 
 def check_counts(problem: DeploymentProblem, counts: dict[str, dict[str, int]], latency_s: float, relax=frozenset()) -> str:
-    """Re-check a candidate assignment against C1-C4 (C1'/C6/C7 for the pooled metric);
+    """Re-check a candidate assignment against C1-C5 (C1'/C6/C7 for the pooled metric);
     returns '' if it satisfies them."""
     opts = {(o.model, o.key): o for o in problem.options()}
     total = 0.0
@@ -308,6 +336,15 @@ def check_counts(problem: DeploymentProblem, counts: dict[str, dict[str, int]], 
         for g, n in used.items():
             if n > problem.availability.get(g, 0):
                 return f"{g}: uses {n} > available {problem.availability.get(g, 0)}"
+        by_tp: dict[str, dict[int, int]] = {}
+        for d in problem.demands:
+            for key, x in counts.get(d.model, {}).items():
+                o = opts[(d.model, key)]
+                by_tp.setdefault(o.gpu, {})
+                by_tp[o.gpu][o.tp] = by_tp[o.gpu].get(o.tp, 0) + x * o.num_gpus
+        for g, row in by_tp.items():
+            for size, n, room in packing_violations(problem.availability.get(g, 0), problem.gpus_per_node.get(g, 8), row):
+                return f"{g}: {n} GPUs in TP groups >= {size} exceed the node packing room {room}"
     if problem.latency_metric == "system":
         held = sum(d.load_rps * (levels.get(d.model) or 0.0) for d in problem.demands if d.load_rps > 0)
         if held < PERCENTILE * problem.total_load_rps() - 1e-9:

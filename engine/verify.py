@@ -33,6 +33,7 @@ from scipy.special import stdtrit
 
 from boute.engine.errors import InputError
 from boute.engine.plugins import Catalog
+from boute.engine.problem import node_packing_limits
 from boute.engine.replica import ReplicaConfig, ReplicaModel
 from boute.engine.routing import Router
 from boute.engine.scenario import Scenario
@@ -109,13 +110,8 @@ def verify_allocation(
             add(f"model budget {m}", per_model_cost.get(m, 0.0) <= lim + 1e-6, f"${per_model_cost.get(m, 0.0):.2f}/h vs ${lim:.2f}/h")
     for g, n in used.items():
         add(f"availability {g}", n <= scenario.gpus.get(g, 0), f"{n} used of {scenario.gpus.get(g, 0)}")
-        node = catalog.gpu(g).gpus_per_node
-        avail = scenario.gpus.get(g, 0)
-        for size in (2, 4, 8):
-            if size > node:
-                continue
+        for size, room in node_packing_limits(scenario.gpus.get(g, 0), catalog.gpu(g).gpus_per_node).items():
             big = sum(k * cfg.num_gpus for row in counts.values() for cfg, k in row.values() if cfg.gpu == g and cfg.tp >= size)
-            room = (avail // node) * node + ((avail % node) // size) * size
             if big:
                 add(f"node packing {g} TP>={size}", big <= room, f"{big} GPUs in TP groups >= {size}, room {room}")
     for m, sh in zip(scenario.models, s):

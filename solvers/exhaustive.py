@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from boute.engine.problem import PERCENTILE, DeploymentProblem
+from boute.engine.problem import PERCENTILE, DeploymentProblem, packing_violations
 
 __all__ = ["ExhaustiveSolver"]
 
@@ -56,16 +56,8 @@ class ExhaustiveSolver:
         x = [0] * len(items)
 
         def packing_ok(used_by_tp: dict[str, dict[int, int]]) -> bool:
-            for g, by_tp in used_by_tp.items():
-                node = problem.gpus_per_node.get(g, 8)
-                avail = problem.availability.get(g, 0)
-                for s in (2, 4, 8):
-                    if s > node:
-                        continue
-                    n = sum(v for tp, v in by_tp.items() if tp >= s)
-                    if n > (avail // node) * node + ((avail % node) // s) * s:
-                        return False
-            return True
+            return not any(packing_violations(problem.availability.get(g, 0), problem.gpus_per_node.get(g, 8), by_tp)
+                           for g, by_tp in used_by_tp.items())
 
         def rec(i: int, cost: float, capsum: dict, gpus: dict, spend: dict) -> None:
             if cost >= best[0] - 1e-12:

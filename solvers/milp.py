@@ -17,11 +17,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from boute.engine.problem import PERCENTILE, DeploymentProblem
+from boute.engine.problem import PERCENTILE, DeploymentProblem, node_packing_limits
 
 __all__ = ["HighsSolver", "highs_status"]
-
-HIGHS_NAME = "appsi_highs"  # the one place the registered HiGHS solver is named
 
 
 def highs_status(term: Any, has_solution: bool) -> str:
@@ -132,14 +130,11 @@ class HighsSolver:
             # C5: TP groups of size >= s fit in whole nodes plus the partial node's s-blocks.
             packing = []
             for g in sorted({o.gpu for o in opt_of.values()}):
-                node = problem.gpus_per_node.get(g, 8)
-                avail = problem.availability.get(g, 0)
-                for s in (2, 4, 8):
-                    if s > node:
-                        continue
+                limits = node_packing_limits(problem.availability.get(g, 0), problem.gpus_per_node.get(g, 8))
+                for s, room in limits.items():
                     members = [p for p in pairs if opt_of[p].gpu == g and opt_of[p].tp >= s]
                     if members:
-                        packing.append((g, s, members, (avail // node) * node + ((avail % node) // s) * s))
+                        packing.append((g, s, members, room))
             f.PACKING = pyo.Set(initialize=range(len(packing)))
             f.Node_Packing = pyo.Constraint(
                 f.PACKING, rule=lambda _f, i: sum(f.gpus_per_replica[p] * f.NumReplicas[p] for p in packing[i][2]) <= packing[i][3]
