@@ -67,6 +67,7 @@ model, up to the grid's resolution in T (1 %).
 
 from __future__ import annotations
 
+import enum
 import math
 import time
 from typing import Protocol
@@ -90,13 +91,45 @@ __all__ = [
     "node_packing_limits",
     "packing_violations",
     "TP_BLOCK_SIZES",
-    "STATUSES",
+    "SolveStatus",
+    "SolverError",
+    "MinCost",
     "LATENCY_METRICS",
     "SYSTEM_LEVELS",
     "PERCENTILE",
 ]
 
-STATUSES = ("optimal", "feasible", "infeasible", "time_limit", "error")
+
+
+class SolveStatus(enum.StrEnum):
+    """How a solve ended (compares equal to its string value)."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    """A plan exists but optimality is not proven (e.g. stopped at the time limit)."""
+    INFEASIBLE = "infeasible"
+    TIME_LIMIT = "time_limit"
+    """Stopped at the time limit without any plan."""
+    ERROR = "error"
+
+
+class SolverError(Exception):
+    """The one failure a backend may declare (e.g. an instance beyond its reach):
+    :func:`solve_problem` turns it into ``status error`` with the message. Any other
+    exception is a bug and propagates."""
+
+
+@attrs.frozen(kw_only=True)
+class MinCost:
+    """What a backend returns for one T: the least-cost replica counts, or why there are none."""
+
+    status: SolveStatus
+    counts: dict[str, dict[str, int]] | None = None
+    """model -> config key -> replicas (None when no plan)."""
+    cost_usd_per_hour: float | None = None
+
+
+_NO_PLAN = MinCost(status=SolveStatus.INFEASIBLE)
 LATENCY_METRICS = ("per-model", "system")
 """``per-model``: every model's P95 <= T (default); ``system``: P95 of all requests pooled <= T."""
 PERCENTILE = 0.95
@@ -258,8 +291,8 @@ class DeploymentProblem:
 class SolveResult:
     """Outcome of one inner solve; never None, whatever happened."""
 
-    status: str
-    """One of ``optimal``, ``feasible``, ``infeasible``, ``time_limit``, ``error``."""
+    status: SolveStatus
+    """``optimal``, ``feasible``, ``infeasible``, ``time_limit`` or ``error``."""
     counts: dict[str, dict[str, int]] | None
     """model -> config key -> replicas, when a plan exists."""
     latency_bound_s: float | None
@@ -283,9 +316,10 @@ class InnerBackend(Protocol):
 
     def available(self) -> bool: ...
 
-    def min_cost(self, problem: DeploymentProblem, latency_s: float, *, relax: frozenset[str] = frozenset()) -> tuple[str, dict | None, float | None]:
-        """Return (status, counts, cost). ``relax`` names constraints to drop
-        (``budget``, ``availability``) for infeasibility diagnosis."""
+    def min_cost(self, problem: DeploymentProblem, latency_s: float, *, relax: frozenset[str] = frozenset()) -> MinCost:
+        """The least-cost counts at ``latency_s``. ``relax`` names constraints to drop
+        (``budget``, ``availability``) for infeasibility diagnosis. Raises only
+        :class:`SolverError` for a failure it declares."""
         ...
 
 
@@ -376,55 +410,52 @@ def solve_problem(problem: DeploymentProblem, backend: InnerBackend) -> SolveRes
     t0 = time.perf_counter()
     solves = 0
 
-    def at(T: float):
+    def at(T: float) -> MinCost:
         nonlocal solves
         if _quick_infeasible(problem, T):
-            return "infeasible", None, None
+            return _NO_PLAN
         solves += 1
         return backend.min_cost(problem, T)
+
+    def done(r: MinCost, T: float) -> SolveResult:
+        return SolveResult(status=r.status, counts=r.counts, latency_bound_s=T, cost_usd_per_hour=r.cost_usd_per_hour,
+                           wall_s=time.perf_counter() - t0, solves=solves, backend=backend.name)
 
     try:
         if problem.objective == "cost":
             T = float(problem.latency_slo_s)
-            status, counts, cost = at(T)
-            if counts is None:
-                return _infeasible(problem, backend, T, t0, solves, status)
-            return SolveResult(status=status, counts=counts, latency_bound_s=T, cost_usd_per_hour=cost,
-                               wall_s=time.perf_counter() - t0, solves=solves, backend=backend.name)
+            r = at(T)
+            if r.counts is None:
+                return _infeasible(problem, backend, T, t0, solves, r.status)
+            return done(r, T)
         grid = problem.latency_grid_s
         hi = len(grid) - 1
-        status, counts, cost = at(grid[hi])
-        if counts is None:
-            return _infeasible(problem, backend, grid[hi], t0, solves, status)
-        best = (hi, status, counts, cost)
-        lo = 0
+        r = at(grid[hi])
+        if r.counts is None:
+            return _infeasible(problem, backend, grid[hi], t0, solves, r.status)
+        best_i, best = hi, r
         # quick lower end: no config of a loaded model has capacity below min P95 at zero load
         q = min(problem.active_levels)
         floor_t = max((min(o.curve(q)[0] for o in d.options) for d in problem.demands if d.load_rps > 0 and d.options), default=grid[0])
-        lo = int(np.searchsorted(grid, floor_t, side="left"))
-        lo = min(lo, hi)
-        while lo < best[0]:
-            mid = (lo + best[0]) // 2
-            s, c, k = at(grid[mid])
-            if c is not None:
-                best = (mid, s, c, k)
+        lo = min(int(np.searchsorted(grid, floor_t, side="left")), hi)
+        while lo < best_i:
+            mid = (lo + best_i) // 2
+            r = at(grid[mid])
+            if r.counts is not None:
+                best_i, best = mid, r
             else:
-                if s in ("time_limit", "error"):
-                    status = s
                 lo = mid + 1
-        i, s, c, k = best
-        return SolveResult(status=s, counts=c, latency_bound_s=grid[i], cost_usd_per_hour=k,
-                           wall_s=time.perf_counter() - t0, solves=solves, backend=backend.name)
-    except Exception as exc:  # noqa: BLE001 - a backend failure is a result, not a crash
-        return SolveResult(status="error", counts=None, latency_bound_s=None, cost_usd_per_hour=None,
+        return done(best, grid[best_i])
+    except SolverError as exc:
+        return SolveResult(status=SolveStatus.ERROR, counts=None, latency_bound_s=None, cost_usd_per_hour=None,
                            wall_s=time.perf_counter() - t0, solves=solves, backend=backend.name,
-                           explanation=f"{type(exc).__name__}: {exc}")
+                           explanation=f"{backend.name}: {exc}")
 
 
-def _infeasible(problem, backend, T, t0, solves, status) -> SolveResult:
+def _infeasible(problem, backend, T, t0, solves, status: SolveStatus) -> SolveResult:
     expl = explain_infeasible(problem, backend, T)
-    return SolveResult(status="infeasible" if status not in ("time_limit", "error") else status, counts=None,
-                       latency_bound_s=None, cost_usd_per_hour=None, wall_s=time.perf_counter() - t0,
+    st = status if status in (SolveStatus.TIME_LIMIT, SolveStatus.ERROR) else SolveStatus.INFEASIBLE
+    return SolveResult(status=st, counts=None, latency_bound_s=None, cost_usd_per_hour=None, wall_s=time.perf_counter() - t0,
                        solves=solves, backend=backend.name, explanation=expl)
 
 
@@ -443,7 +474,8 @@ def explain_infeasible(problem: DeploymentProblem, backend: InnerBackend, T: flo
             best = min(o.curve(q)[0] for o in d.options)
             return (f"{d.model}: no config reaches {what} even at the lowest load (best zero-load P95 is {best:.2f} s); "
                     f"raise latency_slo_s above {best:.2f} s or add faster GPUs")
-    s_nb, c_nb, cost_nb = backend.min_cost(problem, T, relax=frozenset({"budget"}))
+    nb = backend.min_cost(problem, T, relax=frozenset({"budget"}))
+    c_nb, cost_nb = nb.counts, nb.cost_usd_per_hour
     if c_nb is not None:
         budget = problem.budget_usd_per_hour
         if budget is None:
@@ -453,7 +485,7 @@ def explain_infeasible(problem: DeploymentProblem, backend: InnerBackend, T: flo
             return f"budget: the per-model budget of {names} is too small for {what}; the cheapest plan costs ${cost_nb:.2f}/h in total"
         return (f"budget_usd_per_hour: ${budget:.2f}/h is below the cheapest plan meeting {what}, "
                 f"which costs ${cost_nb:.2f}/h; raise the budget to at least ${cost_nb:.2f}/h")
-    s_na, c_na, _ = backend.min_cost(problem, T, relax=frozenset({"budget", "availability"}))
+    c_na = backend.min_cost(problem, T, relax=frozenset({"budget", "availability"})).counts
     if c_na is not None:
         need: dict[str, int] = {}
         for d in problem.demands:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from boute.engine.problem import PERCENTILE, DeploymentProblem, packing_violations
+from boute.engine.problem import PERCENTILE, DeploymentProblem, MinCost, SolverError, SolveStatus, packing_violations
 
 __all__ = ["ExhaustiveSolver"]
 
@@ -51,7 +51,7 @@ class ExhaustiveSolver:
         for b in bounds:
             space *= b + 1
         if space > self.max_nodes:
-            raise ValueError(f"exhaustive search space {space} exceeds max_nodes={self.max_nodes}; use the MILP")
+            raise SolverError(f"search space {space} exceeds max_nodes={self.max_nodes}; use the MILP")
         best = [math.inf, None]
         x = [0] * len(items)
 
@@ -103,9 +103,9 @@ class ExhaustiveSolver:
 
         rec(0, 0.0, {}, {}, {})
         if best[1] is None:
-            return "infeasible", None, None
+            return MinCost(status=SolveStatus.INFEASIBLE)
         counts: dict[str, dict[str, int]] = {}
         for (m, o), v in zip(items, best[1]):
             if v:
                 counts.setdefault(m, {})[o.key] = v
-        return "optimal", counts, float(best[0])
+        return MinCost(status=SolveStatus.OPTIMAL, counts=counts, cost_usd_per_hour=float(best[0]))

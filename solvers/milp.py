@@ -17,23 +17,24 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from boute.engine.problem import PERCENTILE, DeploymentProblem, node_packing_limits
+from boute.engine.problem import PERCENTILE, DeploymentProblem, MinCost, SolverError, SolveStatus, node_packing_limits
 
 __all__ = ["HighsSolver", "highs_status"]
 
 
-def highs_status(term: Any, has_solution: bool) -> str:
-    """Map APPSI/HiGHS termination conditions to boute's statuses (the one mapping)."""
-    name = str(getattr(term, "name", term)).lower()
-    if "optimal" in name:
-        return "optimal"
-    if "infeasible" in name and "unbounded" not in name:
-        return "infeasible"
-    if "infeasibleorunbounded" in name or "infeasible_or_unbounded" in name:
-        return "infeasible"
-    if "time" in name or "limit" in name:
-        return "time_limit" if not has_solution else "feasible"
-    return "feasible" if has_solution else "error"
+def highs_status(term: Any, has_solution: bool) -> SolveStatus:
+    """Map APPSI's ``TerminationCondition`` (an enum, matched by member, not by name) to
+    boute's statuses: the one mapping."""
+    from pyomo.contrib.appsi.base import TerminationCondition as TC
+
+    if term == TC.optimal:
+        return SolveStatus.OPTIMAL
+    if term in (TC.infeasible, TC.infeasibleOrUnbounded):
+        # every variable is >= 0 with a cost >= 0: the formulation is never unbounded
+        return SolveStatus.INFEASIBLE
+    if term in (TC.maxTimeLimit, TC.maxIterations, TC.objectiveLimit, TC.interrupted):
+        return SolveStatus.FEASIBLE if has_solution else SolveStatus.TIME_LIMIT
+    return SolveStatus.FEASIBLE if has_solution else SolveStatus.ERROR
 
 
 class HighsSolver:
@@ -177,8 +178,10 @@ class HighsSolver:
         res = opt.solve(f)
         has = res.best_feasible_objective is not None
         status = highs_status(res.termination_condition, has)
-        if not has or status in ("infeasible", "error"):
-            return ("infeasible" if status in ("infeasible", "feasible", "optimal") else status), None, None
+        if status is SolveStatus.ERROR:
+            raise SolverError(f"HiGHS ended with {res.termination_condition.name} at T = {latency_s:g} s")
+        if not has or status is SolveStatus.INFEASIBLE:
+            return MinCost(status=SolveStatus.TIME_LIMIT if status is SolveStatus.TIME_LIMIT else SolveStatus.INFEASIBLE)
         prim = res.solution_loader.get_primals()
         counts: dict[str, dict[str, int]] = {}
         for (m, k), var in f.NumReplicas.items():
@@ -186,4 +189,4 @@ class HighsSolver:
             if x > 0:
                 counts.setdefault(m, {})[k] = x
         cost = sum(x * opt_of[(m, k)].usd_per_hour for m, row in counts.items() for k, x in row.items())
-        return status, counts, float(cost)
+        return MinCost(status=status, counts=counts, cost_usd_per_hour=float(cost))

@@ -8,7 +8,7 @@ import pytest
 from boute.engine.errors import InputError
 from boute.engine.problem import (
     ConfigOption, DeploymentProblem, ModelDemand, SolveResult, check_counts, latency_grid, model_levels, node_packing_limits,
-    packing_violations, solve_problem,
+    packing_violations, solve_problem, SolveStatus,
 )
 from boute.engine.solvers import get_solver, solver_names
 
@@ -131,13 +131,39 @@ def test_latency_mode_least_T_then_least_cost():
 
 
 def test_highs_status_mapping():
+    from pyomo.contrib.appsi.base import TerminationCondition as TC
+
     from boute.solvers.milp import highs_status
 
-    assert highs_status("optimal", True) == "optimal"
-    assert highs_status("infeasible", False) == "infeasible"
-    assert highs_status("maxTimeLimit", True) == "feasible"
-    assert highs_status("maxTimeLimit", False) == "time_limit"
-    assert highs_status("unknown", False) == "error"
+    assert highs_status(TC.optimal, True) is SolveStatus.OPTIMAL
+    assert highs_status(TC.infeasible, False) is SolveStatus.INFEASIBLE
+    assert highs_status(TC.infeasibleOrUnbounded, False) is SolveStatus.INFEASIBLE
+    assert highs_status(TC.maxTimeLimit, True) is SolveStatus.FEASIBLE
+    assert highs_status(TC.maxTimeLimit, False) is SolveStatus.TIME_LIMIT
+    assert highs_status(TC.unknown, False) is SolveStatus.ERROR
+    assert SolveStatus.OPTIMAL == "optimal"  # a StrEnum: plan.json and old callers see the string
+
+
+def test_only_a_declared_solver_error_becomes_a_result():
+    from boute.solvers.exhaustive import ExhaustiveSolver
+
+    o = _opt("x", "m", "A", cap=0.01, price=0.1)
+    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=5.0, options=(o,)),), availability={"A": 4096},
+                          gpus_per_node={"A": 8}, objective="cost", latency_slo_s=4.0)
+    r = solve_problem(p, ExhaustiveSolver(max_nodes=10))
+    assert r.status is SolveStatus.ERROR and "exhaustive: search space" in r.explanation
+
+    class Broken:
+        name = "broken"
+
+        def available(self):
+            return True
+
+        def min_cost(self, problem, latency_s, *, relax=frozenset()):
+            raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):  # a backend bug is not dressed up as a status
+        solve_problem(p, Broken())
 
 
 @pytest.mark.parametrize("objective", ["latency", "cost"])
