@@ -220,23 +220,51 @@ def render_table(plan) -> str:
         f"routing: {plan.router}, thresholds {[round(t, 4) for t in plan.thresholds]}; quality {plan.quality:.2f} {plan.quality_unit}"
         + (f" (required {plan.quality_min:g})" if plan.quality_min is not None else "")
     )
+    bound = "pooled P95 (all requests)" if plan.latency_metric == "system" else "every model's P95"
     lines.append(
-        f"P95 {_fmt(sim.get('p95_s'))} s re-simulated (MILP bound {plan.p95_bound_s:.2f} s), mean {_fmt(sim.get('mean_s'))} s, "
-        f"TTFT {_fmt(sim.get('ttft_mean_s'), 3)} s, TPOT {_fmt(sim.get('tpot_mean_s') and sim['tpot_mean_s'] * 1e3, 1)} ms; "
-        f"cost ${plan.cost_usd_per_hour:.2f}/h" + (f" of ${plan.budget_usd_per_hour:.2f}/h" if plan.budget_usd_per_hour else "")
+        f"latency: {bound} <= {plan.p95_bound_s:.2f} s (MILP bound); re-simulated ({plan.dispatch_policy} dispatch): "
+        + ", ".join(f"{d.model} P95 {_fmt(d.simulated.get('p95_s'))} s [{_fmt(d.simulated.get('p95_lo_s'))}-{_fmt(d.simulated.get('p95_hi_s'))}]"
+                    for d in plan.deployments if d.simulated)
+        + f"; pooled P95 {_fmt(sim.get('p95_s'))} s, mean {_fmt(sim.get('mean_s'))} s, TTFT P95 {_fmt(sim.get('ttft_p95_s'), 3)} s, "
+        f"TPOT P95 {_fmt(sim.get('tpot_p95_s') and sim['tpot_p95_s'] * 1e3, 1)} ms; cost ${plan.cost_usd_per_hour:.2f}/h"
+        + (f" of ${plan.budget_usd_per_hour:.2f}/h" if plan.budget_usd_per_hour else "")
     )
+    slos = []
+    if plan.ttft_slo_s is not None:
+        slos.append(f"P95 TTFT <= {plan.ttft_slo_s:g} s")
+    if plan.tpot_slo_s is not None:
+        slos.append(f"P95 TPOT <= {plan.tpot_slo_s * 1e3:g} ms")
+    ver = plan.verification
+    if ver.get("latency_verified"):
+        st = plan.stats
+        line = f"verified: allocation re-derived and latency re-simulated ({int(ver.get('latency_requests', 0)):,} requests"
+        line += f"; {', '.join(slos)} checked" if slos else ""
+        line += ")"
+        if st.get("derate_rounds"):
+            line += (f"; the first plan failed its re-simulation, so {len(st.get('derated_capacity', {}))} config(s) were derated "
+                     f"and re-solved in {st['derate_rounds']} round(s)")
+        lines.append(line)
     if plan.spec_only_gpus:
         lines.append(f"* spec-only: no measured calibration for {', '.join(plan.spec_only_gpus)} (spec-sheet roofline, borrowed efficiencies)")
     if plan.baselines:
-        b_rows = [["boute (this plan)", f"{plan.quality:.2f}", f"{plan.p95_bound_s:.2f}", _fmt(sim.get("p95_s")), _fmt(sim.get("mean_s")), f"{plan.cost_usd_per_hour:.2f}"]]
+        def metrics(s: dict) -> list[str]:
+            tp = s.get("tpot_p95_s")
+            return [_fmt(s.get("max_model_p95_s")), _fmt(s.get("p95_s")), _fmt(s.get("mean_s")), _fmt(s.get("ttft_p95_s"), 3),
+                    _fmt(tp * 1e3 if tp is not None else None, 1), _fmt(s.get("throughput_rps"))]
+
+        b_rows = [["boute (this plan)", f"{plan.quality:.2f}", f"{plan.p95_bound_s:.2f}", *metrics(sim), f"{plan.cost_usd_per_hour:.2f}"]]
         for name, b in plan.baselines.items():
             if b.get("feasible"):
-                s = b.get("simulated", {})
-                b_rows.append([name, f"{b['quality']:.2f}", f"{b['p95_bound_s']:.2f}", _fmt(s.get("p95_s")), _fmt(s.get("mean_s")), f"{b['cost_usd_per_hour']:.2f}"])
+                mark = "" if b.get("latency_verified", True) else " (!)"
+                b_rows.append([name + mark, f"{b['quality']:.2f}", f"{b['p95_bound_s']:.2f}", *metrics(b.get("simulated", {})),
+                               f"{b['cost_usd_per_hour']:.2f}"])
             else:
-                b_rows.append([name, "-", "-", "-", "-", f"infeasible: {b.get('reason', '')[:60]}"])
+                b_rows.append([name, "-", "-", "-", "-", "-", "-", "-", "-", f"infeasible: {b.get('reason', '')[:60]}"])
         lines.append("")
-        lines.append(tabulate(b_rows, headers=["system", "quality", "P95 bound (s)", "P95 sim (s)", "mean sim (s)", "USD/h"]))
+        lines.append(tabulate(b_rows, headers=["system", "quality", "P95 bound (s)", "worst model P95 (s)", "pooled P95 (s)", "mean (s)",
+                                               "TTFT P95 (s)", "TPOT P95 (ms)", "req/s", "USD/h"]))
+        if any(not b.get("latency_verified", True) for b in plan.baselines.values() if b.get("feasible")):
+            lines.append("(!) its re-simulation exceeds its own bound (baselines are not derated)")
     st = plan.stats
     lines.append("")
     lines.append(

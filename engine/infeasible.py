@@ -59,8 +59,8 @@ class NoPlanAnswer:
 
 
 def _feasible(backend, problem: DeploymentProblem, latency_s: float, relax: frozenset[str] = frozenset()) -> tuple[bool, float | None]:
-    status, counts, cost = backend.min_cost(problem, latency_s, relax=relax)
-    return counts is not None, cost
+    res = backend.min_cost(problem, latency_s, relax=relax)
+    return res.counts is not None, res.cost_usd_per_hour
 
 
 def _with_budget(problem: DeploymentProblem, budget: float, split: Sequence[float] | None) -> DeploymentProblem:

@@ -12,6 +12,7 @@ Example (the built-in default, the BOute paper's setup)::
     budget_usd_per_hour: 30
     quality_min: 87                 # in the quality data's unit (accuracy %, judge score)
     latency_slo_s: 8                # cost objective: P95 target
+    latency_metric: per-model       # or system (P95 of all requests pooled)
     objective: latency              # or cost
     seed: 0
 
@@ -53,6 +54,7 @@ __all__ = [
     "MAX_BUDGET_USD_PER_HOUR",
     "MAX_LATENCY_SLO_S",
     "MAX_QUALITY_ABS",
+    "LATENCY_METRICS",
 ]
 
 OBJECTIVES = ("latency", "cost")
@@ -60,6 +62,7 @@ MODES = ("joint", "split")
 ROUTERS = ("oracle", "random", "noisy", "file")
 WEIGHT_DTYPES = ("bf16", "fp8")
 BUILTIN_QUALITY = ("calibrated", "routellm-gsm8k", "routellm-mt-bench")
+LATENCY_METRICS = ("per-model", "system")
 
 # Ranges checked where numbers enter. Each bound is far outside any real request and
 # inside what the arithmetic downstream handles exactly; the argument is next to it.
@@ -249,6 +252,15 @@ class Scenario:
     """Cap on outer-loop trials."""
     stall_trials: int = attrs.field(default=20, validator=_int_in(1, MAX_TRIALS, 20))
     """Stop when the best feasible plan is unchanged for this many trials (the paper's rule)."""
+    latency_metric: str = attrs.field(default="per-model", validator=_one_of(LATENCY_METRICS, "{v} is not a latency metric"))
+    """What the latency bound/SLO is about: ``per-model`` (every model's P95, default) or
+    ``system`` (the P95 of all requests pooled, the BOute paper's system latency)."""
+    ttft_slo_s: float | None = attrs.field(default=None, validator=_optional(_positive(
+        MAX_LATENCY_SLO_S, "a P95 time to first token in seconds, e.g. 1.0")))
+    """P95 time-to-first-token SLO (seconds), a constraint in either objective."""
+    tpot_slo_s: float | None = attrs.field(default=None, validator=_optional(_positive(
+        MAX_LATENCY_SLO_S, "a P95 time per output token in seconds, e.g. 0.05")))
+    """P95 time-per-output-token SLO (seconds per token), a constraint in either objective."""
 
     def __attrs_post_init__(self) -> None:
         # The one cross-field rule: each objective needs its target.
