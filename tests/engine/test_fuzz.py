@@ -44,7 +44,7 @@ _n = itertools.count()
 M = ("Llama-3.1-8B", "Llama-3.1-70B")
 FIELDS = {"scenario", "--scenario", "name", "gpus", "price_set", "price_overrides", "models", "workload", "arrival_rate_per_s",
           "quality", "budget_usd_per_hour", "quality_min", "latency_slo_s", "objective", "mode", "weight_dtypes", "seed",
-          "max_trials", "stall_trials", "budget"}
+          "max_trials", "stall_trials", "budget", "latency_metric", "ttft_slo_s", "tpot_slo_s"}
 
 
 def _fresh(suffix: str) -> pathlib.Path:
@@ -102,6 +102,9 @@ field_values = {
     "seed": st.one_of(st.integers(-5, 2**64), st.floats(0, 5), containers),
     "max_trials": st.one_of(st.integers(-2, 10**6), containers),
     "stall_trials": st.one_of(st.integers(-2, 10**6), containers),
+    "latency_metric": st.sampled_from(["per-model", "system", "pooled", "", None]),
+    "ttft_slo_s": numbers,
+    "tpot_slo_s": numbers,
     "budgett_usd_per_hour": st.just(3),
     "rate": st.just(3),
 }
@@ -136,6 +139,8 @@ def _check_valid(s: Scenario, catalog) -> None:
     for g in s.gpus:
         assert 0 < s.price(catalog, g) <= MAX_PRICE_USD_PER_GPU_HOUR
     assert 0.5 <= s.quality.auc <= 1.0 and s.objective in ("latency", "cost") and s.mode in ("joint", "split")
+    assert s.latency_metric in ("per-model", "system")
+    assert all(v is None or 0 < v <= MAX_LATENCY_SLO_S for v in (s.ttft_slo_s, s.tpot_slo_s))
     assert (s.budget_usd_per_hour is not None) if s.objective == "latency" else (s.latency_slo_s is not None)
     assert Scenario.from_dict(s.to_dict(), catalog) == s and s.with_overrides(catalog) == s
 
