@@ -173,8 +173,9 @@ def _saturation_rps(rm: ReplicaModel, kv: int, workload: Workload, seed: int) ->
     t_b = float(np.nanmax(first))  # the last admission: the queue is non-empty before it
     if not t_b > t_a:
         t_a, t_b = 0.0, float(fin[-1])
+    t_a = float(t_a)
     done = int(np.sum((fin > t_a) & (fin <= t_b)))
-    return done / (t_b - t_a) if t_b > t_a and done else fin.size / float(fin[-1])
+    return float(done / (t_b - t_a) if t_b > t_a and done else fin.size / float(fin[-1]))
 
 
 def _run_point(rm: ReplicaModel, kv: int, base, rate: float) -> dict:
@@ -243,7 +244,7 @@ def _run_point(rm: ReplicaModel, kv: int, base, rate: float) -> dict:
     tpot_post = tpot[int(tpot.size * WARMUP_FRACTION):]
     return {
         "rate": rate, "ok": True, "n": n_sent,
-        "p95": e2e_q[0.95].value_s, "hw": e2e_q[0.95].half_width_s,
+        "p95": float(e2e_q[0.95].value_s), "hw": float(e2e_q[0.95].half_width_s),
         "e2e": {str(lv): q.hi_s for lv, q in e2e_q.items()},
         "ttft": ttft_q.hi_s, "tpot": tpot_q.hi_s if tpot_q else 0.0,
         "mean": float(np.mean(e2e[w:])), "ttft_mean": float(np.mean(ttft[w:])),
@@ -269,7 +270,7 @@ def _simulate_config(args) -> dict:
 
     def run(f: float) -> dict:
         if f not in points:
-            points[f] = _run_point(rm, kv, base, sat * f)
+            points[f] = _run_point(rm, kv, base, float(sat * f))
         return points[f]
 
     good, bad = 0.0, None

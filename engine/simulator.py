@@ -254,15 +254,18 @@ class ReplicaSim:
         if not self.running:
             # Waiting requests that cannot be admitted with nothing running: a prompt larger
             # than the whole cache. Drop it as failed (no finish time) to avoid a deadlock.
-            r = self.waiting.popleft()
-            if self.prefilled[r] > 0:  # release what its partial prefill took
-                self.kv_used -= self.prefilled[r]
-                self.n_partial -= 1
-            self.prefilled[r] = 0
-            self.outstanding -= 1
+            self._drop_head()
             return True
         self._decode_steps(t_stop)
         return True
+
+    def _drop_head(self) -> None:
+        r = self.waiting.popleft()
+        if self.prefilled[r] > 0:  # release what its partial prefill took
+            self.kv_used -= self.prefilled[r]
+            self.n_partial -= 1
+        self.prefilled[r] = 0
+        self.outstanding -= 1
 
     def _prefill_iteration(self) -> None:
         # Decoders each need one more KV slot this iteration; preempt if they do not fit.
@@ -311,6 +314,12 @@ class ReplicaSim:
         if P == 0:  # nothing fit after all: run decodes
             if self.running:
                 self._decode_steps(math.inf, max_steps=1)
+            else:
+                # Nothing runs and the head still gets no chunk: its prompt needs the whole
+                # cache plus the first token's slot (it filled the cache to the last slot), so
+                # it can never run. Drop it like any over-sized prompt; returning without
+                # progress here made run_until spin forever.
+                self._drop_head()
             return
         C = self.ctx_sum
         tokens = min(P + B, self._ntok)

@@ -159,6 +159,11 @@ def one(catalog):
 def test_deterministic(catalog, one):
     again = build_perfdb(*_one_args(catalog), use_cache=False, **ONE_KW)
     assert len(one.curves) == 1 and again.curves == one.curves
+    # A fresh build holds plain floats, as a cached one does (numpy scalars break YAML dumps).
+    c = next(iter(again.curves.values()))
+    values = [c.saturation_rps, *c.rates_rps, *c.p95_s, *c.p95_point_s, *c.p95_halfwidth_s, *c.mean_s, *c.tpot_mean_s,
+              *(x for row in c.quantiles_s.values() for env in row.values() for x in env)]
+    assert all(type(x) is float for x in values)
 
 
 def test_cache_hit_and_stale_detection(catalog, one):

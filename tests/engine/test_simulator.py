@@ -148,6 +148,19 @@ def test_oversized_prompt_is_dropped_without_leaking_kv(h100_8b):
     assert sim.kv_used == 0 and sim.outstanding == 0
 
 
+def test_prompt_that_fills_the_whole_cache_is_dropped_not_spun_on(h100_8b):
+    """A prompt of exactly the cache size prefills to the last slot and can never take its
+    first token; with nothing running it must be dropped (it used to spin forever)."""
+    kv = 1000
+    sim = ReplicaSim(h100_8b, kv)
+    sim.submit(0.0, kv, 5)
+    sim.run_until(1.0)
+    sim.submit(1.0, 100, 5)
+    sim.run_until(math.inf)
+    assert math.isnan(sim.finish[0]) and not math.isnan(sim.finish[1])
+    assert sim.outstanding == 0 and sim.kv_used == 0 and sim.n_partial == 0
+
+
 def test_weighted_random_dispatch_is_seeded_and_splits_by_weight(h100_8b):
     kv = h100_8b.memory().kv_capacity_tokens
     s = get_workload("gsm8k").stream(6, 6000, 0)
