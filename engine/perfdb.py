@@ -69,7 +69,7 @@ from boute.engine.simulator import ReplicaSim
 from boute.engine.steady import QUANTILE_LEVELS, estimate_quantile, trend_test
 from boute.engine.workload import Workload
 
-__all__ = ["PerfDB", "ConfigCurve", "build_perfdb", "cache_dir", "BACKENDS", "LOAD_FRACTIONS"]
+__all__ = ["PerfDB", "ConfigCurve", "build_perfdb", "cache_dir", "tpot_samples", "BACKENDS", "LOAD_FRACTIONS"]
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,10 @@ LOAD_FRACTIONS = (0.1, 0.3, 0.5, 0.65, 0.75, 0.83, 0.89, 0.93, 0.96, 0.98)
 BISECTIONS = 3
 MIN_REQUESTS = 2000
 """Requests simulated before the first convergence check of a point."""
-MAX_REQUESTS = 16000
+MAX_REQUESTS = 24000
 """Cap on requests per load point; a point not converged by then is excluded."""
+HOPELESS = 1.3
+"""A point whose projected need exceeds this multiple of the cap is abandoned early."""
 GROWTH = 1.5
 """Requests are extended by this factor between convergence checks."""
 SATURATION_REQUESTS = 3000
@@ -216,6 +218,12 @@ def _run_point(rm: ReplicaModel, kv: int, base, rate: float) -> dict:
         est = estimate_quantile(e2e, 0.95, warmup_fraction=WARMUP_FRACTION, confidence=CONFIDENCE, rel_tol=REL_TOL)
         if est.converged:
             break
+        # The half-width shrinks like 1 / sqrt(n): a point that would need far more than
+        # the cap is abandoned now rather than at the cap (the estimate of the need is noisy,
+        # hence the factor of slack).
+        if est.batches and k * (est.half_width_rel / REL_TOL) ** 2 > HOPELESS * MAX_REQUESTS:
+            verdict = f"P95 would need about {k * (est.half_width_rel / REL_TOL) ** 2:.0f} requests to converge (cap {MAX_REQUESTS})"
+            break
         if n_sent >= MAX_REQUESTS:
             verdict = f"P95 not converged in {MAX_REQUESTS} requests (half-width {est.half_width_rel:.1%})"
             break
@@ -226,8 +234,7 @@ def _run_point(rm: ReplicaModel, kv: int, base, rate: float) -> dict:
     arrival = np.array(sim.arrival[:k])
     outs = np.array(sim.output[:k])
     ttft = first - arrival
-    multi = outs >= 2
-    tpot = (fin[:k] - first)[multi] / (outs[multi] - 1)
+    tpot = tpot_samples(first, fin[:k], outs)
     w = int(k * WARMUP_FRACTION)
     kw = dict(warmup_fraction=WARMUP_FRACTION, confidence=CONFIDENCE, rel_tol=REL_TOL)
     e2e_q = {lv: estimate_quantile(e2e, lv, **kw) for lv in QUANTILE_LEVELS}
@@ -242,6 +249,14 @@ def _run_point(rm: ReplicaModel, kv: int, base, rate: float) -> dict:
         "mean": float(np.mean(e2e[w:])), "ttft_mean": float(np.mean(ttft[w:])),
         "tpot_mean": float(np.mean(tpot_post)) if tpot_post.size else 0.0,
     }
+
+
+def tpot_samples(first_s: np.ndarray, finish_s: np.ndarray, output_tokens: np.ndarray) -> np.ndarray:
+    """Per-request time per output token after the first, ``(finish - first) / (output - 1)``,
+    for requests with at least two output tokens only (a one-token answer has no
+    inter-token time: counting it as 0 would flatter the mean and the quantiles)."""
+    multi = np.asarray(output_tokens) >= 2
+    return (np.asarray(finish_s)[multi] - np.asarray(first_s)[multi]) / (np.asarray(output_tokens)[multi] - 1)
 
 
 def _simulate_config(args) -> dict:
@@ -313,7 +328,9 @@ class PerfDB:
     from_cache: bool = False
 
     def for_model(self, model: str) -> list[ConfigCurve]:
-        return [c for c in self.curves.values() if c.config.model == model]
+        """The usable configs of ``model``: those with at least one kept (stable, converged)
+        load point. A config without one has no capacity the planner could rely on."""
+        return [c for c in self.curves.values() if c.config.model == model and c.rates_rps]
 
     def table(self, slos_s=(2.0, 5.0, 10.0, 20.0)) -> list[dict]:
         """Rows (config, KV tokens, sustainable rate, capacity at a few SLOs) for printing."""
@@ -340,7 +357,7 @@ def _digest(obj) -> str:
 
 def _settings() -> dict:
     return {"fractions": LOAD_FRACTIONS, "bisections": BISECTIONS, "min_n": MIN_REQUESTS, "max_n": MAX_REQUESTS,
-            "growth": GROWTH, "sat_n": SATURATION_REQUESTS, "warmup": WARMUP_FRACTION, "rel_tol": REL_TOL,
+            "growth": GROWTH, "hopeless": HOPELESS, "sat_n": SATURATION_REQUESTS, "warmup": WARMUP_FRACTION, "rel_tol": REL_TOL,
             "confidence": CONFIDENCE, "cap": LATENCY_CAP_S, "levels": QUANTILE_LEVELS}
 
 

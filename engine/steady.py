@@ -176,7 +176,7 @@ def trend_test(
     samples: Sequence[float] | np.ndarray,
     *,
     warmup_fraction: float = 0.1,
-    batches: int = 10,
+    batches: int = 20,
     confidence: float = 0.999,
     min_growth: float = 0.25,
 ) -> TrendResult:
