@@ -28,7 +28,7 @@ import math
 import os
 import pathlib
 import platform
-import sys
+import subprocess
 import tempfile
 import time
 
@@ -107,7 +107,12 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="CI-sized: 4 scenarios, one perf DB, 4,000 requests")
     ap.add_argument("--out", type=pathlib.Path, default=ROOT, help="folder that receives results/ and docs/")
+    ap.add_argument("--render-doc", action="store_true", help="only rewrite docs/verification.md from results/soundness.json")
     args = ap.parse_args()
+    if args.render_doc:
+        res = json.loads((args.out / "results" / "soundness.json").read_text())
+        (args.out / "docs" / "verification.md").write_text(render_doc(res))
+        return 0
     if args.quick:
         args.n, args.requests = 4, 4000
 
@@ -212,6 +217,7 @@ def main() -> int:
         "perf_dbs": [{"mix": groups[g][0], "models": list(groups[g][1]), "workload": groups[g][2], "configs": len(v[1].curves),
                       "build_or_load_s": v[3], "from_cache": v[1].from_cache} for g, v in sorted(shared.items())],
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()}, "quick": args.quick,
+        "commit": _commit(),
     }
     out = {"summary": summary, "plans": rows, "skipped": skipped}
     (args.out / "results").mkdir(parents=True, exist_ok=True)
@@ -222,6 +228,18 @@ def main() -> int:
           f"({summary['exceeding_bound']} exceed it at all); worst {summary['worst_ratio']:.3f} x bound; "
           f"{summary['derated_plans']} plans derated; {len(skipped)} scenarios infeasible or refused; {wall:.0f} s")
     return 0 if summary["exceeding_5pct"] == 0 else 1
+
+
+def _commit() -> str | None:
+    """The git commit the benchmark ran on (None outside a clone)."""
+    try:
+        r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return None
+    if r.returncode != 0:
+        return None
+    return r.stdout.strip() + ("+uncommitted changes" if dirty.stdout.strip() else "")
 
 
 def render_doc(res: dict) -> str:
@@ -238,9 +256,10 @@ def render_doc(res: dict) -> str:
                            f"({r['objective']}, {r['latency_metric']}, {r['mix']}, load {r['load_fraction_of_max']:.2f} of max)" for r in fails))
     refused = [x for x in res["skipped"] if x.get("latency_refusal")]
     quick = " (a `--quick` smoke run: too small to support the claim below)" if s["quick"] else ""
+    commit = f" on commit `{s['commit']}`" if s.get("commit") else ""
     return f"""# Verification: is a plan's latency promise kept?
 
-Figures from `results/soundness.json`, written by `python scripts/bench_soundness.py`{quick}.
+Figures from `results/soundness.json`, written by `python scripts/bench_soundness.py`{quick}{commit}.
 
 ## What a plan promises and how it is checked
 
