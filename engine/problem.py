@@ -223,7 +223,7 @@ class ConfigOption:
         """Highest rate whose ``level``-quantile (P95 by default) is <= ``latency_s``, within
         the TTFT/TPOT ceiling, times the derating factor (linear interpolation on the curve)."""
         cap = capacity_at(self.rates_rps, self.curve(level), latency_s)
-        return self.capacity_scale * min(cap, self.ceiling_rps)
+        return float(self.capacity_scale * min(cap, self.ceiling_rps))
 
 
 @attrs.frozen(kw_only=True)
