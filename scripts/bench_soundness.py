@@ -92,7 +92,7 @@ def max_rate(planner, shares, scale_hi: float = 1e4) -> float:
     return lo
 
 
-def scenario_dict(rng, index: int, mix: str, models, workload: str, qfile: pathlib.Path, objective: str, metric: str) -> dict:
+def scenario_dict(index: int, mix: str, models, workload: str, qfile: pathlib.Path, objective: str, metric: str) -> dict:
     return {
         "name": f"sound-{index:03d}", "gpus": dict(MIXES[mix]), "price_set": "runpod", "models": list(models),
         "workload": workload, "arrival_rate_per_s": 1.0, "quality": {"data": str(qfile), "router": "noisy", "auc": 0.8},
@@ -139,7 +139,7 @@ def main() -> int:
         if g not in shared:
             qfile = tmp / f"quality-{g}.csv"
             write_quality_csv(qfile, models, seed=args.seed + g)
-            probe = Scenario.from_dict({**scenario_dict(rng, 0, mix, models, workload, qfile, "cost", "per-model"),
+            probe = Scenario.from_dict({**scenario_dict(0, mix, models, workload, qfile, "cost", "per-model"),
                                         "latency_slo_s": 30.0}, cat)
             t0 = time.perf_counter()
             pl0 = Planner(probe, cat)
@@ -147,14 +147,14 @@ def main() -> int:
             print(f"perf DB {mix} {'+'.join(models)} {workload}: {len(pl0.perfdb.curves)} configs, "
                   f"{'cache' if pl0.perfdb.from_cache else 'built'} in {shared[g][3]} s", flush=True)
         qfile, db, table, _ = shared[g]
-        d = scenario_dict(rng, idx, mix, models, workload, qfile, objective, metric)
+        d = scenario_dict(idx, mix, models, workload, qfile, objective, metric)
         # A routing that meets the quality target: random shares; the target is their quality.
         k = len(models)
         s0 = rng.dirichlet(np.ones(k))
         probe = Planner(Scenario.from_dict({**d, "objective": "cost", "latency_slo_s": 30.0}, cat), cat, perfdb=db, quality_table=table)
         d["quality_min"] = round(float(probe.router.quality(s0)) - 0.05, 3)
         if objective == "cost":
-            floor = max(min(o.p95_s[0] for o in probe._options[m]) for m in models if probe._options[m])
+            floor = max(min(c.p95_s[0] for c in db.for_model(m)) for m in models if db.for_model(m))
             d["latency_slo_s"] = round(float(floor * rng.uniform(1.5, 8.0)), 3)
         else:
             full = sum(n * d2 for g2, n in MIXES[mix].items() for d2 in [cat.price(g2, "runpod").usd_per_gpu_hour])
