@@ -121,6 +121,7 @@ def main() -> int:
     from boute.engine.scenario import Scenario
     from boute.engine.verify import Promise, resimulate
 
+    commit = _commit()  # what the run measures (taken before it starts)
     cat = load_catalog()
     rng = np.random.default_rng(args.seed)
     groups = GROUPS[:1] if args.quick else GROUPS
@@ -217,7 +218,7 @@ def main() -> int:
         "perf_dbs": [{"mix": groups[g][0], "models": list(groups[g][1]), "workload": groups[g][2], "configs": len(v[1].curves),
                       "build_or_load_s": v[3], "from_cache": v[1].from_cache} for g, v in sorted(shared.items())],
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()}, "quick": args.quick,
-        "commit": _commit(),
+        "commit": commit,
     }
     out = {"summary": summary, "plans": rows, "skipped": skipped}
     (args.out / "results").mkdir(parents=True, exist_ok=True)
