@@ -255,6 +255,15 @@ def render_doc(res: dict) -> str:
     fail_text = ("None: no returned plan exceeded a promised P95 by more than 5 % on the fresh run." if not fails else
                  "\n".join(f"- {r['scenario']}: {r['worst_ratio']:.3f} x its bound {r['bound_s']:.2f} s "
                            f"({r['objective']}, {r['latency_metric']}, {r['mix']}, load {r['load_fraction_of_max']:.2f} of max)" for r in fails))
+    over = [r for r in res["plans"] if r["exceeds_bound"] and not r["exceeds_5pct"]]
+    if over:
+        fail_text += (
+            "\n\nPlans above their bound by less than 5 % (the tolerance exists for these: the verification's "
+            "estimate and the fresh run's are two samples of the same P95, each with a 95 % interval of about +-5 %):\n\n"
+            + "\n".join(f"- {r['scenario']}: bound {r['bound_s']:.2f} s; at verification "
+                         + ", ".join(f"{m} {v:.2f} s" for m, v in r["p95_at_verification_s"].items())
+                         + "; fresh run " + ", ".join(f"{m} {v:.2f} s" for m, v in r["p95_fresh_s"].items())
+                         + f" ({r['worst_ratio']:.3f} x bound)" for r in over))
     refused = [x for x in res["skipped"] if x.get("latency_refusal")]
     quick = " (a `--quick` smoke run: too small to support the claim below)" if s["quick"] else ""
     commit = f" on commit `{s['commit']}`" if s.get("commit") else ""
