@@ -478,7 +478,7 @@ def _read_cache(path: pathlib.Path, key: str):
             log.warning("perf DB cache %s is stale or corrupt; rebuilding", path)
             return None
         return payload
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no cache yet (an unusable folder is reported on write)
         return None
     except (ValueError, KeyError, TypeError, OSError):
         log.warning("perf DB cache %s is unreadable; rebuilding", path)
@@ -491,5 +491,11 @@ def _write_cache(path: pathlib.Path, key: str, payload) -> None:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"key": key, "checksum": _digest(payload), "payload": payload}))
         tmp.replace(path)
-    except OSError as exc:  # a read-only home must not stop planning
-        log.warning("could not write perf DB cache %s: %s", path, exc)
+    except OSError as exc:  # a read-only home must not stop planning; say so once per folder
+        if str(path.parent) not in _UNWRITABLE_WARNED:
+            _UNWRITABLE_WARNED.add(str(path.parent))
+            log.warning("cannot write the perf DB cache under %s (%s): it is rebuilt on every run; set BOUTE_CACHE_DIR to a writable folder",
+                        path.parent, exc.strerror or exc)
+
+
+_UNWRITABLE_WARNED: set[str] = set()

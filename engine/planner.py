@@ -17,6 +17,7 @@ import attrs
 import numpy as np
 
 from boute.engine.errors import InfeasibleError, InputError
+from boute.engine.infeasible import explain_no_plan
 from boute.engine.optimizer import Trial, pareto_front, run_outer_loop
 from boute.engine.perfdb import PerfDB, build_perfdb
 from boute.engine.plan import ModelDeployment, ParetoPoint, Plan, ReplicaGroup
@@ -49,6 +50,9 @@ __all__ = ["Planner", "plan", "Evaluation", "CALIBRATED_QUALITY", "BO_BATCH", "M
 # (docs/performance.md, scripts/bench_planner.py).
 BO_BATCH = 3
 
+# Per-model loads below this count as zero: ten times HiGHS's default primal feasibility
+# tolerance (1e-7), so a "needs no replica" rounding can never hide a real load.
+MIN_LOAD_RPS = 1e-6
 # Derate-and-re-solve rounds after a failed latency re-simulation before giving up: each
 # round cuts the offending capacities by at least the measured overshoot, so a plan that
 # still fails after three is far from what the perf DB predicts (reported, not returned).
@@ -196,9 +200,7 @@ class Planner:
             if budget_split is not None and sc.budget_usd_per_hour is not None:
                 mb = float(budget_split[i]) * sc.budget_usd_per_hour
             demands.append(ModelDemand(model=m, load_rps=float(shares[i]) * sc.arrival_rate_per_s, options=opts, budget_usd_per_hour=mb))
-        total = sc.budget_usd_per_hour if (budget_split is None and objective == "latency") else None
-        if objective == "cost":
-            total = None
+        total = sc.budget_usd_per_hour if budget_split is None else None  # C3 in both objectives: a given budget binds
         avail = dict(sc.gpus) if gpus is None else {g: n for g, n in sc.gpus.items() if g in gpus}
         return DeploymentProblem(
             demands=tuple(demands), availability=avail,
@@ -212,6 +214,10 @@ class Planner:
         """Answer one routing (and budget split) exactly with the inner solver."""
         s = np.asarray(shares, dtype=float)
         s = np.clip(s, 0, None) / s.sum()
+        # A load below MIN_LOAD_RPS passes C1 with no replica inside the MILP's feasibility
+        # tolerance, yet verification (rightly) wants replicas for any share: call it zero.
+        s = np.where(s * self.scenario.arrival_rate_per_s < MIN_LOAD_RPS, 0.0, s)
+        s = s / s.sum()
         q = self.router.quality(s)
         res = solve_problem(self.problem(s, budget_split, objective=objective, gpus=gpus, derate=derate), self.solver)
         return Evaluation(shares=tuple(float(v) for v in s), budget_split=None if budget_split is None else tuple(float(v) for v in budget_split),
@@ -314,11 +320,7 @@ class Planner:
     def finish(self, loop, opt_s: float, *, strategy: str, structure: bool, baselines: bool = True, verify: bool = True) -> Plan:
         """Turn a finished outer loop into a verified plan with frontier, baselines and stats."""
         if loop.best_index is None:
-            reasons = sorted({t.reason for t in loop.trials if t.reason})
-            raise InfeasibleError(
-                f"no routing and deployment meets the request: {reasons[0] if reasons else 'no feasible trial'}",
-                hint="raise the budget or latency SLO, lower quality_min or the arrival rate, or add GPUs",
-            )
+            raise explain_no_plan(self, loop.trials).error()
         best: Evaluation = loop.trials[loop.best_index].payload
         stats = {
             "perfdb_s": round(self.perfdb_s, 3), "perfdb_from_cache": self.perfdb.from_cache, "perfdb_configs": len(self.perfdb.curves),
@@ -461,7 +463,7 @@ class Planner:
             changes["arrival_rate_per_s"] = float(arrival_rate_per_s)
         if quality_min is not None:
             changes["quality_min"] = float(quality_min)
-        self.scenario = attrs.evolve(self.scenario, **changes)
+        self.scenario = self.scenario.with_overrides(self.catalog, **changes)
         self._options = self._build_options()
         return self.plan(**kw)
 

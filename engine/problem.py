@@ -173,9 +173,9 @@ def capacity_at(rates_rps, p95_s, latency_s: float) -> float:
     for i in range(1, len(p)):
         if p[i] > latency_s:
             if p[i] == p[i - 1] or not math.isfinite(p[i]):
-                return r[i - 1]
-            return r[i - 1] + (latency_s - p[i - 1]) / (p[i] - p[i - 1]) * (r[i] - r[i - 1])
-    return r[-1]
+                return float(r[i - 1])
+            return float(r[i - 1] + (latency_s - p[i - 1]) / (p[i] - p[i - 1]) * (r[i] - r[i - 1]))
+    return float(r[-1])
 
 
 def latency_grid(lo_s: float = 0.05, hi_s: float = 600.0, step: float = 0.01) -> tuple[float, ...]:

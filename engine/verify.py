@@ -102,7 +102,7 @@ def verify_allocation(
             mem = ReplicaModel(llm, gpu, cfg, max_model_len=max_model_len).memory()
             add(f"memory {key}", mem.feasible, mem.reason or f"KV cache {mem.kv_capacity_tokens} tokens >= {max_model_len}")
             add(f"tp-in-node {key}", cfg.tp <= gpu.gpus_per_node, f"TP{cfg.tp} within {gpu.gpus_per_node}-GPU nodes")
-    if scenario.budget_usd_per_hour is not None and scenario.objective == "latency":
+    if scenario.budget_usd_per_hour is not None:  # both objectives honour a given budget
         add("budget", cost <= scenario.budget_usd_per_hour + 1e-6, f"${cost:.2f}/h vs budget ${scenario.budget_usd_per_hour:.2f}/h")
     if budget_split is not None and scenario.budget_usd_per_hour is not None:
         for m, frac in zip(scenario.models, budget_split):

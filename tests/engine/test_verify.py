@@ -134,7 +134,7 @@ def test_mixture_quantile_matches_closed_form():
 
 @pytest.mark.parametrize("field, value, message", [
     ("latency_metric", "pooled", r"latency_metric: 'pooled' is not a latency metric"),
-    ("latency_metric", "", r"latency_metric: '' must be a non-empty string"),
+    ("latency_metric", "", r"latency_metric: '' is not a latency metric"),
     ("ttft_slo_s", -1, r"ttft_slo_s: -1 must be a positive finite number"),
     ("tpot_slo_s", "fast", r"tpot_slo_s: 'fast' must be a positive finite number"),
     ("tpot_slo_s", float("nan"), r"tpot_slo_s: nan must be a positive finite number"),
