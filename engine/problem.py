@@ -31,8 +31,8 @@ and requires each model's replicas to hold its ``q``-quantile at T, with
 ``sum_m s_m q_m >= 0.95``::
 
     C1' Meet_Demand_At_Level  sum_c cap_c^q(T) x_{m,c} >= lambda_m PickLevel_{m,q}   for every m, q in L
-    C6  One_Level             sum_{q in L} PickLevel_{m,q} = 1                          for every model m
-    C7  Pooled_Quantile       sum_{m, q} lambda_m q PickLevel_{m,q} >= 0.95 sum_m lambda_m
+    C7  One_Level             sum_{q in L} PickLevel_{m,q} = 1                          for every model m
+    C8  Pooled_Quantile       sum_{m, q} lambda_m q PickLevel_{m,q} >= 0.95 sum_m lambda_m
     PickLevel_{m,q} in {0, 1}
 
 ``cap_c^q(T)`` is the highest rate at which one replica of ``c`` keeps its ``q``-quantile
@@ -223,7 +223,7 @@ class ConfigOption:
         """Highest rate whose ``level``-quantile (P95 by default) is <= ``latency_s``, within
         the TTFT/TPOT ceiling, times the derating factor (linear interpolation on the curve)."""
         cap = capacity_at(self.rates_rps, self.curve(level), latency_s)
-        return self.capacity_scale * min(cap, self.ceiling_rps)
+        return float(self.capacity_scale * min(cap, self.ceiling_rps))
 
 
 @attrs.frozen(kw_only=True)
@@ -251,7 +251,7 @@ class DeploymentProblem:
     latency_grid_s: tuple[float, ...] = attrs.field(factory=latency_grid, repr=False)
     time_limit_s: float = 10.0
     latency_metric: str = "per-model"
-    """``per-model`` (every model's P95 <= T) or ``system`` (pooled P95 <= T, C1'/C6/C7)."""
+    """``per-model`` (every model's P95 <= T) or ``system`` (pooled P95 <= T, C1'/C7/C8)."""
     levels: tuple[float, ...] = SYSTEM_LEVELS
     """Per-model quantile levels the ``system`` metric chooses from."""
 
@@ -328,7 +328,7 @@ def model_levels(problem: DeploymentProblem, counts: dict[str, dict[str, int]], 
     replicas in ``counts`` hold at ``latency_s`` for its load; None when none.
 
     Capacity falls as the level rises, so the levels a model holds are those up to this
-    one: taking the highest per model maximises ``sum_m s_m q_m`` (C7) for given counts.
+    one: taking the highest per model maximises ``sum_m s_m q_m`` (C8) for given counts.
     That is how a plan's per-model levels are read back from any solver's counts.
     """
     out: dict[str, float | None] = {}
@@ -346,7 +346,7 @@ def model_levels(problem: DeploymentProblem, counts: dict[str, dict[str, int]], 
 
 
 def check_counts(problem: DeploymentProblem, counts: dict[str, dict[str, int]], latency_s: float, relax=frozenset()) -> str:
-    """Re-check a candidate assignment against C1-C5 (C1'/C6/C7 for the pooled metric);
+    """Re-check a candidate assignment against C1-C5 (C1'/C7/C8 for the pooled metric);
     returns '' if it satisfies them."""
     opts = {(o.model, o.key): o for o in problem.options()}
     total = 0.0

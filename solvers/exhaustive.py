@@ -2,8 +2,8 @@
 
 Enumerates every integer replica vector within its bounds (depth-first over configs,
 pruning on budget, availability and the best cost found) and returns the least-cost one
-satisfying C1-C5 of :mod:`boute.engine.problem` (for the pooled-P95 objective: C1', C6
-and C7, each model held to the highest quantile level its replicas cover, which is the
+satisfying C1-C5 of :mod:`boute.engine.problem` (for the pooled-P95 objective: C1', C7
+and C8, each model held to the highest quantile level its replicas cover, which is the
 best level choice for a given replica vector). It shares the binary-search driver
 with the MILP, so the two are compared like for like. Refuses instances whose search
 space exceeds ``max_nodes``.

@@ -1,7 +1,7 @@
 """The default inner solver: the MILP of :mod:`boute.engine.problem` in Pyomo, solved by HiGHS.
 
 The formulation (docstring of :mod:`boute.engine.problem`, constraints ``C1``-``C5``, and
-``C1'``/``C6``/``C7`` for the pooled-P95 objective with its binary level choice) is
+``C1'``/``C7``/``C8`` for the pooled-P95 objective with its binary level choice) is
 built once per problem structure as a persistent APPSI model with *mutable* capacity
 and budget parameters; the binary search over T only updates ``capacity_rps`` and
 re-solves (about 3 ms each on two cores, against ~20 ms rebuilding, measured in
@@ -114,9 +114,9 @@ class HighsSolver:
                 return (sum(terms) if terms else 0.0) >= f.load_rps[m] * f.PickLevel[m, q]
 
             f.Meet_Demand_At_Level = pyo.Constraint(f.MODELS, f.LEVELS, rule=meet_at)
-            # C6: one level per model.
+            # C7: one level per model.
             f.One_Level = pyo.Constraint(f.MODELS, rule=lambda _f, m: sum(f.PickLevel[m, q] for q in f.LEVELS) == 1)
-            # C7: the pooled CDF at T, sum_m s_m q_m, reaches 0.95.
+            # C8: the pooled CDF at T, sum_m s_m q_m, reaches 0.95.
             f.Pooled_Quantile = pyo.Constraint(
                 expr=sum(f.load_rps[m] * q * f.PickLevel[m, q] for m in f.MODELS for q in f.LEVELS)
                 >= PERCENTILE * sum(f.load_rps[m] for m in f.MODELS)

@@ -168,7 +168,7 @@ def test_only_a_declared_solver_error_becomes_a_result():
 
 @pytest.mark.parametrize("objective", ["latency", "cost"])
 def test_system_p95_milp_matches_exhaustive(objective):
-    """Pooled P95 (binary level choice, C1'/C6/C7): the MILP and the exhaustive reference
+    """Pooled P95 (binary level choice, C1'/C7/C8): the MILP and the exhaustive reference
     agree on small random instances, every MILP allocation re-checks, and the pooled
     objective is never worse than the per-model bound it relaxes."""
     rng = np.random.default_rng(11 if objective == "latency" else 13)
