@@ -123,7 +123,7 @@ class PerfDB:
 def _code_version() -> str:
     h = hashlib.sha256()
     here = pathlib.Path(__file__).resolve().parent
-    for name in ("perfdb.py", "simulator.py", "replica.py", "workload.py"):
+    for name in ("perfdb.py", "simulator.py", "replica.py", "workload.py", "engines.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()[:16]
 
@@ -143,6 +143,7 @@ def build_perfdb(
     use_cache: bool = True,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    engine: str | None = None,
 ) -> PerfDB:
     """Build (or load from cache) the DB for every feasible config of ``models`` x ``gpus``.
 
@@ -151,7 +152,12 @@ def build_perfdb(
             availability); larger configs are skipped.
         workers: processes for the cold build (default: all cores).
         progress: called with (done, total) as configs finish.
+        engine: engine profile name (engine/engines.py; default vllm-v1), part of every
+            config and of the cache key.
     """
+    from boute.engine.engines import get_profile
+
+    profile = get_profile(engine)
     import time
 
     t0 = time.perf_counter()
@@ -160,12 +166,13 @@ def build_perfdb(
     for llm in models:
         for gpu in gpus:
             cap = (max_gpus_per_replica or {}).get(gpu.name)
-            for cfg, _mem in candidate_configs(llm, gpu, weight_dtypes=weight_dtypes, max_model_len=max_len, max_gpus=cap):
+            for cfg, _mem in candidate_configs(llm, gpu, weight_dtypes=weight_dtypes, max_model_len=max_len, max_gpus=cap,
+                                               engine=profile.name):
                 jobs.append((llm, gpu, cfg, workload, max_len, seed))
     key = _digest({
         "v": FORMAT_VERSION, "code": _code_version(), "jobs": [(attrs.asdict(j[0]), attrs.asdict(j[1]), attrs.asdict(j[2])) for j in jobs],
         "workload": attrs.asdict(workload), "seed": seed, "fractions": LOAD_FRACTIONS, "n": SIM_REQUESTS,
-        "warmup": WARMUP_FRACTION, "cap": LATENCY_CAP_S,
+        "warmup": WARMUP_FRACTION, "cap": LATENCY_CAP_S, "engine": profile.identity(),
     })
     path = cache_dir() / f"perfdb-{key[:24]}.json"
     if use_cache:

@@ -75,6 +75,8 @@ class Scenario:
     """``joint``: the inner MILP splits the total budget; ``split``: the outer loop also
     searches the per-model budget split (the paper's mode)."""
     weight_dtypes: tuple[str, ...] = ("bf16",)
+    engine: str = "vllm-v1"
+    """Serving engine profile (engine/engines.py): scheduling, limits and CPU costs it assumes."""
     seed: int = 0
     max_trials: int = 30
     """Cap on outer-loop trials."""
@@ -207,6 +209,9 @@ class Scenario:
         if not isinstance(wd, (list, tuple)) or not wd or any(w not in WEIGHT_DTYPES for w in wd):
             raise InputError(f"weight_dtypes: {wd!r} must list dtypes from {WEIGHT_DTYPES}", hint="e.g. [bf16] or [bf16, fp8]")
         out["weight_dtypes"] = tuple(dict.fromkeys(wd))
+        from boute.engine.engines import get_profile
+
+        out["engine"] = get_profile(_str(d.get("engine", "vllm-v1"), "engine"), field="engine").name
         for key, default, lo in (("seed", 0, 0), ("max_trials", 30, 1), ("stall_trials", 20, 1)):
             v = d.get(key, default)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:

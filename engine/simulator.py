@@ -1,11 +1,21 @@
 """Stage 2: discrete-event simulation of continuous batching (vLLM-style).
 
-One :class:`ReplicaSim` serves a request stream with iteration-level scheduling:
+One :class:`ReplicaSim` serves a request stream with iteration-level scheduling, as the
+replica's engine profile (``boute.engine.engines``) says:
 
-* every iteration runs all decoding sequences (one token each) plus prefill chunks
-  taken FIFO from the waiting queue while the token budget
-  (``max_num_batched_tokens``), the sequence cap (``max_num_seqs``) and free KV-cache
-  tokens allow (chunked prefill; without it a prompt must fit the budget whole);
+* a request first passes the API server (one FIFO front-end: parsing, tokenisation) and
+  only then reaches the engine's waiting queue;
+* ``mixed`` scheduling (vLLM V1, TensorRT-LLM): every iteration runs all decoding
+  sequences (one token each) plus prefill chunks taken FIFO from the waiting queue while
+  the token budget (``max_num_batched_tokens``), the sequence cap (``max_num_seqs``) and
+  free KV-cache tokens allow (chunked prefill; without it a prompt must fit the budget
+  whole);
+* ``prefill-first`` scheduling (vLLM V0, SGLang): an iteration that can admit prompts
+  runs only prefills and every decode waits for it;
+* multi-step engines (vLLM 0.6 ``--num-scheduler-steps N``) admit prompts only between
+  groups of N decode steps;
+* each iteration costs its GPU time plus the engine's CPU time of the step (overlapped,
+  ``max``, by engines that schedule asynchronously);
 * a request's first token comes with the iteration that finishes its prompt;
 * when decoding would overflow the KV cache, the most recently started sequence is
   preempted and recomputed later (vLLM's default recompute policy).
@@ -23,6 +33,7 @@ or join-shortest-queue.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 
@@ -102,19 +113,29 @@ class ReplicaSim:
     """One replica's continuous-batching engine, advanced event by event.
 
     Args:
-        model: the stage-1 model of the replica.
+        model: the stage-1 model of the replica (its engine profile sets the policy).
         kv_capacity_tokens: KV-cache tokens (from the replica's memory report).
-        chunked_prefill: split prompts across iterations to fill the token budget.
+        chunked_prefill: split prompts across iterations to fill the token budget
+            (default: the engine profile's choice).
     """
 
-    def __init__(self, model: ReplicaModel, kv_capacity_tokens: int | None = None, *, chunked_prefill: bool = True) -> None:
+    def __init__(self, model: ReplicaModel, kv_capacity_tokens: int | None = None, *, chunked_prefill: bool | None = None) -> None:
         self.model = model
         self.budget = model.max_num_batched_tokens
         self.max_seqs = model.max_num_seqs
         self.kv_cap = int(kv_capacity_tokens if kv_capacity_tokens is not None else model.memory().kv_capacity_tokens)
         if self.kv_cap < 1:
             raise InputError(f"kv_capacity_tokens: {self.kv_cap} leaves no room for a request", hint="pick a config that fits")
-        self.chunked = chunked_prefill
+        prof = model.engine
+        self.chunked = prof.chunked_prefill if chunked_prefill is None else chunked_prefill
+        self._prefill_first = prof.scheduling == "prefill-first"
+        self._nsteps = prof.num_scheduler_steps
+        self._gpos = 0  # decode steps done in the current multi-step group
+        self._async = prof.async_scheduling
+        self._cpu0, self._cpu1 = model.cpu_fixed_s, model.cpu_per_seq_s
+        self._fe_req_s = prof.frontend_request_us * 1e-6
+        self._fe_tok_s = prof.frontend_per_prompt_token_us * 1e-6
+        self._fe_free = -math.inf
         tab = model.step_tables(self.budget + self.max_seqs + 1, self.max_seqs + 1)
         self._tok, self._samp = tab.token_s, tab.sample_s
         self._pair, self._p0, self._d0, self._beta = tab.pair_s, tab.prefill0_s, tab.decode0_s, tab.beta_s
@@ -124,6 +145,7 @@ class ReplicaSim:
         self.preemptions = 0
         # Per-request state (grown as requests arrive).
         self.arrival: list[float] = []
+        self.enter: list[float] = []  # when the API server hands the request to the engine
         self.prompt: list[int] = []
         self.output: list[int] = []
         self.generated: list[int] = []
@@ -132,7 +154,15 @@ class ReplicaSim:
         self.first: list[float] = []
         self.finish: list[float] = []
         self.waiting: deque[int] = deque()
-        self.running: list[int] = []  # decoding, in start order
+        # Decoding requests in start order (a dict: O(1) removal, popitem() takes the newest).
+        self.running: dict[int, None] = {}
+        # Decode progress is counted once for the whole batch: a running request has generated
+        # ``gstep - base[r]`` tokens and finishes at step ``fin[r]`` (a heap finds the next one),
+        # so advancing k steps costs O(finished), not O(batch).
+        self._gstep = 0
+        self._base: dict[int, int] = {}
+        self._fin: dict[int, int] = {}
+        self._heap: list[tuple[int, int]] = []
         self.ctx_sum = 0  # context tokens of running sequences
         self.kv_used = 0
         self.outstanding = 0
@@ -140,9 +170,15 @@ class ReplicaSim:
 
     # ---------------------------------------------------------------- API
     def submit(self, arrival_s: float, prompt_tokens: int, output_tokens: int) -> int:
-        """Queue a request (call after ``run_until(arrival_s)``); returns its id."""
+        """Queue a request (call after ``run_until(arrival_s)``); returns its id.
+
+        The request reaches the engine after the front-end has handled it and every
+        earlier request (one FIFO API server)."""
         rid = len(self.arrival)
         self.arrival.append(arrival_s)
+        enter = max(arrival_s, self._fe_free) + self._fe_req_s + self._fe_tok_s * prompt_tokens
+        self._fe_free = enter
+        self.enter.append(enter)
         self.prompt.append(int(prompt_tokens))
         self.output.append(max(1, int(output_tokens)))
         self.generated.append(0)
@@ -152,8 +188,8 @@ class ReplicaSim:
         self.finish.append(math.nan)
         self.waiting.append(rid)
         self.outstanding += 1
-        if self.t < arrival_s and not self.running and len(self.waiting) == 1:
-            self.t = arrival_s  # idle engine wakes up at the arrival
+        if self.t < enter and not self.running and len(self.waiting) == 1:
+            self.t = enter  # idle engine wakes up when the request reaches it
         return rid
 
     def run_until(self, t_stop: float) -> None:
@@ -190,13 +226,32 @@ class ReplicaSim:
         if not self.waiting:
             return False
         r = self.waiting[0]
+        if self.enter[r] > self.t:
+            return False
         partial = self.prefilled[r] > 0
         if not partial and len(self.running) + self.n_partial >= self.max_seqs:
             return False
         return self.kv_used < self.kv_cap and (self.chunked or self.kv_used + self.target[r] <= self.kv_cap)
 
+    def _join(self, r: int) -> None:
+        """Start decoding request ``r`` (its ``generated`` count is current)."""
+        self.running[r] = None
+        base = self._gstep - self.generated[r]
+        self._base[r] = base
+        fin = base + self.output[r]
+        self._fin[r] = fin
+        heapq.heappush(self._heap, (fin, r))
+
+    def _next_finish_steps(self) -> int:
+        """Decode steps until the next running request finishes (drops stale heap entries)."""
+        heap, fin, running = self._heap, self._fin, self.running
+        while heap and (heap[0][1] not in running or fin[heap[0][1]] != heap[0][0]):
+            heapq.heappop(heap)
+        return heap[0][0] - self._gstep
+
     def _preempt_last(self) -> None:
-        r = self.running.pop()
+        r, _ = self.running.popitem()
+        self.generated[r] = self._gstep - self._base[r]
         ctx = self.prompt[r] + self.generated[r]
         self.ctx_sum -= ctx
         self.kv_used -= ctx
@@ -206,8 +261,17 @@ class ReplicaSim:
         self.preemptions += 1
 
     def _iterate(self, t_stop: float) -> bool:
-        if self._admissible():
+        if not self.running:
+            self._gpos = 0
+        if self._gpos == 0 and self._admissible():
             self._prefill_iteration()
+            return True
+        if not self.running and self.waiting and self.enter[self.waiting[0]] > self.t:
+            # Idle until the front-end hands over the next request.
+            e = self.enter[self.waiting[0]]
+            if e > t_stop:
+                return False
+            self.t = e
             return True
         if not self.running:
             # Waiting requests that cannot be admitted with nothing running: a prompt larger
@@ -223,17 +287,21 @@ class ReplicaSim:
         return True
 
     def _prefill_iteration(self) -> None:
-        # Decoders each need one more KV slot this iteration; preempt if they do not fit.
-        while self.running and self.kv_cap - self.kv_used < len(self.running):
-            self._preempt_last()
-        B = len(self.running)
+        if self._prefill_first:
+            B = 0  # decodes pause while prompts run
+        else:
+            # Decoders each need one more KV slot this iteration; preempt if they do not fit.
+            while self.running and self.kv_cap - self.kv_used < len(self.running):
+                self._preempt_last()
+            B = len(self.running)
         budget = self.budget - B
-        seats = self.max_seqs - B
+        seats = self.max_seqs - len(self.running)
         P, pairs = 0, 0.0
         done: list[int] = []
         partial_seen = 0
-        for r in list(self.waiting):
-            if budget <= 0:
+        t_now = self.t
+        for r in self.waiting:
+            if budget <= 0 or self.enter[r] > t_now:
                 break
             new = self.prefilled[r] == 0
             if new and seats - partial_seen <= 0:
@@ -267,12 +335,14 @@ class ReplicaSim:
             if self.running:
                 self._decode_steps(math.inf, max_steps=1)
             return
-        C = self.ctx_sum
+        C = self.ctx_sum if B else 0
         tokens = min(P + B, self._ntok)
-        dt = (
+        gpu = (
             self._tok[tokens] + self._pair * pairs + self._p0 + (self._d0 if B else 0.0)
             + self._samp[min(B + len(done), len(self._samp) - 1)] + self._beta * C
         )
+        cpu = self._cpu0 + self._cpu1 * (B + partial_seen)
+        dt = max(gpu, cpu) if self._async else gpu + cpu
         self.t += dt
         self.busy += dt
         # Decoders each produced one token.
@@ -290,26 +360,27 @@ class ReplicaSim:
                 self.kv_used -= ctx
                 self.outstanding -= 1
             else:
-                self.running.append(r)
+                self._join(r)
                 self.ctx_sum += ctx
 
     def _advance_running(self, k: int) -> None:
         B = len(self.running)
         self.ctx_sum += B * k
         self.kv_used += B * k
-        still = []
-        for r in self.running:
-            g = self.generated[r] + k
-            self.generated[r] = g
-            if g >= self.output[r]:
-                self.finish[r] = self.t
-                ctx = self.prompt[r] + g
-                self.ctx_sum -= ctx
-                self.kv_used -= ctx
-                self.outstanding -= 1
-            else:
-                still.append(r)
-        self.running = still
+        self._gstep += k
+        g = self._gstep
+        heap, fin, running = self._heap, self._fin, self.running
+        while heap and heap[0][0] <= g:
+            f, r = heapq.heappop(heap)
+            if r not in running or fin[r] != f:
+                continue  # stale: preempted since
+            del running[r]
+            self.generated[r] = self.output[r]
+            self.finish[r] = self.t
+            ctx = self.prompt[r] + self.output[r]
+            self.ctx_sum -= ctx
+            self.kv_used -= ctx
+            self.outstanding -= 1
 
     def _decode_steps(self, t_stop: float, max_steps: int | None = None) -> None:
         while True:
@@ -321,27 +392,47 @@ class ReplicaSim:
             if not self.running:
                 return
         B = len(self.running)
-        gen, out = self.generated, self.output
-        k = min(out[r] - gen[r] for r in self.running)
+        k = self._next_finish_steps()
         k = min(k, (self.kv_cap - self.kv_used) // B)
+        if self._nsteps > 1:
+            k = min(k, self._nsteps - self._gpos)
         a = self._tok[min(B, self._ntok)] + self._d0 + self._samp[min(B, len(self._samp) - 1)]
+        cpu = (self._cpu0 + self._cpu1 * B) / self._nsteps
         C = self.ctx_sum
         beta = self._beta
         # With a blocked queue only a completion changes the batch, so arrivals (t_stop) do not
-        # end the run of steps; with an empty queue the next arrival does.
-        if t_stop < math.inf and not self.waiting:
+        # end the run of steps; with an empty queue (or one whose head is still in the
+        # front-end) the next hand-over does.
+        head_enter = self.enter[self.waiting[0]] if self.waiting else math.inf
+        if head_enter > self.t:
+            t_stop = min(t_stop, head_enter)
+        if t_stop < math.inf and (not self.waiting or head_enter > self.t):
             # Stop at the first step that ends at or after t_stop: solve
-            # (beta B / 2) k^2 + (a + beta C - beta B / 2) k - (t_stop - t) >= 0.
-            gap = t_stop - self.t
-            qa, qb = beta * B / 2.0, a + beta * C - beta * B / 2.0
+            # (beta B / 2) k^2 + (a' + beta C - beta B / 2) k - (t_stop - t) >= 0, where a'
+            # bounds the step's fixed part from above (so the run never overshoots t_stop).
+            a_up = a + cpu if not self._async else max(a + beta * C, cpu) - beta * C
+            gap = max(t_stop - self.t, 0.0)
+            qa, qb = beta * B / 2.0, a_up + beta * C - beta * B / 2.0
             ks = gap / qb if qa <= 0 else (-qb + math.sqrt(qb * qb + 4 * qa * gap)) / (2 * qa)
             k = min(k, max(1, math.ceil(ks - 1e-12)))
         if max_steps is not None:
             k = min(k, max_steps)
         k = max(1, k)
-        dt = k * a + beta * (k * C + B * k * (k - 1) / 2.0)
+        if not self._async:
+            dt = k * (a + cpu) + beta * (k * C + B * k * (k - 1) / 2.0)
+        else:
+            # Steps whose GPU time is below the CPU time cost the CPU time.
+            bb = beta * B
+            if bb > 0:
+                j0 = min(k, max(0, math.ceil((cpu - a - beta * C) / bb)))
+            else:
+                j0 = k if a + beta * C < cpu else 0
+            m = k - j0
+            dt = j0 * cpu + m * (a + beta * C) + bb * (k * (k - 1) / 2.0 - j0 * (j0 - 1) / 2.0)
         self.t += dt
         self.busy += dt
+        if self._nsteps > 1:
+            self._gpos = (self._gpos + k) % self._nsteps
         self._advance_running(k)
 
 
@@ -350,7 +441,7 @@ def simulate_replica(
     stream: RequestStream,
     *,
     kv_capacity_tokens: int | None = None,
-    chunked_prefill: bool = True,
+    chunked_prefill: bool | None = None,
     warmup_fraction: float = 0.1,
     max_latency_s: float | None = None,
 ) -> SimResult:
@@ -379,7 +470,7 @@ def simulate_closed_loop(
     prompt_tokens: int,
     output_tokens: int,
     kv_capacity_tokens: int | None = None,
-    chunked_prefill: bool = True,
+    chunked_prefill: bool | None = None,
 ) -> SimResult:
     """A fixed-concurrency benchmark (as ``benchmark_serving --max-concurrency``):
     ``concurrency`` requests start at t=0 and each completion starts the next, until
@@ -416,7 +507,7 @@ def simulate_pool(
     *,
     policy: str = "proportional",
     weights: list[float] | None = None,
-    chunked_prefill: bool = True,
+    chunked_prefill: bool | None = None,
     warmup_fraction: float = 0.1,
 ) -> SimResult:
     """Serve ``stream`` on several replicas behind one balancer.
