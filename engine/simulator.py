@@ -44,7 +44,7 @@ from boute.engine.errors import InputError
 from boute.engine.replica import ReplicaModel
 from boute.engine.workload import RequestStream
 
-__all__ = ["ReplicaSim", "SimResult", "simulate_replica", "simulate_pool", "simulate_closed_loop", "summarize"]
+__all__ = ["ReplicaSim", "SimResult", "simulate_replica", "simulate_pool", "simulate_closed_loop", "simulate_bench", "summarize"]
 
 
 @attrs.frozen(kw_only=True)
@@ -163,6 +163,13 @@ class ReplicaSim:
         self._base: dict[int, int] = {}
         self._fin: dict[int, int] = {}
         self._heap: list[tuple[int, int]] = []
+        # Inter-token latencies (only when record_itl is set, for benchmark predictions):
+        # compressed runs (first gap, last gap, steps, sequences, floor) and the sequences
+        # that joined since the last token-producing iteration.
+        self.record_itl = False
+        self._itl_runs: list[tuple[float, float, int, int, float]] = []
+        self._itl_last = 0.0
+        self._itl_joiners: list[tuple[float, int]] = []
         self.ctx_sum = 0  # context tokens of running sequences
         self.kv_used = 0
         self.outstanding = 0
@@ -347,6 +354,8 @@ class ReplicaSim:
         self.busy += dt
         # Decoders each produced one token.
         if B:
+            if self.record_itl:
+                self._itl_first(B)
             self._advance_running(1)
         for r in done:
             self.waiting.remove(r)
@@ -362,6 +371,31 @@ class ReplicaSim:
             else:
                 self._join(r)
                 self.ctx_sum += ctx
+                if self.record_itl:
+                    self._itl_joiners.append((self.t, 1))
+
+    def _itl_first(self, B: int) -> None:
+        """Record the gaps of the tokens an iteration ending now gives ``B`` decoders."""
+        joined = 0
+        for jt, c in self._itl_joiners:
+            self._itl_runs.append((self.t - jt, self.t - jt, 1, c, 0.0))
+            joined += c
+        if B - joined > 0:
+            gap = self.t - self._itl_last
+            self._itl_runs.append((gap, gap, 1, B - joined, 0.0))
+        self._itl_joiners = []
+        self._itl_last = self.t
+
+    def itl_samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """Recorded inter-token latencies as ``(values_s, weights)`` (needs ``record_itl``)."""
+        vals, wts = [], []
+        for lo, hi, n, b, floor in self._itl_runs:
+            v = np.linspace(lo, hi, n) if n > 1 else np.array([lo])
+            vals.append(np.maximum(v, floor))
+            wts.append(np.full(n, float(b)))
+        if not vals:
+            return np.zeros(0), np.zeros(0)
+        return np.concatenate(vals), np.concatenate(wts)
 
     def _advance_running(self, k: int) -> None:
         B = len(self.running)
@@ -429,8 +463,22 @@ class ReplicaSim:
                 j0 = k if a + beta * C < cpu else 0
             m = k - j0
             dt = j0 * cpu + m * (a + beta * C) + bb * (k * (k - 1) / 2.0 - j0 * (j0 - 1) / 2.0)
+        t0 = self.t
         self.t += dt
         self.busy += dt
+        if self.record_itl:
+            first = a + beta * C + (cpu if not self._async else 0.0)
+            first = max(first, cpu) if self._async else first
+            t_first = t0 + first
+            end, self.t = self.t, t_first
+            self._itl_first(B)
+            self.t = end
+            if k > 1:
+                lo, hi = a + beta * (C + B), a + beta * (C + B * (k - 1))
+                if not self._async:
+                    lo, hi = lo + cpu, hi + cpu
+                self._itl_runs.append((lo, hi, k - 1, B, cpu if self._async else 0.0))
+            self._itl_last = self.t
         if self._nsteps > 1:
             self._gpos = (self._gpos + k) % self._nsteps
         self._advance_running(k)
@@ -471,25 +519,83 @@ def simulate_closed_loop(
     output_tokens: int,
     kv_capacity_tokens: int | None = None,
     chunked_prefill: bool | None = None,
+    staggered: bool = False,
 ) -> SimResult:
     """A fixed-concurrency benchmark (as ``benchmark_serving --max-concurrency``):
     ``concurrency`` requests start at t=0 and each completion starts the next, until
-    ``num_requests`` have been sent. Every request has the same lengths."""
+    ``num_requests`` have been sent. Every request has the same lengths.
+
+    ``staggered``: the clients start spread evenly over one request's steady-state
+    latency and the first ``concurrency`` requests are left out of the result, so the
+    averages are those of the steady loop (no start-up burst of synchronised prompts).
+    """
     if concurrency < 1 or num_requests < concurrency:
         raise InputError(
             f"concurrency={concurrency}, num_requests={num_requests}: need 1 <= concurrency <= num_requests",
             hint="send at least one wave",
         )
     sim = ReplicaSim(model, kv_capacity_tokens, chunked_prefill=chunked_prefill)
-    for _ in range(concurrency):
-        sim.submit(0.0, prompt_tokens, output_tokens)
+    if staggered:
+        from boute.engine.replica import steady_state_closed_loop
+
+        ss = steady_state_closed_loop(model, concurrency, prompt_tokens, output_tokens)
+        span = ss["ttft_s"] + max(output_tokens - 1, 0) * ss["tpot_s"]
+        starts = [span * j / concurrency for j in range(concurrency)]
+    else:
+        starts = [0.0] * concurrency
+    for a in starts:
+        sim.run_until(a)
+        sim.submit(a, prompt_tokens, output_tokens)
     sent = concurrency
     while sim.running or sim.waiting:
         sim._iterate(math.inf)
         while sent < num_requests and sim.outstanding < concurrency:
             sim.submit(sim.t, prompt_tokens, output_tokens)
             sent += 1
-    return sim.result(0.0)
+    if not staggered:
+        return sim.result(0.0)
+    return sim.result(concurrency / num_requests if num_requests > concurrency else 0.0)
+
+
+def simulate_bench(
+    model: ReplicaModel,
+    *,
+    arrival_s: np.ndarray,
+    prompt_tokens: np.ndarray,
+    output_tokens: np.ndarray,
+    max_concurrency: int | None = None,
+    kv_capacity_tokens: int | None = None,
+) -> ReplicaSim:
+    """A ``vllm bench serve`` run: request ``i`` is sent at ``arrival_s[i]`` (all zeros for
+    ``--request-rate inf``) or, with ``max_concurrency``, when one of that many client
+    slots frees (the benchmark's semaphore; its latencies start when the slot is taken).
+
+    Returns the finished simulator with inter-token latencies recorded
+    (:meth:`ReplicaSim.itl_samples`); per-request ``arrival`` is the send time.
+    """
+    n = len(arrival_s)
+    if max_concurrency is not None and max_concurrency < 1:
+        raise InputError(f"max_concurrency: {max_concurrency!r} must be >= 1", hint="or leave it unset (no limit)")
+    sim = ReplicaSim(model, kv_capacity_tokens)
+    sim.record_itl = True
+    arr, pr, out = (np.asarray(x).tolist() for x in (arrival_s, prompt_tokens, output_tokens))
+    i = 0
+    waited = False  # the next request waited for a client slot
+    while i < n or sim.running or sim.waiting:
+        if i < n and (max_concurrency is None or sim.outstanding < max_concurrency):
+            a = arr[i]
+            if a > sim.t and (sim.running or sim.waiting):
+                sim.run_until(a)
+            start = sim.t if waited and sim.t > a else a
+            sim.submit(start, pr[i], out[i])
+            i += 1
+            waited = False
+            continue
+        if not (sim.running or sim.waiting):
+            break
+        waited = i < n
+        sim._iterate(math.inf)
+    return sim
 
 
 def _overloaded(sim: ReplicaSim, warmup_fraction: float) -> SimResult:
