@@ -14,8 +14,8 @@ What each field does in boute's simulation (``boute.engine.simulator.ReplicaSim`
     scheduling "prefill-first":  an iteration with admissible prompts runs only prefills;
                                  decodes wait (vLLM V0 ``_schedule_default``, SGLang)
     cpu(B) = step_cpu_base_us + step_cpu_per_seq_us * B + step_cpu_tp_us * [tp > 1]
-    iteration = max(gpu, cpu)    when ``async_scheduling`` (CPU of step n+1 overlaps GPU of n)
-              = gpu + cpu / N    otherwise, N = ``num_scheduler_steps`` on decode-only runs
+    iteration = exposed + max(gpu, cpu)  when ``async_scheduling`` (CPU of step n+1 overlaps GPU of n)
+              = exposed + gpu + cpu / N  otherwise, N = ``num_scheduler_steps`` on decode-only runs
     a request enters the engine after a FIFO front-end (one API-server process):
         enter = max(arrival, front-end free) + frontend_request_us + frontend_per_prompt_token_us * prompt
 
@@ -75,6 +75,9 @@ class EngineProfile:
     """CPU time per scheduled sequence per step (scheduling, input prep, output processing)."""
     step_cpu_tp_us: float = attrs.field(validator=_nonneg)
     """Extra CPU time per step when tensor parallelism > 1 (broadcast to worker ranks)."""
+    step_exposed_us: float = attrs.field(default=0.0, validator=_nonneg)
+    """Time per step that neither async scheduling nor CUDA graphs hide (gaps between
+    kernels and between steps, the sampler's host sync), microseconds; added to every step."""
     frontend_request_us: float = attrs.field(validator=_nonneg)
     """API-server time to accept one request (HTTP, parsing, request setup), microseconds."""
     frontend_per_prompt_token_us: float = attrs.field(validator=_nonneg)
@@ -151,6 +154,9 @@ _V1_ARGS = ("vllm-project/vllm vllm/engine/arg_utils.py get_batch_defaults (read
             "max_num_batched_tokens 8192 / max_num_seqs 1024 on >= 70 GiB non-A100 GPUs, else 2048 / 256")
 _V0_SCHED = ("vllm-project/vllm vllm/core/scheduler.py @ 0dce2b29 _schedule_default (read 2026-11-28): 'Don't schedule "
              "decodes if prefills are scheduled'; prompts whole (enable_chunking=False)")
+_FIT = ("fitted: step_exposed_us by grid search (0-3000 us) on the TPOT of aiconfigurator-core 0.12.0 "
+        "systems/silicon_sample.csv rows of this backend (H100/H200, Llama-3.1); docs/fidelity.md reports every row "
+        "predicted with the value fitted on the other half of the rows only (scripts/bench_fidelity.py, 2026-11-29)")
 _V06_BLOG = ("vLLM blog 2024-09-05 'vLLM v0.6.0: 2.7x Throughput Improvement and 5x Latency Reduction': Llama-3-8B "
              "on 1 H100 under v0.5.3 spent 33 % of the time in the HTTP API server, 29 % in scheduling, GPU 38 %; "
              "v0.6 moves the API server to its own process, adds multi-step scheduling and async output processing")
@@ -161,19 +167,21 @@ PROFILES: dict[str, EngineProfile] = {
         EngineProfile(
             name="vllm-v1", engine="vllm", version=">=0.10 (V1 engine)", scheduling="mixed", chunked_prefill=True,
             max_num_batched_tokens=None, max_num_seqs=None, async_scheduling=True,
-            step_cpu_base_us=600.0, step_cpu_per_seq_us=4.0, step_cpu_tp_us=100.0,
+            step_cpu_base_us=600.0, step_cpu_per_seq_us=4.0, step_cpu_tp_us=100.0, step_exposed_us=1000.0,
             frontend_request_us=500.0, frontend_per_prompt_token_us=0.5,
             sources=(_V1_SCHED, _V1_ARGS,
                      "async scheduling and CUDA graphs on: vLLM V1 blog 2025-01-27 (engine core in its own process, "
                      "persistent batch, piecewise CUDA graphs)",
                      "estimate: step CPU 0.6 ms + 4 us/seq, +0.1 ms with TP (shared-memory broadcast); front-end 0.5 ms "
-                     "+ 0.5 us/prompt token; anchored on " + _V06_BLOG[:60] + "... scaled to V1's split processes")),
+                     "+ 0.5 us/prompt token; anchored on " + _V06_BLOG[:60] + "... scaled to V1's split processes",
+                     "step_exposed_us 1000 " + _FIT)),
         EngineProfile(
             name="vllm-0.6", engine="vllm", limits_rule="vllm-v0", version="0.6.0-0.6.6 (V0 engine, default flags)", scheduling="prefill-first",
             chunked_prefill=False, max_num_batched_tokens=None, max_num_seqs=None, async_scheduling=False,
-            step_cpu_base_us=1500.0, step_cpu_per_seq_us=35.0, step_cpu_tp_us=500.0,
+            step_cpu_base_us=1500.0, step_cpu_per_seq_us=35.0, step_cpu_tp_us=500.0, step_exposed_us=1000.0,
             frontend_request_us=1000.0, frontend_per_prompt_token_us=1.0,
-            sources=(_V0_SCHED, "vLLM 0.6 SchedulerConfig: max_num_batched_tokens = max(max_model_len, 2048) without "
+            sources=(_V0_SCHED, "step_exposed_us 1000 taken from the vllm-v1 fit (same GPUs' kernel and step gaps; no "
+                     "V0 rows to fit on)", "vLLM 0.6 SchedulerConfig: max_num_batched_tokens = max(max_model_len, 2048) without "
                      "chunked prefill, max_num_seqs 256", _V06_BLOG,
                      "estimate: step CPU 1.5 ms + 35 us/seq (+0.5 ms TP broadcast), front-end 1 ms + 1 us/token: "
                      "scheduling at 29 % beside 38 % GPU in the blog's profile means CPU ~ 0.8x the GPU step")),
@@ -181,37 +189,39 @@ PROFILES: dict[str, EngineProfile] = {
             name="vllm-0.6-ms10", engine="vllm", limits_rule="vllm-v0", version="0.6.x with --num-scheduler-steps 10", scheduling="prefill-first",
             chunked_prefill=False, max_num_batched_tokens=None, max_num_seqs=None, num_scheduler_steps=10,
             async_scheduling=False, step_cpu_base_us=1500.0, step_cpu_per_seq_us=35.0, step_cpu_tp_us=500.0,
-            frontend_request_us=1000.0, frontend_per_prompt_token_us=1.0,
-            sources=(_V0_SCHED, _V06_BLOG + "; its benchmarks use --num-scheduler-steps 10",
+            step_exposed_us=1000.0, frontend_request_us=1000.0, frontend_per_prompt_token_us=1.0,
+            sources=(_V0_SCHED, "step_exposed_us 1000 taken from the vllm-v1 fit", _V06_BLOG + "; its benchmarks use --num-scheduler-steps 10",
                      "multi-step: vllm/worker/multi_step_model_runner.py (v0.6): one schedule, N decode steps",
                      "estimate: same CPU as vllm-0.6, amortised over the 10 steps")),
         EngineProfile(
             name="vllm-0.5", engine="vllm", limits_rule="vllm-v0", version="0.5.x (V0 engine, API server in the engine process)",
             scheduling="prefill-first", chunked_prefill=False, max_num_batched_tokens=None, max_num_seqs=None,
             async_scheduling=False, step_cpu_base_us=2000.0, step_cpu_per_seq_us=70.0, step_cpu_tp_us=800.0,
-            frontend_request_us=1500.0, frontend_per_prompt_token_us=1.0,
-            sources=(_V0_SCHED, _V06_BLOG,
+            step_exposed_us=1000.0, frontend_request_us=1500.0, frontend_per_prompt_token_us=1.0,
+            sources=(_V0_SCHED, _V06_BLOG, "step_exposed_us 1000 taken from the vllm-v1 fit",
                      "estimate: the blog's 33 % API server + 29 % scheduling beside 38 % GPU for v0.5.3 gives CPU ~1.6x "
                      "the GPU step at ~128 running sequences: 2 ms + 70 us/seq")),
         EngineProfile(
             name="sglang", engine="sglang", limits_rule="sglang", version="0.4-0.5 (overlap scheduler)", scheduling="prefill-first",
             chunked_prefill=True, max_num_batched_tokens=None, max_num_seqs=None, async_scheduling=True,
-            step_cpu_base_us=500.0, step_cpu_per_seq_us=3.0, step_cpu_tp_us=100.0,
+            step_cpu_base_us=500.0, step_cpu_per_seq_us=3.0, step_cpu_tp_us=100.0, step_exposed_us=3000.0,
             frontend_request_us=500.0, frontend_per_prompt_token_us=0.5,
             sources=("sgl-project/sglang python/sglang/srt/managers/scheduler.py get_next_batch_to_run and "
                      "schedule_policy.py @ ad0119fd (read 2026-11-28): a new prefill (extend) batch runs before the "
                      "decode batch; mixing them needs --enable-mixed-chunk (off by default)",
                      "sglang server_args.py: chunked_prefill_size 8192 on 35-160 GB GPUs, 2048 below",
-                     "estimate: overlap scheduler hides step CPU (0.5 ms + 3 us/seq); front-end as vllm-v1")),
+                     "estimate: overlap scheduler hides step CPU (0.5 ms + 3 us/seq); front-end as vllm-v1",
+                     "step_exposed_us 3000 (the top of the grid: only 46 rows, 8B FP8 on H200) " + _FIT)),
         EngineProfile(
             name="trtllm", engine="trtllm", limits_rule="trtllm", version="1.0 (PyTorch backend, trtllm-serve)", scheduling="mixed",
             chunked_prefill=False, max_num_batched_tokens=None, max_num_seqs=None, async_scheduling=True,
-            step_cpu_base_us=300.0, step_cpu_per_seq_us=2.0, step_cpu_tp_us=50.0,
+            step_cpu_base_us=300.0, step_cpu_per_seq_us=2.0, step_cpu_tp_us=50.0, step_exposed_us=1500.0,
             frontend_request_us=500.0, frontend_per_prompt_token_us=0.5,
             sources=("NVIDIA/TensorRT-LLM docs performance-tuning-guide 'tuning max batch size and max num tokens': the "
                      "in-flight batcher schedules context and generation requests in one iteration; trtllm-serve "
                      "defaults max_num_tokens 8192, max_batch_size 2048, chunked context off",
-                     "estimate: C++ executor with overlap scheduler: 0.3 ms + 2 us/seq")),
+                     "estimate: C++ executor with overlap scheduler: 0.3 ms + 2 us/seq",
+                     "step_exposed_us 1500 " + _FIT)),
     )
 }
 

@@ -373,6 +373,7 @@ class ReplicaModel:
         """A step's wall time from its GPU time: ``gpu + cpu`` for a synchronous engine,
         ``max(gpu, cpu)`` for one that schedules the next step while this one runs."""
         cpu = self.step_cpu_time(seqs, decode_only)
+        gpu_s = gpu_s + self.engine.step_exposed_us * 1e-6
         return np.maximum(gpu_s, cpu) if self.engine.async_scheduling else gpu_s + cpu
 
     def _fixed_time(self, p, pairs, b, sampled_seqs=None) -> np.ndarray:

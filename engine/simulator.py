@@ -133,6 +133,7 @@ class ReplicaSim:
         self._gpos = 0  # decode steps done in the current multi-step group
         self._async = prof.async_scheduling
         self._cpu0, self._cpu1 = model.cpu_fixed_s, model.cpu_per_seq_s
+        self._exposed = prof.step_exposed_us * 1e-6
         self._fe_req_s = prof.frontend_request_us * 1e-6
         self._fe_tok_s = prof.frontend_per_prompt_token_us * 1e-6
         self._fe_free = -math.inf
@@ -346,7 +347,7 @@ class ReplicaSim:
         tokens = min(P + B, self._ntok)
         gpu = (
             self._tok[tokens] + self._pair * pairs + self._p0 + (self._d0 if B else 0.0)
-            + self._samp[min(B + len(done), len(self._samp) - 1)] + self._beta * C
+            + self._samp[min(B + len(done), len(self._samp) - 1)] + self._beta * C + self._exposed
         )
         cpu = self._cpu0 + self._cpu1 * (B + partial_seen)
         dt = max(gpu, cpu) if self._async else gpu + cpu
@@ -430,7 +431,7 @@ class ReplicaSim:
         k = min(k, (self.kv_cap - self.kv_used) // B)
         if self._nsteps > 1:
             k = min(k, self._nsteps - self._gpos)
-        a = self._tok[min(B, self._ntok)] + self._d0 + self._samp[min(B, len(self._samp) - 1)]
+        a = self._tok[min(B, self._ntok)] + self._d0 + self._samp[min(B, len(self._samp) - 1)] + self._exposed
         cpu = (self._cpu0 + self._cpu1 * B) / self._nsteps
         C = self.ctx_sum
         beta = self._beta
@@ -579,22 +580,28 @@ def simulate_bench(
     sim = ReplicaSim(model, kv_capacity_tokens)
     sim.record_itl = True
     arr, pr, out = (np.asarray(x).tolist() for x in (arrival_s, prompt_tokens, output_tokens))
+    slots = [0.0] * (max_concurrency or n)  # when each client slot is free again (a heap)
+
+    def step(t_stop: float) -> bool:
+        before = sim.outstanding
+        ok = sim._iterate(t_stop)
+        for _ in range(before - sim.outstanding):  # each finished (or dropped) request frees its slot now
+            heapq.heappush(slots, sim.t)
+        return ok
+
     i = 0
-    waited = False  # the next request waited for a client slot
     while i < n or sim.running or sim.waiting:
-        if i < n and (max_concurrency is None or sim.outstanding < max_concurrency):
+        if i < n and slots:
             a = arr[i]
-            if a > sim.t and (sim.running or sim.waiting):
-                sim.run_until(a)
-            start = sim.t if waited and sim.t > a else a
-            sim.submit(start, pr[i], out[i])
+            while sim.t < a and (sim.running or sim.waiting):
+                if not step(a):
+                    break
+            sim.submit(max(a, heapq.heappop(slots)), pr[i], out[i])
             i += 1
-            waited = False
             continue
         if not (sim.running or sim.waiting):
             break
-        waited = i < n
-        sim._iterate(math.inf)
+        step(math.inf)
     return sim
 
 
