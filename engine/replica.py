@@ -249,7 +249,8 @@ class ReplicaModel:
     # ------------------------------------------------------------------ time
     def _precompute(self) -> None:
         m, g, c = self.llm, self.gpu, self.config
-        cal = g.calibration
+        # The engine's own kernels where they were measured (TensorRT-LLM, SGLang), else vLLM's.
+        cal = g.calibration.for_engine(self.engine.engine)
         tp = c.tp
         self._kv_heads_per_gpu = max(1.0, m.num_kv_heads / tp)
         kvb = KV_DTYPE_BYTES[c.kv_dtype]

@@ -137,6 +137,9 @@ class ReplicaSim:
         self._fe_req_s = prof.frontend_request_us * 1e-6
         self._fe_tok_s = prof.frontend_per_prompt_token_us * 1e-6
         self._fe_free = -math.inf
+        # With async scheduling the scheduler plans step n+1 while step n runs: a request that
+        # reaches the engine after step n started can join step n+2 at the earliest.
+        self._last_start = 0.0
         tab = model.step_tables(self.budget + self.max_seqs + 1, self.max_seqs + 1)
         self._tok, self._samp = tab.token_s, tab.sample_s
         self._pair, self._p0, self._d0, self._beta = tab.pair_s, tab.prefill0_s, tab.decode0_s, tab.beta_s
@@ -230,11 +233,15 @@ class ReplicaSim:
         )
 
     # ---------------------------------------------------------------- engine
+    def _gate(self) -> float:
+        """Requests that reached the engine by this time can be scheduled now."""
+        return self._last_start if (self._async and self.running) else self.t
+
     def _admissible(self) -> bool:
         if not self.waiting:
             return False
         r = self.waiting[0]
-        if self.enter[r] > self.t:
+        if self.enter[r] > self._gate():
             return False
         partial = self.prefilled[r] > 0
         if not partial and len(self.running) + self.n_partial >= self.max_seqs:
@@ -307,7 +314,7 @@ class ReplicaSim:
         P, pairs = 0, 0.0
         done: list[int] = []
         partial_seen = 0
-        t_now = self.t
+        t_now = self._gate()
         for r in self.waiting:
             if budget <= 0 or self.enter[r] > t_now:
                 break
@@ -351,6 +358,7 @@ class ReplicaSim:
         )
         cpu = self._cpu0 + self._cpu1 * (B + partial_seen)
         dt = max(gpu, cpu) if self._async else gpu + cpu
+        self._last_start = self.t
         self.t += dt
         self.busy += dt
         # Decoders each produced one token.
@@ -441,6 +449,8 @@ class ReplicaSim:
         head_enter = self.enter[self.waiting[0]] if self.waiting else math.inf
         if head_enter > self.t:
             t_stop = min(t_stop, head_enter)
+        elif self.waiting and head_enter > self._gate():
+            max_steps = 1  # it reached the engine during the last step: schedulable after one more
         if t_stop < math.inf and (not self.waiting or head_enter > self.t):
             # Stop at the first step that ends at or after t_stop: solve
             # (beta B / 2) k^2 + (a' + beta C - beta B / 2) k - (t_stop - t) >= 0, where a'
@@ -467,6 +477,8 @@ class ReplicaSim:
         t0 = self.t
         self.t += dt
         self.busy += dt
+        last = a + beta * (C + B * (k - 1))
+        self._last_start = self.t - (max(last, cpu) if self._async else last + cpu)
         if self.record_itl:
             first = a + beta * C + (cpu if not self._async else 0.0)
             first = max(first, cpu) if self._async else first

@@ -490,6 +490,12 @@ TensorRT-LLM 1.0, vLLM (0.12 and unversioned V1-era rows) and SGLang 0.5.6, BF16
 Each row is predicted with the engine profile of its backend (`engine/engines.py`:
 `trtllm`, `vllm-v1`, `sglang`).
 
+A replica of a TensorRT-LLM or SGLang row computes its GEMMs with constants fitted on that
+engine's own kernel tables (`Calibration.for_engine`); attention and all-reduce use the vLLM
+tables for every engine. Engines that schedule asynchronously (vLLM V1, SGLang's overlap
+loop, TensorRT-LLM's overlap scheduler) plan step n+1 while step n runs, so a request that
+arrives mid-step joins one step later than a synchronous engine would take it.
+
 Predicted ("sim") = boute's stage 2 simulating the benchmark: `concurrency` clients, each
 completion starts the client's next request, `{rounds:g} x concurrency` requests; the clients
 start spread over one request's latency and the first round is left out, so the averages are
@@ -501,6 +507,7 @@ see the findings). "steady" = the closed-form steady state of the same loop.
 | constant | fitted on | never fitted on |
 |---|---|---|
 | GEMM, attention, all-reduce efficiencies per GPU (`gpus/calibration.py`) | aiconfigurator-core 0.12.0 per-operator tables (vLLM backend), `scripts/calibrate.py` | the silicon rows |
+| GEMM efficiencies of TensorRT-LLM and SGLang replicas on H100/H200 (`ENGINE_KERNELS`) | the same package's TensorRT-LLM 1.3 and SGLang 0.5.14 GEMM tables | the silicon rows |
 | engine limits, scheduling policy, multi-step, async scheduling (`engine/engines.py`) | read from the engines' source (files and commits in each profile's `sources`) | anything measured |
 | step CPU cost, per-request front-end cost (`engine/engines.py`) | estimates anchored on the vLLM v0.6 profiling blog (each profile says so) | the silicon rows |
 | `step_exposed_us` and `frontend_request_us` in the cross-fitted tables below | the other fold of the same backend's rows (2 folds by a hash of the row id) | the fold they predict |

@@ -162,3 +162,58 @@ def test_precisions_are_sourced_and_int4_streams_fewer_bytes(catalog):
     t = [float(x.decode_step_time(1, 500)) for x in (bf16, fp8_wo, int4)]
     assert t[0] > t[1] > t[2]  # weight streaming: 2 > 1 > ~0.52 bytes per weight
     assert int4.memory().weight_bytes < fp8_wo.memory().weight_bytes < bf16.memory().weight_bytes
+
+
+def test_engine_profile_is_part_of_the_perf_db_key(catalog):
+    from boute.engine.perfdb import build_perfdb
+    from boute.engine.workload import get_workload
+
+    kw = dict(max_gpus_per_replica={"H100-SXM": 1}, use_cache=False, workers=1)
+    v1 = build_perfdb([catalog.model("Llama-3.1-8B")], [catalog.gpu("H100")], get_workload("gsm8k"), **kw)
+    v06 = build_perfdb([catalog.model("Llama-3.1-8B")], [catalog.gpu("H100")], get_workload("gsm8k"), engine="vllm-0.6", **kw)
+    assert v1.key != v06.key
+    (c1,), (c06,) = v1.curves.values(), v06.curves.values()
+    assert c1.config.engine == "vllm-v1" and c06.config.engine == "vllm-0.6" and c06.config.key.endswith(":vllm-0.6")
+    assert c1.capacity(5.0) != c06.capacity(5.0)
+    with pytest.raises(InputError, match="engine: unknown engine profile 'vlm'"):
+        build_perfdb([catalog.model("Llama-3.1-8B")], [catalog.gpu("H100")], get_workload("gsm8k"), engine="vlm", **kw)
+
+
+def test_scenario_engine_field(catalog):
+    from boute.engine.scenario import DEFAULT, Scenario
+
+    assert Scenario.from_dict(DEFAULT, catalog).engine == "vllm-v1"
+    assert Scenario.from_dict({**DEFAULT, "engine": "sglang"}, catalog).engine == "sglang"
+    with pytest.raises(InputError, match=r"engine: unknown engine profile 'sgl'.*did you mean 'sglang'"):
+        Scenario.from_dict({**DEFAULT, "engine": "sgl"}, catalog)
+
+
+def test_async_scheduling_admits_a_new_request_one_step_later(catalog):
+    """vLLM V1's async scheduler (and SGLang's overlap loop) plans step n+1 while step n
+    runs: a request arriving mid-step joins one step later than a synchronous engine allows."""
+    ttft = {}
+    for asyn in (True, False):
+        prof = attrs.evolve(PROFILES["vllm-v1"], async_scheduling=asyn, step_cpu_base_us=0.0, step_cpu_per_seq_us=0.0,
+                            step_cpu_tp_us=0.0, frontend_request_us=0.0, frontend_per_prompt_token_us=0.0)
+        sim = ReplicaSim(_model(catalog, engine=prof), 100_000)
+        for _ in range(8):
+            sim.submit(0.0, 100, 400)
+        sim.run_until(0.5)
+        sim.submit(0.5, 100, 5)
+        sim.run_until(math.inf)
+        ttft[asyn] = sim.first[8] - sim.arrival[8]
+    step = float(_model(catalog).decode_step_time(8, 3000))
+    assert ttft[True] - ttft[False] == pytest.approx(step, rel=0.3)
+
+
+def test_engine_kernels_apply_only_to_their_engine(catalog):
+    cal = catalog.gpu("H200").calibration
+    assert {name for name, _ in cal.engine_kernels} == {"trtllm", "sglang"}
+    trt = cal.for_engine("trtllm")
+    assert trt.fp8_gemm_compute_efficiency != cal.fp8_gemm_compute_efficiency and trt.engine_kernels == ()
+    assert cal.for_engine("vllm") is cal
+    assert trt.attention_memory_efficiency == cal.attention_memory_efficiency  # attention stays vLLM's
+    v1 = _model(catalog, gpu="H200", engine=attrs.evolve(PROFILES["vllm-v1"], step_exposed_us=0.0))
+    tr = _model(catalog, gpu="H200", engine=attrs.evolve(PROFILES["trtllm"], step_exposed_us=0.0, async_scheduling=True,
+                                                         step_cpu_base_us=600.0, step_cpu_per_seq_us=4.0, step_cpu_tp_us=100.0))
+    assert float(v1.prefill_time(2048)) != float(tr.prefill_time(2048))
