@@ -215,13 +215,13 @@ PROFILES: dict[str, EngineProfile] = {
         EngineProfile(
             name="trtllm", engine="trtllm", limits_rule="trtllm", version="1.0 (PyTorch backend, trtllm-serve)", scheduling="mixed",
             chunked_prefill=False, max_num_batched_tokens=None, max_num_seqs=None, async_scheduling=True,
-            step_cpu_base_us=300.0, step_cpu_per_seq_us=2.0, step_cpu_tp_us=50.0, step_exposed_us=1500.0,
+            step_cpu_base_us=300.0, step_cpu_per_seq_us=2.0, step_cpu_tp_us=50.0, step_exposed_us=1000.0,
             frontend_request_us=500.0, frontend_per_prompt_token_us=0.5,
             sources=("NVIDIA/TensorRT-LLM docs performance-tuning-guide 'tuning max batch size and max num tokens': the "
                      "in-flight batcher schedules context and generation requests in one iteration; trtllm-serve "
                      "defaults max_num_tokens 8192, max_batch_size 2048, chunked context off",
                      "estimate: C++ executor with overlap scheduler: 0.3 ms + 2 us/seq",
-                     "step_exposed_us 1500 " + _FIT)),
+                     "step_exposed_us 1000 " + _FIT)),
     )
 }
 
