@@ -447,8 +447,10 @@ class ReplicaSim:
         # end the run of steps; with an empty queue (or one whose head is still in the
         # front-end) the next hand-over does.
         head_enter = self.enter[self.waiting[0]] if self.waiting else math.inf
-        if head_enter > self.t:
-            t_stop = min(t_stop, head_enter)
+        if self.waiting and head_enter > self.t:
+            # Nothing can change the batch before the head's hand-over (later requests reach
+            # the engine after it, FIFO), so the run ends there whatever t_stop says.
+            t_stop = head_enter
         elif self.waiting and head_enter > self._gate():
             max_steps = 1  # it reached the engine during the last step: schedulable after one more
         if t_stop < math.inf and (not self.waiting or head_enter > self.t):
@@ -459,7 +461,10 @@ class ReplicaSim:
             gap = max(t_stop - self.t, 0.0)
             qa, qb = beta * B / 2.0, a_up + beta * C - beta * B / 2.0
             ks = gap / qb if qa <= 0 else (-qb + math.sqrt(qb * qb + 4 * qa * gap)) / (2 * qa)
-            k = min(k, max(1, math.ceil(ks - 1e-12)))
+            # An async scheduler needs one more step (started after the hand-over) to see the
+            # new request; take it in this run rather than in a separate one.
+            extra = 1 if (self._async and self.waiting) else 0
+            k = min(k, max(1, math.ceil(ks - 1e-12)) + extra)
         if max_steps is not None:
             k = min(k, max_steps)
         k = max(1, k)
@@ -515,8 +520,11 @@ def simulate_replica(
     sim = ReplicaSim(model, kv_capacity_tokens, chunked_prefill=chunked_prefill)
     arr, pr, out = stream.arrival_s.tolist(), stream.prompt_tokens.tolist(), stream.output_tokens.tolist()
     for a, p, o in zip(arr, pr, out):
-        sim.run_until(a)
+        # Submitting before running up to the arrival is exact: the request reaches the engine
+        # only after the front-end (enter >= a), and a run of decode steps stops at that
+        # hand-over, so one stop per request instead of two.
         sim.submit(a, p, o)
+        sim.run_until(a)
         if max_latency_s is not None and sim.waiting and a - sim.arrival[sim.waiting[0]] > max_latency_s:
             return _overloaded(sim, warmup_fraction)
     sim.run_until(math.inf)
