@@ -27,8 +27,18 @@ completion, arrival or KV limit instead of looping over every token. That is wha
 makes a performance DB of hundreds of simulations take seconds.
 
 :func:`simulate_pool` runs several replicas (different GPU types and parallelisms
-allowed) behind one load balancer: capacity-proportional (smooth weighted round robin)
-or join-shortest-queue.
+allowed) behind one load balancer. Its default, and the one policy the perf DB, the
+verification re-simulation and the exported router configuration share, is
+**weighted random** (:data:`DISPATCH_POLICY`): each request goes to replica ``i`` with
+probability ``w_i / sum w`` independently of the others, ``w_i`` being the replica's
+capacity at the plan's latency bound. That is what LiteLLM's ``simple-shuffle`` routing
+does with per-deployment ``weight`` (``random.choices(range(len(weights)),
+weights=weights)`` in BerriAI/litellm ``litellm/router_strategy/simple_shuffle.py``,
+commit 1116dd5, read 2026-11-28), and it is why the perf DB's assumption holds: a
+Poisson stream split by independent coin flips (thinning) gives each replica a Poisson
+stream of rate ``lambda w_i / sum w``, exactly the per-replica arrival process each DB
+point was simulated with. Smooth weighted round robin (``proportional``) and
+join-shortest-queue (``jsq``) remain available for comparison only.
 """
 
 from __future__ import annotations
@@ -40,25 +50,43 @@ from collections import deque
 import attrs
 import numpy as np
 
-from boute.engine.errors import InputError
+from boute.engine.errors import InputError, did_you_mean
 from boute.engine.replica import ReplicaModel
 from boute.engine.workload import RequestStream
 
-__all__ = ["ReplicaSim", "SimResult", "simulate_replica", "simulate_pool", "simulate_closed_loop", "simulate_bench", "summarize"]
+__all__ = [
+    "ReplicaSim", "SimResult", "simulate_replica", "simulate_pool", "simulate_closed_loop", "simulate_bench", "summarize",
+    "DISPATCH_POLICY", "DISPATCH_POLICIES",
+]
+
+DISPATCH_POLICY = "weighted-random"
+"""The dispatch policy of every plan: perf DB assumption, re-simulation, router.yaml."""
+DISPATCH_POLICIES = (DISPATCH_POLICY, "proportional", "jsq")
 
 
 @attrs.frozen(kw_only=True)
 class SimResult:
-    """Per-request latencies (seconds) and aggregates of one simulation."""
+    """Per-request latencies (seconds) and aggregates of one simulation.
+
+    Per-request arrays hold the completed post-warm-up requests in arrival order.
+    """
 
     ttft_s: np.ndarray
     tpot_s: np.ndarray
+    """Time per output token after the first, only for requests with at least two output
+    tokens (a one-token output has no inter-token gap: counting it as 0 would bias the
+    mean down), so it may be shorter than ``e2e_s``."""
     e2e_s: np.ndarray
     completed: int
     submitted: int
     duration_s: float
     busy_s: float
+    """Mean busy time per replica after the warm-up (so ``utilization`` <= 1)."""
     preemptions: int
+    arrival_s: np.ndarray | None = None
+    """Arrival time of each entry of ``e2e_s`` (pools only; None for one replica)."""
+    replica: np.ndarray | None = None
+    """Index of the replica that served each entry of ``e2e_s`` (pools only)."""
 
     @property
     def p50_s(self) -> float:
@@ -93,7 +121,11 @@ def _pct(x: np.ndarray, q: float) -> float:
 
 
 def summarize(r: SimResult) -> dict[str, float]:
-    """Aggregates as a plain dict (P50/P95/P99/mean e2e, TTFT, TPOT, throughput)."""
+    """Aggregates as a plain dict (P50/P95/P99/mean e2e, TTFT, TPOT, throughput).
+
+    TPOT aggregates skip one-token outputs (no inter-token gap; see ``SimResult.tpot_s``).
+    """
+    tpot = r.tpot_s
     return {
         "p50_s": r.p50_s,
         "p95_s": r.p95_s,
@@ -101,7 +133,8 @@ def summarize(r: SimResult) -> dict[str, float]:
         "mean_s": r.mean_s,
         "ttft_mean_s": float(np.mean(r.ttft_s)) if len(r.ttft_s) else math.inf,
         "ttft_p95_s": _pct(r.ttft_s, 95),
-        "tpot_mean_s": float(np.mean(r.tpot_s)) if len(r.tpot_s) else math.inf,
+        "tpot_mean_s": float(np.mean(tpot)) if len(tpot) else math.inf,
+        "tpot_p95_s": _pct(tpot, 95),
         "throughput_rps": r.throughput_rps,
         "utilization": r.utilization,
         "completed": float(r.completed),
@@ -219,7 +252,7 @@ class ReplicaSim:
         first = np.array(self.first[start:])[done]
         fin = fin[done]
         out = np.array(self.output[start:])[done]
-        tpot = np.where(out > 1, (fin - first) / np.maximum(out - 1, 1), 0.0)
+        tpot = ((fin - first) / np.maximum(out - 1, 1))[out > 1]  # TPOT is undefined for one-token outputs
         t0 = self.arrival[start] if n > start else 0.0
         return SimResult(
             ttft_s=first - arr,
@@ -314,6 +347,9 @@ class ReplicaSim:
         P, pairs = 0, 0.0
         done: list[int] = []
         partial_seen = 0
+        # Iterate the deque itself (not a copy): the loop stops after the few requests the
+        # budget admits, and copying a long queue on every iteration made overloaded runs
+        # quadratic in the queue length. The queue is only changed after the loop.
         t_now = self._gate()
         for r in self.waiting:
             if budget <= 0 or self.enter[r] > t_now:
@@ -638,8 +674,9 @@ def simulate_pool(
     replicas: list[tuple[ReplicaModel, int]],
     stream: RequestStream,
     *,
-    policy: str = "proportional",
+    policy: str = DISPATCH_POLICY,
     weights: list[float] | None = None,
+    seed: int = 0,
     chunked_prefill: bool | None = None,
     warmup_fraction: float = 0.1,
 ) -> SimResult:
@@ -647,24 +684,40 @@ def simulate_pool(
 
     Args:
         replicas: ``(model, kv_capacity_tokens)`` per replica.
-        policy: ``proportional`` (smooth weighted round robin by ``weights``, e.g. each
-            replica's capacity) or ``jsq`` (join the replica with the fewest outstanding
-            requests, ties by weight).
+        policy: ``weighted-random`` (default: each request independently to replica ``i``
+            with probability ``w_i / sum w``, seeded by ``seed``), ``proportional`` (smooth
+            weighted round robin) or ``jsq`` (join the replica with the fewest outstanding
+            requests per unit weight, ties by weight).
         weights: relative capacity of each replica (default equal).
+        seed: seed of the weighted-random draws (same seed, same dispatch).
+        warmup_fraction: leading fraction of the stream whose requests are not reported;
+            utilisation also counts only busy time after the warm-up.
     """
-    if policy not in ("proportional", "jsq"):
-        raise InputError(f"policy: {policy!r} is not a balancing policy", hint="use 'proportional' or 'jsq'")
+    if policy not in DISPATCH_POLICIES:
+        raise InputError(f"policy: {policy!r} is not a dispatch policy", hint=did_you_mean(policy, DISPATCH_POLICIES))
     if not replicas:
         raise InputError("replicas: empty pool", hint="give at least one replica")
     sims = [ReplicaSim(m, kv, chunked_prefill=chunked_prefill) for m, kv in replicas]
     w = np.asarray(weights if weights is not None else [1.0] * len(sims), dtype=float)
-    if len(w) != len(sims) or np.any(w <= 0):
-        raise InputError(f"weights: {weights!r} must be one positive number per replica", hint="e.g. capacities")
+    if w.shape != (len(sims),) or not np.all(np.isfinite(w)) or np.any(w <= 0):
+        raise InputError(f"weights: {weights!r} must be one positive finite number per replica", hint="e.g. capacities")
     w = w / w.sum()
+    arrivals = stream.arrival_s.tolist()
+    n = len(arrivals)
+    start = int(n * warmup_fraction)
+    if policy == DISPATCH_POLICY:
+        picks = np.random.default_rng(seed).choice(len(sims), size=n, p=w).tolist() if n else []
     credit = np.zeros(len(sims))
     owner: list[tuple[int, int]] = []
-    for a, p, o in zip(stream.arrival_s.tolist(), stream.prompt_tokens.tolist(), stream.output_tokens.tolist()):
-        if policy == "proportional":
+    busy0 = [0.0] * len(sims)
+    t0 = arrivals[start] if n > start else 0.0
+    for j, (a, p, o) in enumerate(zip(arrivals, stream.prompt_tokens.tolist(), stream.output_tokens.tolist())):
+        if j == start:
+            busy0 = _busy_before(sims, t0)
+        if policy == DISPATCH_POLICY:
+            i = picks[j]
+            sims[i].run_until(a)
+        elif policy == "proportional":
             credit += w
             i = int(np.argmax(credit))
             credit[i] -= 1.0
@@ -672,13 +725,11 @@ def simulate_pool(
         else:
             for s in sims:
                 s.run_until(a)
-            i = min(range(len(sims)), key=lambda j: (sims[j].outstanding / w[j], -w[j]))
+            i = min(range(len(sims)), key=lambda k: (sims[k].outstanding / w[k], -w[k]))
         owner.append((i, sims[i].submit(a, p, o)))
     for s in sims:
         s.run_until(math.inf)
-    n = len(owner)
-    start = int(n * warmup_fraction)
-    ttft, tpot, e2e = [], [], []
+    ttft, tpot, e2e, arr, rep = [], [], [], [], []
     for i, rid in owner[start:]:
         s = sims[i]
         f = s.finish[rid]
@@ -686,11 +737,29 @@ def simulate_pool(
             continue
         e2e.append(f - s.arrival[rid])
         ttft.append(s.first[rid] - s.arrival[rid])
-        tpot.append((f - s.first[rid]) / (s.output[rid] - 1) if s.output[rid] > 1 else 0.0)
-    t0 = stream.arrival_s[start] if n > start else 0.0
+        if s.output[rid] > 1:  # TPOT is undefined for a one-token output
+            tpot.append((f - s.first[rid]) / (s.output[rid] - 1))
+        arr.append(s.arrival[rid])
+        rep.append(i)
     end = max(s.t for s in sims)
+    busy = sum(s.busy - b for s, b in zip(sims, busy0)) / len(sims)
     return SimResult(
         ttft_s=np.array(ttft), tpot_s=np.array(tpot), e2e_s=np.array(e2e), completed=len(e2e), submitted=n - start,
-        duration_s=max(end - t0, 1e-12), busy_s=float(sum(s.busy for s in sims)) / len(sims),
-        preemptions=sum(s.preemptions for s in sims),
+        duration_s=max(end - t0, 1e-12), busy_s=float(busy), preemptions=sum(s.preemptions for s in sims),
+        arrival_s=np.array(arr), replica=np.array(rep, dtype=np.int64),
     )
+
+
+def _busy_before(sims: list[ReplicaSim], t0: float) -> list[float]:
+    """Each replica's busy time up to ``t0`` (the end of the warm-up).
+
+    Runs every replica up to ``t0`` (iterations are exact, so advancing a replica earlier
+    than its next arrival changes nothing). An iteration that started before ``t0`` and
+    ends after it counts only its part before ``t0``: busy time and clock advance together
+    by the same step, so the overshoot is ``t - t0``.
+    """
+    out = []
+    for s in sims:
+        s.run_until(t0)
+        out.append(s.busy - max(s.t - t0, 0.0))
+    return out

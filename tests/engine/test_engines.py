@@ -184,7 +184,7 @@ def test_scenario_engine_field(catalog):
 
     assert Scenario.from_dict(DEFAULT, catalog).engine == "vllm-v1"
     assert Scenario.from_dict({**DEFAULT, "engine": "sglang"}, catalog).engine == "sglang"
-    with pytest.raises(InputError, match=r"engine: unknown engine profile 'sgl'.*did you mean 'sglang'"):
+    with pytest.raises(InputError, match=r"engine: 'sgl' is not an engine profile.*did you mean 'sglang'"):
         Scenario.from_dict({**DEFAULT, "engine": "sgl"}, catalog)
 
 
