@@ -111,6 +111,16 @@ class Calibration:
     """The same for FP8 GEMMs (FP8 peak and 1-byte weights in the roofline)."""
     source: str = attrs.field(validator=_nonempty)
     """Where the constants come from (data set, version, fitting script)."""
+    engine_kernels: tuple = ()
+    """Per serving engine (``trtllm``, ``sglang``): ``(engine, ((field, value), ...))`` pairs
+    fitted on that engine's own kernel tables; :meth:`for_engine` applies them."""
+
+    def for_engine(self, engine: str) -> "Calibration":
+        """This calibration with the constants fitted on ``engine``'s own kernels, if any."""
+        for name, pairs in self.engine_kernels:
+            if name == engine:
+                return attrs.evolve(self, engine_kernels=(), **dict(pairs))
+        return self
 
     @fp8_gemm_compute_efficiency.validator
     @fp8_gemm_memory_efficiency.validator

@@ -81,6 +81,9 @@ def _add_predict(sub) -> None:
     p.add_argument("--input-len", type=int, default=1024)
     p.add_argument("--output-len", type=int, default=256)
     p.add_argument("--json", action="store_true")
+    from boute.engine.cli_bench import add_predict_options
+
+    add_predict_options(p)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("catalog", help="list GPU types, models and price sets with their sources")
     pdb = sub.add_parser("perfdb", help="print the performance DB of a scenario (capacity at a few SLOs)")
     pdb.add_argument("--scenario", metavar="FILE")
+    from boute.engine.cli_bench import add_calibrate_parser
+
+    add_calibrate_parser(sub)
     return ap
 
 
@@ -306,11 +312,18 @@ def _cmd_predict(args) -> int:
     from boute.engine.replica import ReplicaConfig, ReplicaModel, steady_state_closed_loop
 
     catalog = load_catalog()
+    if args.bench:
+        from boute.engine.cli_bench import cmd_predict_bench
+
+        return cmd_predict_bench(args, catalog)
     llm, gpu = catalog.model(args.model, field="--model"), catalog.gpu(args.gpu, field="--gpu")
     for name in ("batch", "input_len", "output_len"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')}: {getattr(args, name)} must be >= 1", hint="a positive integer")
-    cfg = ReplicaConfig(model=llm.name, gpu=gpu.name, tp=args.tp, pp=args.pp, weight_dtype=args.dtype, kv_dtype=args.kv_dtype)
+    from boute.engine.engines import get_profile
+
+    cfg = ReplicaConfig(model=llm.name, gpu=gpu.name, tp=args.tp, pp=args.pp, weight_dtype=args.dtype, kv_dtype=args.kv_dtype,
+                        engine=get_profile(args.engine, field="--engine").name)
     rm = ReplicaModel(llm, gpu, cfg, max_model_len=args.input_len + args.output_len)
     mem = rm.memory()
     out: dict[str, Any] = {
@@ -379,7 +392,7 @@ def _cmd_perfdb(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``boute`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    known = {"solve", "predict", "catalog", "perfdb", "-h", "--help", "-v", "--verbose"}
+    known = {"solve", "predict", "catalog", "perfdb", "calibrate", "-h", "--help", "-v", "--verbose"}
     if not argv or argv[0] not in known:
         argv = ["solve", *argv]
     try:
@@ -390,6 +403,11 @@ def main(argv: list[str] | None = None) -> int:
             logging.basicConfig(level=logging.ERROR, format="%(levelname)s: %(message)s")
             logging.getLogger("boute").setLevel(logging.WARNING)  # boute's own warnings (e.g. an unwritable cache) are shown
         cmd = args.command or "solve"
+        if cmd == "calibrate":
+            from boute.engine.cli_bench import cmd_calibrate
+            from boute.engine.plugins import load_catalog
+
+            return cmd_calibrate(args, load_catalog())
         return {"solve": _cmd_solve, "predict": _cmd_predict, "catalog": _cmd_catalog, "perfdb": _cmd_perfdb}[cmd](args)
     except BouteError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)

@@ -347,7 +347,7 @@ class PerfDB:
 def _code_version() -> str:
     h = hashlib.sha256()
     here = pathlib.Path(__file__).resolve().parent
-    for name in ("perfdb.py", "steady.py", "simulator.py", "replica.py", "workload.py"):
+    for name in ("perfdb.py", "steady.py", "simulator.py", "replica.py", "workload.py", "engines.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()[:16]
 
@@ -374,6 +374,7 @@ def build_perfdb(
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     backend: str = "process",
+    engine: str | None = None,
 ) -> PerfDB:
     """Build (or load from cache) the DB for every feasible config of ``models`` x ``gpus``.
 
@@ -384,8 +385,14 @@ def build_perfdb(
         progress: called with (done, total) as configs finish.
         backend: ``process`` (a local process pool) or ``ray`` (tasks on the Ray cluster
             that ``ray.init`` connects to; needs ``pip install 'boute[ray]'``). Same results.
+        engine: engine profile name (engine/engines.py; default vllm-v1), part of every
+            config and of the cache key.
     """
     import time
+
+    from boute.engine.engines import get_profile
+
+    profile = get_profile(engine)
 
     if backend not in BACKENDS:
         raise InputError(f"backend: {backend!r} is not a perf DB backend", hint=f"use one of {', '.join(BACKENDS)}")
@@ -395,11 +402,12 @@ def build_perfdb(
     for llm in models:
         for gpu in gpus:
             cap = (max_gpus_per_replica or {}).get(gpu.name)
-            for cfg, _mem in candidate_configs(llm, gpu, weight_dtypes=weight_dtypes, max_model_len=max_len, max_gpus=cap):
+            for cfg, _mem in candidate_configs(llm, gpu, weight_dtypes=weight_dtypes, max_model_len=max_len, max_gpus=cap,
+                                               engine=profile.name):
                 jobs.append((llm, gpu, cfg, workload, max_len, seed))
     key = _digest({
         "v": FORMAT_VERSION, "code": _code_version(), "jobs": [(attrs.asdict(j[0]), attrs.asdict(j[1]), attrs.asdict(j[2])) for j in jobs],
-        "workload": attrs.asdict(workload), "seed": seed, "settings": _settings(),
+        "workload": attrs.asdict(workload), "seed": seed, "settings": _settings(), "engine": profile.identity(),
     })
     path = cache_dir() / f"perfdb-{key[:24]}.json"
     if use_cache:

@@ -122,6 +122,7 @@ class Planner:
             [self.catalog.gpu(g) for g, n in scenario.gpus.items() if n > 0],
             self.workload,
             weight_dtypes=scenario.weight_dtypes,
+            engine=scenario.engine,
             seed=scenario.seed,
             max_gpus_per_replica={g: n for g, n in scenario.gpus.items()},
             use_cache=use_cache,

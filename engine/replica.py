@@ -15,7 +15,11 @@ and ``B`` decoding sequences holding ``C`` context tokens in total)::
 
     t = sum over layers [ GEMMs(M = P + B) + prefill attention + decode attention(C)
                           + elementwise + 2 TP all-reduces(M) ]
-        + LM head + (pp - 1) stage hand-offs + engine step overhead
+        + LM head + (pp - 1) stage hand-offs
+
+plus the engine's CPU work of the step (:class:`~boute.engine.engines.EngineProfile`):
+added to the GPU time by a synchronous engine, overlapped (``max``) by one with async
+scheduling.
 
 Each GEMM is a roofline with fitted efficiencies: ``max(flops / (peak * e_c),
 bytes / (bw * e_m)) + t0``. Decode attention reads the KV cache, so the iteration
@@ -34,15 +38,19 @@ import attrs
 import numpy as np
 
 from boute.engine.catalog import GPUType, LLMSpec
+from boute.engine.engines import DEFAULT_ENGINE, PRECISIONS, EngineProfile, get_profile
 from boute.engine.errors import InputError
 
 __all__ = ["ReplicaConfig", "ReplicaModel", "MemoryReport", "StepTables", "DTYPE_BYTES", "candidate_configs", "steady_state_closed_loop"]
 
-DTYPE_BYTES = {"bf16": 2.0, "fp8": 1.0}
+# Bytes per weight (incl. quantisation scales) per precision (engine/engines.py PRECISIONS);
+# KV caches are bf16 or fp8.
+DTYPE_BYTES = {name: p.weight_bytes for name, p in PRECISIONS.items()}
+KV_DTYPE_BYTES = {"bf16": 2.0, "fp8": 1.0}
 
-# vLLM defaults (vllm/config, v0.10-0.11, read 2026-11-27): gpu_memory_utilization 0.9,
-# max_num_seqs 256, max_num_batched_tokens 8192 for the OpenAI server with chunked prefill,
-# KV block size 16 tokens.
+# vLLM flags the deploy artifacts still write (engine/artifacts.py); the simulated limits
+# now come from the engine profile (engine/engines.py EngineProfile.limits, GPU-dependent
+# in vLLM V1), and engines.engine_flags() writes the matching flags. KV block 16 tokens.
 DEFAULT_GPU_MEMORY_UTILIZATION = 0.90
 DEFAULT_MAX_NUM_SEQS = 256
 DEFAULT_MAX_NUM_BATCHED_TOKENS = 8192
@@ -68,9 +76,9 @@ NO_P2P_EXTRA_LATENCY_US = 30.0
 # Pipeline hand-off fixed cost (send/recv of activations between stages, microseconds).
 PP_HANDOFF_LATENCY_US = 20.0
 
-# Per-iteration engine overhead (scheduler, input preparation, sampling) in vLLM v1 with
-# CUDA graphs: about 1-3 ms on H100 hosts in vLLM's own profiling posts; we take 2 ms.
-STEP_OVERHEAD_S = 0.002
+# The fixed 2 ms per iteration boute used before engine profiles is gone: the CPU side of a
+# step is the engine profile's (engine/engines.py), a function of batch and TP, overlapped
+# with the GPU by engines that schedule asynchronously.
 
 
 @attrs.frozen(kw_only=True)
@@ -83,6 +91,8 @@ class ReplicaConfig:
     pp: int = attrs.field(default=1)
     weight_dtype: str = "bf16"
     kv_dtype: str = "bf16"
+    engine: str = DEFAULT_ENGINE
+    """Engine profile name (engine/engines.py); part of the config's identity."""
 
     @property
     def num_gpus(self) -> int:
@@ -90,7 +100,8 @@ class ReplicaConfig:
 
     @property
     def key(self) -> str:
-        return f"{self.model}@{self.gpu}:tp{self.tp}pp{self.pp}:{self.weight_dtype}/{self.kv_dtype}"
+        base = f"{self.model}@{self.gpu}:tp{self.tp}pp{self.pp}:{self.weight_dtype}/{self.kv_dtype}"
+        return base if self.engine == DEFAULT_ENGINE else f"{base}:{self.engine}"
 
     def label(self) -> str:
         dt = "" if self.weight_dtype == "bf16" else f" {self.weight_dtype.upper()}"
@@ -133,9 +144,10 @@ class ReplicaModel:
         gpu: the GPU type (with its calibration).
         config: TP, PP and dtypes.
         max_model_len: the longest request (prompt + output) the replica must hold.
-        gpu_memory_utilization: fraction of device memory vLLM may use.
-        max_num_seqs: most sequences in one batch.
-        max_num_batched_tokens: token budget of one iteration (chunked prefill).
+        gpu_memory_utilization: fraction of device memory the engine may use (default: the profile's).
+        max_num_seqs: most sequences in one batch (default: the engine's own on this GPU).
+        max_num_batched_tokens: token budget of one iteration (default: the engine's own).
+        engine: an engine profile overriding ``config.engine`` (e.g. one fitted by calibration).
     """
 
     def __init__(
@@ -145,19 +157,23 @@ class ReplicaModel:
         config: ReplicaConfig,
         *,
         max_model_len: int | None = None,
-        gpu_memory_utilization: float = DEFAULT_GPU_MEMORY_UTILIZATION,
-        max_num_seqs: int = DEFAULT_MAX_NUM_SEQS,
-        max_num_batched_tokens: int = DEFAULT_MAX_NUM_BATCHED_TOKENS,
+        gpu_memory_utilization: float | None = None,
+        max_num_seqs: int | None = None,
+        max_num_batched_tokens: int | None = None,
+        engine: EngineProfile | None = None,
     ) -> None:
         for field, value, allowed in (
             ("weight_dtype", config.weight_dtype, DTYPE_BYTES),
-            ("kv_dtype", config.kv_dtype, DTYPE_BYTES),
+            ("kv_dtype", config.kv_dtype, KV_DTYPE_BYTES),
         ):
             if value not in allowed:
                 raise InputError(f"{field}: {value!r} is not supported", hint=f"use one of {', '.join(allowed)}")
         for field, value in (("tp", config.tp), ("pp", config.pp)):
             if not isinstance(value, int) or value < 1:
                 raise InputError(f"{field}: {value!r} must be an integer >= 1", hint="e.g. 1, 2, 4 or 8")
+        self.engine = engine if engine is not None else get_profile(config.engine, field="engine")
+        if gpu_memory_utilization is None:
+            gpu_memory_utilization = self.engine.gpu_memory_utilization
         if not 0 < gpu_memory_utilization <= 1:
             raise InputError(
                 f"gpu_memory_utilization: {gpu_memory_utilization!r} must be in (0, 1]", hint="vLLM's default is 0.9"
@@ -167,8 +183,13 @@ class ReplicaModel:
         if self.max_model_len < 1:
             raise InputError(f"max_model_len: {max_model_len!r} must be >= 1", hint="prompt + output tokens")
         self.gpu_memory_utilization = gpu_memory_utilization
-        self.max_num_seqs = max_num_seqs
-        self.max_num_batched_tokens = max_num_batched_tokens
+        tokens, seqs = self.engine.limits(gpu.memory_gib, gpu.name, self.max_model_len)
+        self.max_num_seqs = int(max_num_seqs or seqs)
+        self.max_num_batched_tokens = int(max_num_batched_tokens or tokens)
+        for field, value in (("max_num_seqs", self.max_num_seqs), ("max_num_batched_tokens", self.max_num_batched_tokens)):
+            if value < 1:
+                raise InputError(f"{field}: {value!r} must be >= 1", hint="e.g. 256")
+        self.cpu_fixed_s, self.cpu_per_seq_s = self.engine.step_cpu_s(config.tp)
         self._precompute()
 
     # ------------------------------------------------------------------ memory
@@ -228,17 +249,21 @@ class ReplicaModel:
     # ------------------------------------------------------------------ time
     def _precompute(self) -> None:
         m, g, c = self.llm, self.gpu, self.config
-        cal = g.calibration
+        # The engine's own kernels where they were measured (TensorRT-LLM, SGLang), else vLLM's.
+        cal = g.calibration.for_engine(self.engine.engine)
         tp = c.tp
         self._kv_heads_per_gpu = max(1.0, m.num_kv_heads / tp)
-        kvb = DTYPE_BYTES[c.kv_dtype]
+        kvb = KV_DTYPE_BYTES[c.kv_dtype]
         self._kv_bytes_per_token_per_gpu = (
             2 * math.ceil(m.num_layers / c.pp) * self._kv_heads_per_gpu * m.head_dim * kvb
         )
         wb = DTYPE_BYTES[c.weight_dtype]
-        peak = g.peak_tflops(c.weight_dtype) * 1e12
+        prec = PRECISIONS[c.weight_dtype]
+        # Weight-only precisions (int4; fp8 on GPUs without FP8 tensor cores: vLLM's FP8
+        # Marlin) run BF16 math on narrower weights.
+        peak = g.peak_tflops(prec.math) * 1e12
         bw = g.hbm_bandwidth_gb_per_s * 1e9
-        fp8 = c.weight_dtype == "fp8" and cal.fp8_gemm_compute_efficiency is not None
+        fp8 = prec.math == "fp8" and g.fp8_tflops is not None and cal.fp8_gemm_compute_efficiency is not None
         self._peak_c = peak * (cal.fp8_gemm_compute_efficiency if fp8 else cal.gemm_compute_efficiency)
         self._bw_m = bw * (cal.fp8_gemm_memory_efficiency if fp8 else cal.gemm_memory_efficiency)
         self._t_gemm0 = (cal.fp8_gemm_overhead_us if fp8 else cal.gemm_overhead_us) * 1e-6
@@ -246,7 +271,7 @@ class ReplicaModel:
         # roofline fit with its own fixed cost (activation quantisation): the per-M medians
         # of the FP8 table are dominated by small-N shapes and predicted the end-to-end FP8
         # rows worse (docs/fidelity.md).
-        curve = None if c.weight_dtype == "fp8" else cal.gemm_efficiency_by_log2_m
+        curve = None if fp8 else cal.gemm_efficiency_by_log2_m
         self._m_curve = None if curve is None else np.asarray(curve, dtype=float)
         self._peak_raw, self._bw_raw = peak, bw
         h, inter = m.hidden_size, m.intermediate_size
@@ -335,8 +360,22 @@ class ReplicaModel:
         pairs = np.asarray(prefill_attention_pairs, dtype=float)
         b = np.asarray(decode_seqs, dtype=float)
         ctx = np.asarray(decode_context_tokens, dtype=float)
-        a = self._fixed_time(p, pairs, b, sampled_seqs)
-        return a + self._beta * ctx
+        gpu = self._fixed_time(p, pairs, b, sampled_seqs) + self._beta * ctx
+        return self.with_cpu(gpu, b + (p > 0), decode_only=(p <= 0))
+
+    def step_cpu_time(self, seqs, decode_only=False) -> np.ndarray:
+        """CPU seconds of one engine step scheduling ``seqs`` sequences (multi-step
+        engines spread it over their decode steps)."""
+        cpu = self.cpu_fixed_s + self.cpu_per_seq_s * np.asarray(seqs, dtype=float)
+        n = self.engine.num_scheduler_steps
+        return np.where(decode_only, cpu / n, cpu) if n > 1 else cpu
+
+    def with_cpu(self, gpu_s, seqs, decode_only=False) -> np.ndarray:
+        """A step's wall time from its GPU time: ``gpu + cpu`` for a synchronous engine,
+        ``max(gpu, cpu)`` for one that schedules the next step while this one runs."""
+        cpu = self.step_cpu_time(seqs, decode_only)
+        gpu_s = gpu_s + self.engine.step_exposed_us * 1e-6
+        return np.maximum(gpu_s, cpu) if self.engine.async_scheduling else gpu_s + cpu
 
     def _fixed_time(self, p, pairs, b, sampled_seqs=None) -> np.ndarray:
         m, c = self.llm, self.config
@@ -351,20 +390,20 @@ class ReplicaModel:
         sampled = b + (p > 0) if sampled_seqs is None else np.asarray(sampled_seqs, dtype=float)
         lm_head = self._gemm_time(np.maximum(sampled, 1.0), m.vocab_size / c.tp, m.hidden_size, m.vocab_size / c.tp * m.hidden_size * 2.0)
         handoff = (c.pp - 1) * (PP_HANDOFF_LATENCY_US * 1e-6 + tokens * m.hidden_size * 2.0 / self._pp_bw)
-        return self._layers * per_layer + lm_head + handoff + STEP_OVERHEAD_S
+        return self._layers * per_layer + lm_head + handoff
 
     def step_tables(self, max_tokens: int, max_seqs: int) -> "StepTables":
         """Precomputed pieces of :meth:`iteration_time` for the simulator's inner loop.
 
         ``iteration = token_s[P + B] + pair_s * pairs + prefill0_s * (P > 0)
-        + decode0_s * (B > 0) + sample_s[sampled] + beta_s * C`` equals
-        :meth:`iteration_time` exactly (checked by tests).
+        + decode0_s * (B > 0) + sample_s[sampled] + beta_s * C`` is the GPU time of
+        :meth:`iteration_time`; :meth:`with_cpu` adds the engine's CPU side (checked by tests).
         """
         m, c = self.llm, self.config
         tokens = np.arange(max_tokens + 1, dtype=float)
         per_layer = self._layer_linear_time(tokens) + 2.0 * self._allreduce_time(tokens)
         handoff = (c.pp - 1) * (PP_HANDOFF_LATENCY_US * 1e-6 + tokens * m.hidden_size * 2.0 / self._pp_bw)
-        token_s = self._layers * per_layer + handoff + STEP_OVERHEAD_S
+        token_s = self._layers * per_layer + handoff
         seqs = np.arange(max_seqs + 2, dtype=float)
         sample_s = self._gemm_time(np.maximum(seqs, 1.0), m.vocab_size / c.tp, m.hidden_size, m.vocab_size / c.tp * m.hidden_size * 2.0)
         return StepTables(
@@ -428,6 +467,7 @@ def candidate_configs(
     kv_dtype: str = "bf16",
     max_model_len: int,
     max_gpus: int | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> list[tuple[ReplicaConfig, MemoryReport]]:
     """Every (TP, PP, dtype) for ``llm`` on ``gpu`` that fits, smallest GPU count first.
 
@@ -443,7 +483,7 @@ def candidate_configs(
             for pp in (1, 2, 4):
                 if max_gpus is not None and tp * pp > max_gpus:
                     continue
-                cfg = ReplicaConfig(model=llm.name, gpu=gpu.name, tp=tp, pp=pp, weight_dtype=wd, kv_dtype=kv_dtype)
+                cfg = ReplicaConfig(model=llm.name, gpu=gpu.name, tp=tp, pp=pp, weight_dtype=wd, kv_dtype=kv_dtype, engine=engine)
                 rep = ReplicaModel(llm, gpu, cfg, max_model_len=max_model_len).memory()
                 if rep.feasible:
                     out.append((cfg, rep))

@@ -36,6 +36,7 @@ from typing import Any
 import attrs
 import yaml
 
+from boute.engine.engines import PROFILES as ENGINE_PROFILES
 from boute.engine.errors import InputError, did_you_mean
 from boute.engine.plugins import Catalog
 
@@ -247,6 +248,9 @@ class Scenario:
     """``joint``: the inner MILP splits the total budget; ``split``: the outer loop also
     searches the per-model budget split (the paper's mode)."""
     weight_dtypes: tuple[str, ...] = attrs.field(default=("bf16",), validator=_check_dtypes)
+    engine: str = attrs.field(default="vllm-v1", validator=_one_of(tuple(ENGINE_PROFILES), "{v} is not an engine profile"))
+    """Serving engine profile (engine/engines.py): the scheduling, limits and CPU costs the
+    performance DB assumes and the engine flags the deploy artifacts should write."""
     seed: int = attrs.field(default=0, validator=_int_in(0, MAX_SEED, 0))
     max_trials: int = attrs.field(default=30, validator=_int_in(1, MAX_TRIALS, 30))
     """Cap on outer-loop trials."""

@@ -1,11 +1,21 @@
 """Stage 2: discrete-event simulation of continuous batching (vLLM-style).
 
-One :class:`ReplicaSim` serves a request stream with iteration-level scheduling:
+One :class:`ReplicaSim` serves a request stream with iteration-level scheduling, as the
+replica's engine profile (``boute.engine.engines``) says:
 
-* every iteration runs all decoding sequences (one token each) plus prefill chunks
-  taken FIFO from the waiting queue while the token budget
-  (``max_num_batched_tokens``), the sequence cap (``max_num_seqs``) and free KV-cache
-  tokens allow (chunked prefill; without it a prompt must fit the budget whole);
+* a request first passes the API server (one FIFO front-end: parsing, tokenisation) and
+  only then reaches the engine's waiting queue;
+* ``mixed`` scheduling (vLLM V1, TensorRT-LLM): every iteration runs all decoding
+  sequences (one token each) plus prefill chunks taken FIFO from the waiting queue while
+  the token budget (``max_num_batched_tokens``), the sequence cap (``max_num_seqs``) and
+  free KV-cache tokens allow (chunked prefill; without it a prompt must fit the budget
+  whole);
+* ``prefill-first`` scheduling (vLLM V0, SGLang): an iteration that can admit prompts
+  runs only prefills and every decode waits for it;
+* multi-step engines (vLLM 0.6 ``--num-scheduler-steps N``) admit prompts only between
+  groups of N decode steps;
+* each iteration costs its GPU time plus the engine's CPU time of the step (overlapped,
+  ``max``, by engines that schedule asynchronously);
 * a request's first token comes with the iteration that finishes its prompt;
 * when decoding would overflow the KV cache, the most recently started sequence is
   preempted and recomputed later (vLLM's default recompute policy).
@@ -45,7 +55,7 @@ from boute.engine.replica import ReplicaModel
 from boute.engine.workload import RequestStream
 
 __all__ = [
-    "ReplicaSim", "SimResult", "simulate_replica", "simulate_pool", "simulate_closed_loop", "summarize",
+    "ReplicaSim", "SimResult", "simulate_replica", "simulate_pool", "simulate_closed_loop", "simulate_bench", "summarize",
     "DISPATCH_POLICY", "DISPATCH_POLICIES",
 ]
 
@@ -136,19 +146,33 @@ class ReplicaSim:
     """One replica's continuous-batching engine, advanced event by event.
 
     Args:
-        model: the stage-1 model of the replica.
+        model: the stage-1 model of the replica (its engine profile sets the policy).
         kv_capacity_tokens: KV-cache tokens (from the replica's memory report).
-        chunked_prefill: split prompts across iterations to fill the token budget.
+        chunked_prefill: split prompts across iterations to fill the token budget
+            (default: the engine profile's choice).
     """
 
-    def __init__(self, model: ReplicaModel, kv_capacity_tokens: int | None = None, *, chunked_prefill: bool = True) -> None:
+    def __init__(self, model: ReplicaModel, kv_capacity_tokens: int | None = None, *, chunked_prefill: bool | None = None) -> None:
         self.model = model
         self.budget = model.max_num_batched_tokens
         self.max_seqs = model.max_num_seqs
         self.kv_cap = int(kv_capacity_tokens if kv_capacity_tokens is not None else model.memory().kv_capacity_tokens)
         if self.kv_cap < 1:
             raise InputError(f"kv_capacity_tokens: {self.kv_cap} leaves no room for a request", hint="pick a config that fits")
-        self.chunked = chunked_prefill
+        prof = model.engine
+        self.chunked = prof.chunked_prefill if chunked_prefill is None else chunked_prefill
+        self._prefill_first = prof.scheduling == "prefill-first"
+        self._nsteps = prof.num_scheduler_steps
+        self._gpos = 0  # decode steps done in the current multi-step group
+        self._async = prof.async_scheduling
+        self._cpu0, self._cpu1 = model.cpu_fixed_s, model.cpu_per_seq_s
+        self._exposed = prof.step_exposed_us * 1e-6
+        self._fe_req_s = prof.frontend_request_us * 1e-6
+        self._fe_tok_s = prof.frontend_per_prompt_token_us * 1e-6
+        self._fe_free = -math.inf
+        # With async scheduling the scheduler plans step n+1 while step n runs: a request that
+        # reaches the engine after step n started can join step n+2 at the earliest.
+        self._last_start = 0.0
         tab = model.step_tables(self.budget + self.max_seqs + 1, self.max_seqs + 1)
         self._tok, self._samp = tab.token_s, tab.sample_s
         self._pair, self._p0, self._d0, self._beta = tab.pair_s, tab.prefill0_s, tab.decode0_s, tab.beta_s
@@ -158,6 +182,7 @@ class ReplicaSim:
         self.preemptions = 0
         # Per-request state (grown as requests arrive).
         self.arrival: list[float] = []
+        self.enter: list[float] = []  # when the API server hands the request to the engine
         self.prompt: list[int] = []
         self.output: list[int] = []
         self.generated: list[int] = []
@@ -166,24 +191,38 @@ class ReplicaSim:
         self.first: list[float] = []
         self.finish: list[float] = []
         self.waiting: deque[int] = deque()
-        self.running: list[int] = []  # decoding, in start order
+        # Decoding requests in start order (a dict: O(1) removal, popitem() takes the newest).
+        self.running: dict[int, None] = {}
+        # Decode progress is counted once for the whole batch: a running request has generated
+        # ``gstep - base[r]`` tokens and finishes at step ``fin[r]`` (a heap finds the next one),
+        # so advancing k steps costs O(finished), not O(batch).
+        self._gstep = 0
+        self._base: dict[int, int] = {}
+        self._fin: dict[int, int] = {}
+        self._heap: list[tuple[int, int]] = []
+        # Inter-token latencies (only when record_itl is set, for benchmark predictions):
+        # compressed runs (first gap, last gap, steps, sequences, floor) and the sequences
+        # that joined since the last token-producing iteration.
+        self.record_itl = False
+        self._itl_runs: list[tuple[float, float, int, int, float]] = []
+        self._itl_last = 0.0
+        self._itl_joiners: list[tuple[float, int]] = []
         self.ctx_sum = 0  # context tokens of running sequences
         self.kv_used = 0
         self.outstanding = 0
         self.n_partial = 0  # waiting requests whose prompt is partly prefilled (they hold a seat)
-        # Decode bookkeeping without touching every running sequence on every step (speed
-        # only, same results): a running request r has generated ``_steps - _gbase[r]``
-        # tokens (``generated[r]`` is brought up to date when it leaves the batch), and a
-        # heap holds each running request's finishing step ``_gbase[r] + output[r]``.
-        self._steps = 0
-        self._gbase: dict[int, int] = {}
-        self._fheap: list[tuple[int, int]] = []
 
     # ---------------------------------------------------------------- API
     def submit(self, arrival_s: float, prompt_tokens: int, output_tokens: int) -> int:
-        """Queue a request (call after ``run_until(arrival_s)``); returns its id."""
+        """Queue a request (call after ``run_until(arrival_s)``); returns its id.
+
+        The request reaches the engine after the front-end has handled it and every
+        earlier request (one FIFO API server)."""
         rid = len(self.arrival)
         self.arrival.append(arrival_s)
+        enter = max(arrival_s, self._fe_free) + self._fe_req_s + self._fe_tok_s * prompt_tokens
+        self._fe_free = enter
+        self.enter.append(enter)
         self.prompt.append(int(prompt_tokens))
         self.output.append(max(1, int(output_tokens)))
         self.generated.append(0)
@@ -193,8 +232,8 @@ class ReplicaSim:
         self.finish.append(math.nan)
         self.waiting.append(rid)
         self.outstanding += 1
-        if self.t < arrival_s and not self.running and len(self.waiting) == 1:
-            self.t = arrival_s  # idle engine wakes up at the arrival
+        if self.t < enter and not self.running and len(self.waiting) == 1:
+            self.t = enter  # idle engine wakes up when the request reaches it
         return rid
 
     def run_until(self, t_stop: float) -> None:
@@ -227,18 +266,40 @@ class ReplicaSim:
         )
 
     # ---------------------------------------------------------------- engine
+    def _gate(self) -> float:
+        """Requests that reached the engine by this time can be scheduled now."""
+        return self._last_start if (self._async and self.running) else self.t
+
     def _admissible(self) -> bool:
         if not self.waiting:
             return False
         r = self.waiting[0]
+        if self.enter[r] > self._gate():
+            return False
         partial = self.prefilled[r] > 0
         if not partial and len(self.running) + self.n_partial >= self.max_seqs:
             return False
         return self.kv_used < self.kv_cap and (self.chunked or self.kv_used + self.target[r] <= self.kv_cap)
 
+    def _join(self, r: int) -> None:
+        """Start decoding request ``r`` (its ``generated`` count is current)."""
+        self.running[r] = None
+        base = self._gstep - self.generated[r]
+        self._base[r] = base
+        fin = base + self.output[r]
+        self._fin[r] = fin
+        heapq.heappush(self._heap, (fin, r))
+
+    def _next_finish_steps(self) -> int:
+        """Decode steps until the next running request finishes (drops stale heap entries)."""
+        heap, fin, running = self._heap, self._fin, self.running
+        while heap and (heap[0][1] not in running or fin[heap[0][1]] != heap[0][0]):
+            heapq.heappop(heap)
+        return heap[0][0] - self._gstep
+
     def _preempt_last(self) -> None:
-        r = self.running.pop()
-        self.generated[r] = self._steps - self._gbase.pop(r)
+        r, _ = self.running.popitem()
+        self.generated[r] = self._gstep - self._base[r]
         ctx = self.prompt[r] + self.generated[r]
         self.ctx_sum -= ctx
         self.kv_used -= ctx
@@ -248,8 +309,17 @@ class ReplicaSim:
         self.preemptions += 1
 
     def _iterate(self, t_stop: float) -> bool:
-        if self._admissible():
+        if not self.running:
+            self._gpos = 0
+        if self._gpos == 0 and self._admissible():
             self._prefill_iteration()
+            return True
+        if not self.running and self.waiting and self.enter[self.waiting[0]] > self.t:
+            # Idle until the front-end hands over the next request.
+            e = self.enter[self.waiting[0]]
+            if e > t_stop:
+                return False
+            self.t = e
             return True
         if not self.running:
             # Waiting requests that cannot be admitted with nothing running: a prompt larger
@@ -268,20 +338,24 @@ class ReplicaSim:
         self.outstanding -= 1
 
     def _prefill_iteration(self) -> None:
-        # Decoders each need one more KV slot this iteration; preempt if they do not fit.
-        while self.running and self.kv_cap - self.kv_used < len(self.running):
-            self._preempt_last()
-        B = len(self.running)
+        if self._prefill_first:
+            B = 0  # decodes pause while prompts run
+        else:
+            # Decoders each need one more KV slot this iteration; preempt if they do not fit.
+            while self.running and self.kv_cap - self.kv_used < len(self.running):
+                self._preempt_last()
+            B = len(self.running)
         budget = self.budget - B
-        seats = self.max_seqs - B
+        seats = self.max_seqs - len(self.running)
         P, pairs = 0, 0.0
         done: list[int] = []
         partial_seen = 0
         # Iterate the deque itself (not a copy): the loop stops after the few requests the
         # budget admits, and copying a long queue on every iteration made overloaded runs
         # quadratic in the queue length. The queue is only changed after the loop.
+        t_now = self._gate()
         for r in self.waiting:
-            if budget <= 0:
+            if budget <= 0 or self.enter[r] > t_now:
                 break
             new = self.prefilled[r] == 0
             if new and seats - partial_seen <= 0:
@@ -321,16 +395,21 @@ class ReplicaSim:
                 # progress here made run_until spin forever.
                 self._drop_head()
             return
-        C = self.ctx_sum
+        C = self.ctx_sum if B else 0
         tokens = min(P + B, self._ntok)
-        dt = (
+        gpu = (
             self._tok[tokens] + self._pair * pairs + self._p0 + (self._d0 if B else 0.0)
-            + self._samp[min(B + len(done), len(self._samp) - 1)] + self._beta * C
+            + self._samp[min(B + len(done), len(self._samp) - 1)] + self._beta * C + self._exposed
         )
+        cpu = self._cpu0 + self._cpu1 * (B + partial_seen)
+        dt = max(gpu, cpu) if self._async else gpu + cpu
+        self._last_start = self.t
         self.t += dt
         self.busy += dt
         # Decoders each produced one token.
         if B:
+            if self.record_itl:
+                self._itl_first(B)
             self._advance_running(1)
         for r in done:
             self.waiting.remove(r)
@@ -344,52 +423,52 @@ class ReplicaSim:
                 self.kv_used -= ctx
                 self.outstanding -= 1
             else:
-                self.running.append(r)
                 self._join(r)
                 self.ctx_sum += ctx
+                if self.record_itl:
+                    self._itl_joiners.append((self.t, 1))
 
-    def _join(self, r: int) -> None:
-        base = self._steps - self.generated[r]
-        self._gbase[r] = base
-        heapq.heappush(self._fheap, (base + self.output[r], r))
+    def _itl_first(self, B: int) -> None:
+        """Record the gaps of the tokens an iteration ending now gives ``B`` decoders."""
+        joined = 0
+        for jt, c in self._itl_joiners:
+            self._itl_runs.append((self.t - jt, self.t - jt, 1, c, 0.0))
+            joined += c
+        if B - joined > 0:
+            gap = self.t - self._itl_last
+            self._itl_runs.append((gap, gap, 1, B - joined, 0.0))
+        self._itl_joiners = []
+        self._itl_last = self.t
 
-    def _clean_heap(self) -> None:
-        # Drop entries of requests that left the batch (preempted) or were re-queued since.
-        h, gb, out = self._fheap, self._gbase, self.output
-        while h:
-            fs, r = h[0]
-            b = gb.get(r)
-            if b is not None and b + out[r] == fs:
-                return
-            heapq.heappop(h)
+    def itl_samples(self) -> tuple[np.ndarray, np.ndarray]:
+        """Recorded inter-token latencies as ``(values_s, weights)`` (needs ``record_itl``)."""
+        vals, wts = [], []
+        for lo, hi, n, b, floor in self._itl_runs:
+            v = np.linspace(lo, hi, n) if n > 1 else np.array([lo])
+            vals.append(np.maximum(v, floor))
+            wts.append(np.full(n, float(b)))
+        if not vals:
+            return np.zeros(0), np.zeros(0)
+        return np.concatenate(vals), np.concatenate(wts)
 
     def _advance_running(self, k: int) -> None:
         B = len(self.running)
         self.ctx_sum += B * k
         self.kv_used += B * k
-        self._steps += k
-        steps = self._steps
-        self._clean_heap()
-        h = self._fheap
-        if not h or h[0][0] > steps:
-            return
-        done = set()
-        while h and h[0][0] <= steps:
-            _, r = heapq.heappop(h)
-            base = self._gbase.get(r)
-            if base is None or base + self.output[r] > steps:
-                continue  # stale entry
-            del self._gbase[r]
-            g = steps - base
-            self.generated[r] = g
+        self._gstep += k
+        g = self._gstep
+        heap, fin, running = self._heap, self._fin, self.running
+        while heap and heap[0][0] <= g:
+            f, r = heapq.heappop(heap)
+            if r not in running or fin[r] != f:
+                continue  # stale: preempted since
+            del running[r]
+            self.generated[r] = self.output[r]
             self.finish[r] = self.t
-            ctx = self.prompt[r] + g
+            ctx = self.prompt[r] + self.output[r]
             self.ctx_sum -= ctx
             self.kv_used -= ctx
             self.outstanding -= 1
-            done.add(r)
-        if done:
-            self.running = [r for r in self.running if r not in done]
 
     def _decode_steps(self, t_stop: float, max_steps: int | None = None) -> None:
         while True:
@@ -401,27 +480,70 @@ class ReplicaSim:
             if not self.running:
                 return
         B = len(self.running)
-        self._clean_heap()
-        k = self._fheap[0][0] - self._steps  # steps until the next completion
+        k = self._next_finish_steps()
         k = min(k, (self.kv_cap - self.kv_used) // B)
-        a = self._tok[min(B, self._ntok)] + self._d0 + self._samp[min(B, len(self._samp) - 1)]
+        if self._nsteps > 1:
+            k = min(k, self._nsteps - self._gpos)
+        a = self._tok[min(B, self._ntok)] + self._d0 + self._samp[min(B, len(self._samp) - 1)] + self._exposed
+        cpu = (self._cpu0 + self._cpu1 * B) / self._nsteps
         C = self.ctx_sum
         beta = self._beta
         # With a blocked queue only a completion changes the batch, so arrivals (t_stop) do not
-        # end the run of steps; with an empty queue the next arrival does.
-        if t_stop < math.inf and not self.waiting:
+        # end the run of steps; with an empty queue (or one whose head is still in the
+        # front-end) the next hand-over does.
+        head_enter = self.enter[self.waiting[0]] if self.waiting else math.inf
+        if self.waiting and head_enter > self.t:
+            # Nothing can change the batch before the head's hand-over (later requests reach
+            # the engine after it, FIFO), so the run ends there whatever t_stop says.
+            t_stop = head_enter
+        elif self.waiting and head_enter > self._gate():
+            max_steps = 1  # it reached the engine during the last step: schedulable after one more
+        if t_stop < math.inf and (not self.waiting or head_enter > self.t):
             # Stop at the first step that ends at or after t_stop: solve
-            # (beta B / 2) k^2 + (a + beta C - beta B / 2) k - (t_stop - t) >= 0.
-            gap = t_stop - self.t
-            qa, qb = beta * B / 2.0, a + beta * C - beta * B / 2.0
+            # (beta B / 2) k^2 + (a' + beta C - beta B / 2) k - (t_stop - t) >= 0, where a'
+            # bounds the step's fixed part from above (so the run never overshoots t_stop).
+            a_up = a + cpu if not self._async else max(a + beta * C, cpu) - beta * C
+            gap = max(t_stop - self.t, 0.0)
+            qa, qb = beta * B / 2.0, a_up + beta * C - beta * B / 2.0
             ks = gap / qb if qa <= 0 else (-qb + math.sqrt(qb * qb + 4 * qa * gap)) / (2 * qa)
-            k = min(k, max(1, math.ceil(ks - 1e-12)))
+            # An async scheduler needs one more step (started after the hand-over) to see the
+            # new request; take it in this run rather than in a separate one.
+            extra = 1 if (self._async and self.waiting) else 0
+            k = min(k, max(1, math.ceil(ks - 1e-12)) + extra)
         if max_steps is not None:
             k = min(k, max_steps)
         k = max(1, k)
-        dt = k * a + beta * (k * C + B * k * (k - 1) / 2.0)
+        if not self._async:
+            dt = k * (a + cpu) + beta * (k * C + B * k * (k - 1) / 2.0)
+        else:
+            # Steps whose GPU time is below the CPU time cost the CPU time.
+            bb = beta * B
+            if bb > 0:
+                j0 = min(k, max(0, math.ceil((cpu - a - beta * C) / bb)))
+            else:
+                j0 = k if a + beta * C < cpu else 0
+            m = k - j0
+            dt = j0 * cpu + m * (a + beta * C) + bb * (k * (k - 1) / 2.0 - j0 * (j0 - 1) / 2.0)
+        t0 = self.t
         self.t += dt
         self.busy += dt
+        last = a + beta * (C + B * (k - 1))
+        self._last_start = self.t - (max(last, cpu) if self._async else last + cpu)
+        if self.record_itl:
+            first = a + beta * C + (cpu if not self._async else 0.0)
+            first = max(first, cpu) if self._async else first
+            t_first = t0 + first
+            end, self.t = self.t, t_first
+            self._itl_first(B)
+            self.t = end
+            if k > 1:
+                lo, hi = a + beta * (C + B), a + beta * (C + B * (k - 1))
+                if not self._async:
+                    lo, hi = lo + cpu, hi + cpu
+                self._itl_runs.append((lo, hi, k - 1, B, cpu if self._async else 0.0))
+            self._itl_last = self.t
+        if self._nsteps > 1:
+            self._gpos = (self._gpos + k) % self._nsteps
         self._advance_running(k)
 
 
@@ -430,7 +552,7 @@ def simulate_replica(
     stream: RequestStream,
     *,
     kv_capacity_tokens: int | None = None,
-    chunked_prefill: bool = True,
+    chunked_prefill: bool | None = None,
     warmup_fraction: float = 0.1,
     max_latency_s: float | None = None,
 ) -> SimResult:
@@ -443,8 +565,11 @@ def simulate_replica(
     sim = ReplicaSim(model, kv_capacity_tokens, chunked_prefill=chunked_prefill)
     arr, pr, out = stream.arrival_s.tolist(), stream.prompt_tokens.tolist(), stream.output_tokens.tolist()
     for a, p, o in zip(arr, pr, out):
-        sim.run_until(a)
+        # Submitting before running up to the arrival is exact: the request reaches the engine
+        # only after the front-end (enter >= a), and a run of decode steps stops at that
+        # hand-over, so one stop per request instead of two.
         sim.submit(a, p, o)
+        sim.run_until(a)
         if max_latency_s is not None and sim.waiting and a - sim.arrival[sim.waiting[0]] > max_latency_s:
             return _overloaded(sim, warmup_fraction)
     sim.run_until(math.inf)
@@ -459,26 +584,90 @@ def simulate_closed_loop(
     prompt_tokens: int,
     output_tokens: int,
     kv_capacity_tokens: int | None = None,
-    chunked_prefill: bool = True,
+    chunked_prefill: bool | None = None,
+    staggered: bool = False,
 ) -> SimResult:
     """A fixed-concurrency benchmark (as ``benchmark_serving --max-concurrency``):
     ``concurrency`` requests start at t=0 and each completion starts the next, until
-    ``num_requests`` have been sent. Every request has the same lengths."""
+    ``num_requests`` have been sent. Every request has the same lengths.
+
+    ``staggered``: the clients start spread evenly over one request's steady-state
+    latency and the first ``concurrency`` requests are left out of the result, so the
+    averages are those of the steady loop (no start-up burst of synchronised prompts).
+    """
     if concurrency < 1 or num_requests < concurrency:
         raise InputError(
             f"concurrency={concurrency}, num_requests={num_requests}: need 1 <= concurrency <= num_requests",
             hint="send at least one wave",
         )
     sim = ReplicaSim(model, kv_capacity_tokens, chunked_prefill=chunked_prefill)
-    for _ in range(concurrency):
-        sim.submit(0.0, prompt_tokens, output_tokens)
+    if staggered:
+        from boute.engine.replica import steady_state_closed_loop
+
+        ss = steady_state_closed_loop(model, concurrency, prompt_tokens, output_tokens)
+        span = ss["ttft_s"] + max(output_tokens - 1, 0) * ss["tpot_s"]
+        starts = [span * j / concurrency for j in range(concurrency)]
+    else:
+        starts = [0.0] * concurrency
+    for a in starts:
+        sim.run_until(a)
+        sim.submit(a, prompt_tokens, output_tokens)
     sent = concurrency
     while sim.running or sim.waiting:
         sim._iterate(math.inf)
         while sent < num_requests and sim.outstanding < concurrency:
             sim.submit(sim.t, prompt_tokens, output_tokens)
             sent += 1
-    return sim.result(0.0)
+    if not staggered:
+        return sim.result(0.0)
+    return sim.result(concurrency / num_requests if num_requests > concurrency else 0.0)
+
+
+def simulate_bench(
+    model: ReplicaModel,
+    *,
+    arrival_s: np.ndarray,
+    prompt_tokens: np.ndarray,
+    output_tokens: np.ndarray,
+    max_concurrency: int | None = None,
+    kv_capacity_tokens: int | None = None,
+) -> ReplicaSim:
+    """A ``vllm bench serve`` run: request ``i`` is sent at ``arrival_s[i]`` (all zeros for
+    ``--request-rate inf``) or, with ``max_concurrency``, when one of that many client
+    slots frees (the benchmark's semaphore; its latencies start when the slot is taken).
+
+    Returns the finished simulator with inter-token latencies recorded
+    (:meth:`ReplicaSim.itl_samples`); per-request ``arrival`` is the send time.
+    """
+    n = len(arrival_s)
+    if max_concurrency is not None and max_concurrency < 1:
+        raise InputError(f"max_concurrency: {max_concurrency!r} must be >= 1", hint="or leave it unset (no limit)")
+    sim = ReplicaSim(model, kv_capacity_tokens)
+    sim.record_itl = True
+    arr, pr, out = (np.asarray(x).tolist() for x in (arrival_s, prompt_tokens, output_tokens))
+    slots = [0.0] * (max_concurrency or n)  # when each client slot is free again (a heap)
+
+    def step(t_stop: float) -> bool:
+        before = sim.outstanding
+        ok = sim._iterate(t_stop)
+        for _ in range(before - sim.outstanding):  # each finished (or dropped) request frees its slot now
+            heapq.heappush(slots, sim.t)
+        return ok
+
+    i = 0
+    while i < n or sim.running or sim.waiting:
+        if i < n and slots:
+            a = arr[i]
+            while sim.t < a and (sim.running or sim.waiting):
+                if not step(a):
+                    break
+            sim.submit(max(a, heapq.heappop(slots)), pr[i], out[i])
+            i += 1
+            continue
+        if not (sim.running or sim.waiting):
+            break
+        step(math.inf)
+    return sim
 
 
 def _overloaded(sim: ReplicaSim, warmup_fraction: float) -> SimResult:
@@ -497,7 +686,7 @@ def simulate_pool(
     policy: str = DISPATCH_POLICY,
     weights: list[float] | None = None,
     seed: int = 0,
-    chunked_prefill: bool = True,
+    chunked_prefill: bool | None = None,
     warmup_fraction: float = 0.1,
 ) -> SimResult:
     """Serve ``stream`` on several replicas behind one balancer.

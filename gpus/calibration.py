@@ -2,7 +2,7 @@
 
 Source: aiconfigurator-core 0.12.0 (PyPI, Apache-2.0), NVIDIA's measured per-operator
 silicon tables for the vLLM backend; fitted by grid search on the median absolute log
-error on 2026-11-27. Fit errors (median |log(pred/measured)|) are kept beside each entry.
+error on 2026-11-29. Fit errors (median |log(pred/measured)|) are kept beside each entry.
 Spec-only GPUs borrow compute/memory efficiencies from the closest measured architecture
 and all-reduce constants from the closest link kind; they are marked measured=False.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from boute.engine.catalog import Calibration
 
 _SOURCE = "aiconfigurator-core 0.12.0 silicon tables, fitted by scripts/calibrate.py"
-_DATE = "2026-11-27"
+_DATE = "2026-11-29"
 
 MEASURED = {
     # h100_sxm: gemm/vllm/0.24.0, attention/vllm/0.24.0, comm/vllm/0.24.0; fit errors: gemm 0.058, context attention 0.194, generation attention 0.194, all-reduce 0.105, fp8 gemm 0.168
@@ -27,6 +27,19 @@ MEASURED = {
     "RTX-PRO-6000": dict(gemm_compute_efficiency=0.82, gemm_memory_efficiency=0.8, gemm_overhead_us=2.0, attention_compute_efficiency=0.54, attention_memory_efficiency=0.9, attention_overhead_us=10.0, allreduce_latency_us=30.0, allreduce_bandwidth_efficiency=0.46, fp8_gemm_compute_efficiency=0.7, fp8_gemm_memory_efficiency=0.78, fp8_gemm_overhead_us=6.0, gemm_efficiency_by_log2_m=(0.8086, 0.8047, 0.8029, 0.8003, 0.7965, 0.7873, 0.7714, 0.7246, 0.6304, 0.6277, 0.7261, 0.8019, 0.8251, 0.845, 0.846, 0.8376), fp8_gemm_efficiency_by_log2_m=(0.679, 0.7045, 0.6979, 0.7031, 0.7042, 0.6761, 0.6413, 0.5908, 0.4547, 0.4685, 0.58, 0.6663, 0.694, 0.7181, 0.7071, 0.7027)),
 }
 
+# Per-engine kernel constants (the engine's own aiconfigurator tables), applied by
+# Calibration.for_engine() when a replica's engine profile runs those kernels.
+ENGINE_KERNELS = {
+    # h100_sxm: gemm/sglang/0.5.14, attention/sglang/0.5.14, comm/vllm/0.24.0; fit errors: gemm 0.058, context attention 0.197, generation attention 0.354, fp8 gemm 0.138
+    ("H100-SXM", "sglang"): (('gemm_compute_efficiency', 0.76), ('gemm_memory_efficiency', 0.86), ('gemm_overhead_us', 4.0), ('fp8_gemm_compute_efficiency', 0.5), ('fp8_gemm_memory_efficiency', 0.76), ('fp8_gemm_overhead_us', 6.0), ('gemm_efficiency_by_log2_m', (0.7335, 0.7353, 0.7337, 0.7204, 0.721, 0.7133, 0.7037, 0.6925, 0.6454, 0.664, 0.7027, 0.7316, 0.7372, 0.7316, 0.721, 0.7075)), ('fp8_gemm_efficiency_by_log2_m', (0.528, 0.5127, 0.5151, 0.5162, 0.5178, 0.4963, 0.4655, 0.4158, 0.3307, 0.2988, 0.3789, 0.4502, 0.4804, 0.5085, 0.5166, 0.4977))),
+    # h100_sxm: gemm/trtllm/1.3.0rc20, attention/trtllm/1.3.0rc20, comm/vllm/0.24.0; fit errors: gemm 0.048, context attention 0.242, generation attention 0.302, fp8 gemm 0.088
+    ("H100-SXM", "trtllm"): (('gemm_compute_efficiency', 0.78), ('gemm_memory_efficiency', 0.84), ('gemm_overhead_us', 4.0), ('fp8_gemm_compute_efficiency', 0.62), ('fp8_gemm_memory_efficiency', 0.86), ('fp8_gemm_overhead_us', 15.0), ('gemm_efficiency_by_log2_m', (0.7187, 0.7172, 0.7175, 0.7136, 0.7117, 0.7001, 0.6933, 0.6828, 0.6391, 0.6624, 0.7089, 0.7475, 0.759, 0.7854, 0.7834, 0.7787)), ('fp8_gemm_efficiency_by_log2_m', (0.4, 0.3983, 0.3936, 0.3888, 0.3875, 0.3888, 0.3931, 0.3854, 0.3662, 0.3719, 0.4297, 0.4828, 0.5044, 0.5324, 0.5361, 0.5233))),
+    # h200_sxm: gemm/sglang/0.5.14, attention/sglang/0.5.14, comm/vllm/0.24.0; fit errors: gemm 0.076, context attention 0.200, generation attention 0.329, fp8 gemm 0.154
+    ("H200", "sglang"): (('gemm_compute_efficiency', 0.74), ('gemm_memory_efficiency', 0.84), ('gemm_overhead_us', 4.0), ('fp8_gemm_compute_efficiency', 0.52), ('fp8_gemm_memory_efficiency', 0.78), ('fp8_gemm_overhead_us', 8.0), ('gemm_efficiency_by_log2_m', (0.6552, 0.6692, 0.6651, 0.6705, 0.6728, 0.667, 0.6532, 0.608, 0.5155, 0.6501, 0.6815, 0.7102, 0.7123, 0.7114, 0.6958, 0.6845)), ('fp8_gemm_efficiency_by_log2_m', (0.4425, 0.4333, 0.4354, 0.4367, 0.4314, 0.397, 0.3597, 0.311, 0.2383, 0.3027, 0.3999, 0.4829, 0.5241, 0.5445, 0.5532, 0.5235))),
+    # h200_sxm: gemm/trtllm/1.3.0rc20, attention/trtllm/1.3.0rc20, comm/vllm/0.24.0; fit errors: gemm 0.060, context attention 0.230, generation attention 0.308, fp8 gemm 0.085
+    ("H200", "trtllm"): (('gemm_compute_efficiency', 0.78), ('gemm_memory_efficiency', 0.82), ('gemm_overhead_us', 4.0), ('fp8_gemm_compute_efficiency', 0.62), ('fp8_gemm_memory_efficiency', 0.86), ('fp8_gemm_overhead_us', 15.0), ('gemm_efficiency_by_log2_m', (0.6462, 0.6472, 0.6461, 0.6496, 0.6544, 0.6516, 0.6375, 0.6095, 0.5406, 0.6898, 0.7259, 0.7548, 0.7615, 0.7793, 0.7833, 0.777)), ('fp8_gemm_efficiency_by_log2_m', (0.3246, 0.3202, 0.3181, 0.3181, 0.3165, 0.3133, 0.3137, 0.3058, 0.2801, 0.3837, 0.4466, 0.4986, 0.5191, 0.5491, 0.5608, 0.5488))),
+}
+
 # spec-only GPU -> (borrow compute/memory from, borrow all-reduce from)
 BORROW = {'H100-PCIe': ('H100-SXM', 'RTX-PRO-6000'), 'RTX-5090': ('RTX-PRO-6000', 'RTX-PRO-6000'), 'RTX-4090': ('L40S', 'L40S'), 'L4': ('L40S', 'L40S'), 'A10G': ('A100-80GB-SXM', 'L40S'), 'T4': ('A100-80GB-SXM', 'L40S')}
 
@@ -36,8 +49,9 @@ _ARCH_FALLBACK = {"hopper": "H100-SXM", "ampere": "A100-80GB-SXM", "ada": "L40S"
 
 def calibration_for(name: str, architecture: str) -> Calibration:
     """The calibration of GPU ``name``: measured, or borrowed and marked spec-only."""
+    engines = tuple((eng, pairs) for (gpu, eng), pairs in sorted(ENGINE_KERNELS.items()) if gpu == name)
     if name in MEASURED:
-        return Calibration(measured=True, source=_SOURCE, source_date=_DATE, **MEASURED[name])
+        return Calibration(measured=True, source=_SOURCE, source_date=_DATE, engine_kernels=engines, **MEASURED[name])
     compute_from, link_from = BORROW.get(name, (_ARCH_FALLBACK.get(architecture, "H100-SXM"), "L40S"))
     values = dict(MEASURED[compute_from])
     for key in ("allreduce_latency_us", "allreduce_bandwidth_efficiency"):
