@@ -1,5 +1,6 @@
 """Command line: ``boute solve`` (also ``scripts/solve.py``), ``boute predict``
-(also ``scripts/predict.py``), ``boute catalog`` and ``boute perfdb``.
+(also ``scripts/predict.py``), ``boute catalog``, ``boute perfdb``, ``boute deploy`` and
+``boute sweep``.
 
 Every bad flag or file prints one line on stderr and exits 2; an infeasible request
 exits 3 with the inner solver's explanation; nothing prints a traceback.
@@ -15,6 +16,10 @@ import pathlib
 import sys
 from typing import Any
 
+import attrs
+
+from boute.engine.assembly import boute_version
+from boute.engine.cli_deploy import HelpFormatter, add_deploy, add_sweep, cmd_deploy, cmd_sweep
 from boute.engine.errors import BouteError, InputError
 
 __all__ = ["main"]
@@ -26,11 +31,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_solve(sub) -> None:
-    p = sub.add_parser("solve", help="plan routing + deployment for a scenario (default command)",
+    p = sub.add_parser("solve", help="plan routing + deployment for a scenario (default command)", formatter_class=HelpFormatter,
                        description="Plan routing and deployment. With no options: the built-in default scenario "
-                       "(the BOute paper's setup: H100, RTX PRO 6000, RTX 5090, RTX 4090; $30/h; Llama-3.1-8B + 70B; GSM8K).")
+                       "(the BOute paper's setup: H100, RTX PRO 6000, RTX 5090, RTX 4090; $30/h; Llama-3.1-8B + 70B; GSM8K). "
+                       "An option left out takes the scenario's value.")
     p.add_argument("--scenario", metavar="FILE", help="YAML or TOML scenario file (fields: see README)")
-    p.add_argument("--objective", choices=None, help="latency (least P95 within budget) or cost (cheapest meeting --slo)")
+    p.add_argument("--objective", metavar="{latency,cost}", help="latency (least P95 within budget) or cost (cheapest meeting --slo)")
     p.add_argument("--budget", type=float, metavar="USD_PER_H", help="hourly budget in USD")
     p.add_argument("--quality-min", type=float, metavar="Q", help="quality requirement in the data's unit (e.g. 89 for GSM8K %%)")
     p.add_argument("--slo", type=float, metavar="SECONDS", help="P95 latency SLO (cost objective)")
@@ -39,21 +45,22 @@ def _add_solve(sub) -> None:
     p.add_argument("--models", metavar="LIST", help="candidate models, e.g. Llama-3.1-8B,Llama-3.1-70B")
     p.add_argument("--workload", metavar="NAME", help="gsm8k, mt-bench, azure-conv, azure-code, or an Azure-format CSV")
     p.add_argument("--rate", type=float, metavar="RPS", help="total arrival rate, requests per second")
-    p.add_argument("--router", metavar="KIND", help="oracle, random, noisy or file")
+    p.add_argument("--router", metavar="{oracle,random,noisy,file}", help="router kind")
     p.add_argument("--auc", type=float, help="AUC of the noisy router")
-    p.add_argument("--mode", metavar="MODE", help="joint (MILP splits the budget) or split (BO also searches the split)")
+    p.add_argument("--mode", metavar="{joint,split}", help="joint (MILP splits the budget) or split (BO also searches the split)")
     p.add_argument("--seed", type=int, help="random seed (same seed, same plan)")
     p.add_argument("--max-trials", type=int, metavar="N", help="cap on outer-loop trials")
-    p.add_argument("--strategy", default="bo", help="bo (Ax, default), random, or grid (two models)")
+    p.add_argument("--strategy", default="bo", metavar="{bo,random,grid}", help="outer loop: bo (Ax), random, or grid (two models)")
     p.add_argument("--no-structure", action="store_true", help="disable structural seeds and pruning (for comparison)")
     p.add_argument("--no-baselines", action="store_true", help="skip the four baselines")
-    p.add_argument("--out", metavar="DIR", default="out", help="folder for plan.json, pareto.png, deploy/ (default: out)")
+    p.add_argument("--out", metavar="DIR", default="out", help="folder for plan.json, pareto.png and deploy/<target>/")
+    p.add_argument("--frontier-csv", action="store_true", help="also write the frontier and alternatives to frontier.csv")
     p.add_argument("--json", action="store_true", help="print plan.json to stdout instead of the table")
     p.add_argument("--no-cache", action="store_true", help="rebuild the performance DB instead of reading the cache")
 
 
 def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="what-if: one replica's memory, KV capacity, TTFT, TPOT, throughput",
+    p = sub.add_parser("predict", help="what-if: one replica's memory, KV capacity, TTFT, TPOT, throughput", formatter_class=HelpFormatter,
                        description="Predict one replica config before renting a GPU.")
     p.add_argument("--model", required=True, help="e.g. Llama-3.1-70B")
     p.add_argument("--gpu", required=True, help="e.g. H100-SXM")
@@ -68,11 +75,15 @@ def _add_predict(sub) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="boute", description="Cost-efficient LLM serving planner over heterogeneous LLMs and GPUs.")
+    ap = _Parser(prog="boute", description="Cost-efficient LLM serving planner over heterogeneous LLMs and GPUs.",
+                 formatter_class=HelpFormatter)
     ap.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {boute_version()}")
     sub = ap.add_subparsers(dest="command", parser_class=_Parser)
     _add_solve(sub)
     _add_predict(sub)
+    add_deploy(sub)
+    add_sweep(sub)
     sub.add_parser("catalog", help="list GPU types, models and price sets with their sources")
     pdb = sub.add_parser("perfdb", help="print the performance DB of a scenario (capacity at a few SLOs)")
     pdb.add_argument("--scenario", metavar="FILE")
@@ -166,7 +177,7 @@ def render_table(plan) -> str:
         share = d.budget_usd_per_hour / plan.cost_usd_per_hour if plan.cost_usd_per_hour else 0.0
         rows.append([d.model, f"{d.load_share * 100:.1f} %", f"{d.load_rps:.2f}", f"${d.budget_usd_per_hour:.2f} ({share * 100:.0f} %)", alloc])
     lines = [tabulate(rows, headers=["model", "load share", "req/s", "USD/h (budget share)", "allocated GPUs (config) x replicas"])]
-    sim = plan.simulated or {}
+    sim = attrs.asdict(plan.simulated) if plan.simulated is not None else {}
     lines.append("")
     lines.append(
         f"routing: {plan.router}, thresholds {[round(t, 4) for t in plan.thresholds]}; quality {plan.quality:.2f} {plan.quality_unit}"
@@ -181,20 +192,21 @@ def render_table(plan) -> str:
         lines.append(f"* spec-only: no measured calibration for {', '.join(plan.spec_only_gpus)} (spec-sheet roofline, borrowed efficiencies)")
     if plan.baselines:
         b_rows = [["boute (this plan)", f"{plan.quality:.2f}", f"{plan.p95_bound_s:.2f}", _fmt(sim.get("p95_s")), _fmt(sim.get("mean_s")), f"{plan.cost_usd_per_hour:.2f}"]]
-        for name, b in plan.baselines.items():
-            if b.get("feasible"):
-                s = b.get("simulated", {})
-                b_rows.append([name, f"{b['quality']:.2f}", f"{b['p95_bound_s']:.2f}", _fmt(s.get("p95_s")), _fmt(s.get("mean_s")), f"{b['cost_usd_per_hour']:.2f}"])
+        for b in plan.baselines:
+            if b.feasible:
+                s = b.simulated
+                b_rows.append([b.name, f"{b.quality:.2f}", f"{b.p95_bound_s:.2f}", _fmt(s and s.p95_s), _fmt(s and s.mean_s),
+                               f"{b.cost_usd_per_hour:.2f}"])
             else:
-                b_rows.append([name, "-", "-", "-", "-", f"infeasible: {b.get('reason', '')[:60]}"])
+                b_rows.append([b.name, "-", "-", "-", "-", f"infeasible: {b.reason[:60]}"])
         lines.append("")
         lines.append(tabulate(b_rows, headers=["system", "quality", "P95 bound (s)", "P95 sim (s)", "mean sim (s)", "USD/h"]))
     st = plan.stats
     lines.append("")
     lines.append(
-        f"solver: {st.get('trials')} trials ({st.get('strategy')}, best at trial {st.get('best_at_trial')}, {st.get('stop_reason')}), "
-        f"{st.get('inner_solves')} MILP solves; perf DB {st.get('perfdb_configs')} configs "
-        f"({'cache' if st.get('perfdb_from_cache') else 'built'} in {st.get('perfdb_s')} s); optimiser {st.get('optimizer_s')} s"
+        f"solver: {st.trials} trials ({st.strategy}, best at trial {st.best_at_trial}, {st.stop_reason}), "
+        f"{st.inner_solves} MILP solves; perf DB {st.perfdb_configs} configs "
+        f"({'cache' if st.perfdb_from_cache else 'built'} in {st.perfdb_s} s); optimiser {st.optimizer_s} s"
     )
     return "\n".join(lines)
 
@@ -210,16 +222,29 @@ def _cmd_solve(args) -> int:
         raise InputError(f"--strategy: {args.strategy!r} is not a strategy", hint="use bo, random or grid")
     interactive = sys.stderr.isatty() and not args.json
     planner = Planner(sc, catalog, use_cache=not args.no_cache, progress=_progress_factory(interactive))
-    loop, opt_s = planner.optimize(strategy=args.strategy, structure=not args.no_structure)
-    plan = planner.finish(loop, opt_s, strategy=args.strategy, structure=not args.no_structure, baselines=not args.no_baselines)
-    paths = write_artifacts(plan, pathlib.Path(args.out), max_model_len=planner.perfdb.max_model_len,
-                            gpus_per_node={g: catalog.gpu(g).gpus_per_node for g in sc.gpus}, trials=loop.trials)
+    plan = planner.plan(strategy=args.strategy, structure=not args.no_structure, baselines=not args.no_baselines)
+    out = pathlib.Path(args.out)
+    paths = write_artifacts(plan, out, frontier_csv=args.frontier_csv)
     if args.json:
         print(json.dumps(plan.to_dict(), indent=2))
     else:
         print(render_table(plan))
-        print(f"\nwrote {', '.join(sorted(pathlib.Path(p).name for p in paths.values()))} under {args.out}/")
+        print(_wrote(out, paths))
     return 0
+
+
+def _wrote(out: pathlib.Path, paths: dict[str, str]) -> str:
+    """Where every file went, grouped by folder (the paths are the ones written)."""
+    groups: dict[str, list[str]] = {}
+    for rel in paths:
+        folder, _, name = rel.rpartition("/")
+        groups.setdefault(folder, []).append(name)
+    lines = ["", f"wrote under {out}/:"]
+    for folder in sorted(groups):
+        lines.append(f"  {folder + '/' if folder else './'}: {', '.join(sorted(groups[folder]))}")
+    lines.append(f"deploy: see {out / 'deploy'}/ (shell: run each launch-<host>.sh on its node; or "
+                 f"'boute deploy {out / 'plan.json'} --target shell|skypilot|k8s|litellm')")
+    return "\n".join(lines)
 
 
 def _cmd_predict(args) -> int:
@@ -302,7 +327,7 @@ def _cmd_perfdb(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``boute`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    known = {"solve", "predict", "catalog", "perfdb", "-h", "--help", "-v", "--verbose"}
+    known = {"solve", "predict", "catalog", "perfdb", "deploy", "sweep", "-h", "--help", "-v", "--verbose", "--version"}
     if not argv or argv[0] not in known:
         argv = ["solve", *argv]
     try:
@@ -312,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             logging.basicConfig(level=logging.ERROR)
         cmd = args.command or "solve"
-        return {"solve": _cmd_solve, "predict": _cmd_predict, "catalog": _cmd_catalog, "perfdb": _cmd_perfdb}[cmd](args)
+        return {"solve": _cmd_solve, "predict": _cmd_predict, "catalog": _cmd_catalog, "perfdb": _cmd_perfdb, "deploy": cmd_deploy,
+                "sweep": lambda a: cmd_sweep(a, _scenario)}[cmd](args)
     except BouteError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code

@@ -1,14 +1,220 @@
-"""The planner's answer: routing, deployment, predicted metrics, frontier, provenance."""
+"""The planner's answer as frozen values: routing, deployment, predicted metrics,
+frontier, baselines, verification, provenance and the inputs it was made from.
+
+A :class:`Plan` is self-sufficient: :func:`boute.engine.artifacts.write_artifacts`
+needs nothing else, and ``plan.json`` (``Plan.to_dict()``) holds everything needed to
+regenerate every deploy file (``boute deploy plan.json --target ...``):
+``Plan.from_dict(plan.to_dict()) == plan`` holds exactly (JSON floats round-trip).
+
+Every type here is an ``attrs.frozen`` value; sequences are tuples. (De)serialisation
+uses cattrs with unknown keys forbidden, so a misspelt or stale field in a hand-edited
+plan.json is an error naming it, never silently dropped.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
 
-__all__ = ["Plan", "ModelDeployment", "ReplicaGroup", "ParetoPoint", "SCHEMA_VERSION"]
+from boute.engine.errors import InputError
 
-SCHEMA_VERSION = "1.0"
+__all__ = [
+    "SCHEMA_VERSION",
+    "Plan",
+    "ModelDeployment",
+    "ReplicaGroup",
+    "ParetoPoint",
+    "Check",
+    "Verification",
+    "ResimMetrics",
+    "BaselineResult",
+    "AllocationEntry",
+    "SolveStats",
+    "EngineSettings",
+    "GpuPool",
+    "Provenance",
+    "DISPATCH_POLICIES",
+]
+
+SCHEMA_VERSION = "2.0"
+
+DISPATCH_POLICIES = ("weighted-random",)
+"""How a model's requests are spread over its replicas. ``weighted-random``: each request
+goes to replica r with probability w_r / sum(w), w_r = the replica's capacity at the
+plan's latency bound. The perf DB's capacity split (C1) and the re-simulation assume it;
+LiteLLM's ``simple-shuffle`` with per-deployment ``weight`` implements it."""
+
+
+def _finite_or_none(x: Any) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+@attrs.frozen(kw_only=True)
+class Check:
+    """One independent verification check."""
+
+    name: str
+    """e.g. ``budget``, ``availability H100-SXM``, ``memory Llama-3.1-8B|H100-SXM|tp1|pp1|bf16|bf16``."""
+    ok: bool
+    detail: str
+    """What was compared, in words and numbers."""
+
+
+@attrs.frozen(kw_only=True)
+class Verification:
+    """The result of re-deriving every constraint from the catalogs (engine/verify.py)."""
+
+    ok: bool
+    """True when every check passed."""
+    checks: tuple[Check, ...]
+    cost_usd_per_hour: float
+    """Cost re-derived from the price table and the replicas."""
+    quality: float
+    """Quality re-derived by the router on the per-query data."""
+
+    @classmethod
+    def from_checks(cls, d: dict[str, Any]) -> Verification:
+        """From verify_allocation's ``{"ok", "checks": [{"name", "ok", "detail"}], ...}``."""
+        checks = tuple(Check(name=str(c["name"]), ok=bool(c["ok"]), detail=str(c["detail"])) for c in d["checks"])
+        return cls(ok=bool(d["ok"]), checks=checks, cost_usd_per_hour=float(d["cost_usd_per_hour"]), quality=float(d["quality"]))
+
+    def failed(self) -> tuple[Check, ...]:
+        """The checks that did not pass."""
+        return tuple(c for c in self.checks if not c.ok)
+
+
+@attrs.frozen(kw_only=True)
+class ResimMetrics:
+    """Latency metrics of a stage-2 re-simulation (seconds). ``None``: not measured, or no
+    request completed (an infinite percentile is stored as ``None``)."""
+
+    p95_s: float | None
+    """P95 end-to-end latency."""
+    mean_s: float | None = None
+    p50_s: float | None = None
+    p99_s: float | None = None
+    p95_lo_s: float | None = None
+    """Lower end of the P95's confidence interval (when the re-simulation gives one)."""
+    p95_hi_s: float | None = None
+    """Upper end of the P95's confidence interval."""
+    n: int | None = None
+    """Requests the percentiles are computed over."""
+    ttft_mean_s: float | None = None
+    ttft_p95_s: float | None = None
+    tpot_mean_s: float | None = None
+    tpot_p95_s: float | None = None
+    throughput_rps: float | None = None
+    utilization: float | None = None
+    """Busy fraction of the simulated replicas."""
+    preemptions: int | None = None
+
+    # names in the simulator's summaries that map onto fields with another name
+    _ALIASES = {"requests": "n", "completed": "n"}
+
+    @classmethod
+    def from_summary(cls, d: dict[str, Any] | None) -> ResimMetrics | None:
+        """From a simulator summary dict (``summarize`` / ``resimulate``); None for an empty one.
+
+        Raises:
+            ValueError: a key that is not a metric here (a new simulator metric must be
+                added as a field, not dropped silently).
+        """
+        if not d:
+            return None
+        names = {a.name for a in attrs.fields(cls)}
+        kw: dict[str, Any] = {}
+        for k, v in d.items():
+            k = cls._ALIASES.get(k, k)
+            if k not in names:
+                raise ValueError(f"ResimMetrics: unknown metric {k!r}; add it as a field")
+            if k in ("n", "preemptions"):
+                kw[k] = None if v is None or not math.isfinite(float(v)) else int(v)
+            else:
+                kw[k] = _finite_or_none(v)
+        kw.setdefault("p95_s", None)
+        return cls(**kw)
+
+
+@attrs.frozen(kw_only=True)
+class AllocationEntry:
+    """``replicas`` replicas of perf-DB config ``config`` for ``model``."""
+
+    model: str
+    config: str
+    replicas: int
+
+
+@attrs.frozen(kw_only=True)
+class BaselineResult:
+    """One of the paper's baselines answered by the same inner solver and simulator."""
+
+    name: str
+    feasible: bool
+    reason: str = ""
+    """Why it is infeasible (empty when feasible)."""
+    shares: tuple[float, ...] = ()
+    quality: float | None = None
+    p95_bound_s: float | None = None
+    cost_usd_per_hour: float | None = None
+    allocation: tuple[AllocationEntry, ...] = ()
+    simulated: ResimMetrics | None = None
+    verification_error: str = ""
+    """Set when the baseline's allocation failed independent verification."""
+
+    @classmethod
+    def from_summary(cls, name: str, d: dict[str, Any]) -> BaselineResult:
+        """From engine/baselines.py's summary dict."""
+        if not d.get("feasible"):
+            return cls(name=name, feasible=False, reason=str(d.get("reason", "")))
+        sim = d.get("simulated")
+        if isinstance(sim, dict):
+            sim = ResimMetrics.from_summary(sim)
+        alloc = tuple(AllocationEntry(model=m, config=k, replicas=int(n))
+                      for m, row in (d.get("allocation") or {}).items() for k, n in row.items())
+        return cls(name=name, feasible=True, shares=tuple(float(v) for v in d["shares"]), quality=float(d["quality"]),
+                   p95_bound_s=float(d["p95_bound_s"]), cost_usd_per_hour=float(d["cost_usd_per_hour"]), allocation=alloc,
+                   simulated=sim, verification_error=str(d.get("verification_error", "")))
+
+
+@attrs.frozen(kw_only=True)
+class SolveStats:
+    """How the plan was found and how long each stage took (wall-clock, this machine)."""
+
+    strategy: str
+    """Outer-loop strategy (``bo``, ``random``, ``grid``, ...)."""
+    structure: bool
+    """Structural seeds and pruning on."""
+    solver: str
+    """Inner solver backend."""
+    trials: int
+    best_at_trial: int | None
+    stop_reason: str
+    inner_solves: int
+    perfdb_s: float
+    perfdb_from_cache: bool
+    perfdb_configs: int
+    optimizer_s: float
+    baselines_s: float | None = None
+    verify_s: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EngineSettings:
+    """The serving engine every replica runs, with the flags boute modelled."""
+
+    name: str
+    """``vllm``."""
+    version: str
+    """The engine release the flags and the stage-1 defaults were read from (pinned in deploy files)."""
+    profile: str
+    """Engine profile name (what the replica model was calibrated for)."""
+    flags: tuple[str, ...]
+    """Flags common to every replica (``--max-model-len ...``), beyond model, parallelism and port."""
 
 
 @attrs.frozen(kw_only=True)
@@ -16,6 +222,7 @@ class ReplicaGroup:
     """``replicas`` identical replicas of one config."""
 
     config: str
+    """Perf-DB config key."""
     gpu: str
     tp: int
     pp: int
@@ -23,16 +230,25 @@ class ReplicaGroup:
     kv_dtype: str
     replicas: int
     gpus: int
+    """GPUs of the whole group (replicas x TP x PP)."""
     usd_per_hour: float
     kv_capacity_tokens: int
     capacity_rps_at_bound: float
-    """What one replica sustains at the plan's latency bound (perf DB)."""
+    """What one replica sustains at the plan's latency bound (perf DB): its dispatch weight."""
     spec_only: bool
     """True when this GPU has no measured calibration (spec-sheet roofline)."""
+    engine_flags: tuple[str, ...] = ()
+    """Engine flags specific to this config (``--quantization fp8``, ``--kv-cache-dtype fp8``)."""
+
+    @property
+    def gpus_per_replica(self) -> int:
+        return self.tp * self.pp
 
 
 @attrs.frozen(kw_only=True)
 class ModelDeployment:
+    """One model's share of the load and the replicas that serve it."""
+
     model: str
     hf_id: str
     load_share: float
@@ -40,8 +256,8 @@ class ModelDeployment:
     budget_usd_per_hour: float
     """What this model's replicas cost."""
     groups: tuple[ReplicaGroup, ...]
-    simulated: dict[str, float] = attrs.field(factory=dict)
-    """This model's re-simulated latency metrics (P95, mean, TTFT, TPOT)."""
+    simulated: ResimMetrics | None = None
+    """This model's re-simulated latency metrics (None when not re-simulated)."""
 
     def allocation(self) -> str:
         """e.g. ``8 x RTX-5090 + 4 x H100-SXM``."""
@@ -53,11 +269,41 @@ class ModelDeployment:
 
 @attrs.frozen(kw_only=True)
 class ParetoPoint:
+    """An evaluated routing with its exact inner solution (a frontier point or an alternative)."""
+
     shares: tuple[float, ...]
     quality: float
     p95_bound_s: float
     cost_usd_per_hour: float
     budget_split: tuple[float, ...] | None = None
+    thresholds: tuple[float, ...] = ()
+    deployments: tuple[ModelDeployment, ...] = ()
+    """Its replicas (not re-simulated: ``simulated`` is None)."""
+
+
+@attrs.frozen(kw_only=True)
+class GpuPool:
+    """One GPU type of the scenario as the plan saw it."""
+
+    gpu: str
+    available: int
+    gpus_per_node: int
+    """Node size: a TP group stays inside one node (C5)."""
+    usd_per_gpu_hour: float
+    price_source: str
+    """Price set (and date) the price came from."""
+    spec_only: bool
+
+
+@attrs.frozen(kw_only=True)
+class Provenance:
+    """What produced the plan."""
+
+    boute_version: str
+    perfdb_key: str
+    """Content hash of the performance DB (its cache key)."""
+    price_set: str
+    seed: int
 
 
 @attrs.frozen(kw_only=True)
@@ -70,7 +316,10 @@ class Plan:
     models: tuple[str, ...]
     shares: tuple[float, ...]
     thresholds: tuple[float, ...]
+    """Router score cut points (on the scale of ``router_scale``)."""
     router: str
+    router_scale: str
+    """What the thresholds are measured in: a synthetic scorer's scale, or the file router's scores."""
     quality: float
     quality_unit: str
     quality_min: float | None
@@ -80,36 +329,89 @@ class Plan:
     latency_slo_s: float | None
     p95_bound_s: float
     """P95 guaranteed by the inner MILP on the perf DB."""
-    simulated: dict[str, float]
-    """Whole-system re-simulation: p95_s, mean_s, ttft_mean_s, tpot_mean_s, ..."""
+    simulated: ResimMetrics | None
+    """Whole-system re-simulation (None when verification by simulation was skipped)."""
+    dispatch_policy: str
+    """How requests spread over a model's replicas (one of :data:`DISPATCH_POLICIES`)."""
+    max_model_len: int
+    """Context length every replica is sized for (``--max-model-len``)."""
+    engine: EngineSettings
+    pools: tuple[GpuPool, ...]
+    """The scenario's GPU types: availability, node size, price."""
     pareto: tuple[ParetoPoint, ...]
-    baselines: dict[str, dict[str, Any]]
-    stats: dict[str, Any]
-    verification: dict[str, Any]
+    alternatives: tuple[ParetoPoint, ...]
+    """Next-best feasible trials by the objective, with their deployments."""
+    baselines: tuple[BaselineResult, ...]
+    stats: SolveStats
+    verification: Verification
     spec_only_gpus: tuple[str, ...]
+    provenance: Provenance
+    inputs: dict[str, Any] = attrs.field(eq=True)
+    """The scenario as ``Scenario.to_dict()`` (re-plannable input)."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.dispatch_policy not in DISPATCH_POLICIES:
+            raise InputError(f"dispatch_policy: {self.dispatch_policy!r} is not a policy", hint=f"use one of {', '.join(DISPATCH_POLICIES)}")
 
     @property
     def p95_s(self) -> float:
-        return self.simulated.get("p95_s", self.p95_bound_s)
+        """Re-simulated P95 when there is one, else the MILP bound."""
+        if self.simulated is not None and self.simulated.p95_s is not None:
+            return self.simulated.p95_s
+        return self.p95_bound_s
+
+    def pool(self, gpu: str) -> GpuPool:
+        """The pool of GPU type ``gpu``."""
+        for p in self.pools:
+            if p.gpu == gpu:
+                return p
+        raise InputError(f"plan: no GPU pool {gpu!r}", hint=f"pools: {', '.join(p.gpu for p in self.pools)}")
+
+    def baseline(self, name: str) -> BaselineResult:
+        """The baseline called ``name``."""
+        for b in self.baselines:
+            if b.name == name:
+                return b
+        raise InputError(f"plan: no baseline {name!r}", hint=f"baselines: {', '.join(b.name for b in self.baselines) or 'none'}")
 
     def to_dict(self) -> dict[str, Any]:
-        d = attrs.asdict(self, recurse=True)
-        d["schema_version"] = SCHEMA_VERSION
-        return _clean(d)
+        """A JSON-ready dict (plan.json); :meth:`from_dict` restores an equal plan."""
+        d = _converter().unstructure(self)
+        return {"schema_version": SCHEMA_VERSION, **d}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Plan:
+        """Read a plan.json document.
 
-def _clean(x):
-    import math
+        Raises:
+            InputError: wrong schema version, a missing or unknown field, or a bad value.
+        """
+        import cattrs
 
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if hasattr(x, "item") and not isinstance(x, (str, bytes)):
+        if not isinstance(d, dict):
+            raise InputError(f"plan: expected a JSON object, got {type(d).__name__}", hint="give a plan.json written by boute")
+        ver = d.get("schema_version")
+        if ver != SCHEMA_VERSION:
+            raise InputError(f"plan: schema_version {ver!r} is not {SCHEMA_VERSION!r}",
+                             hint="re-run 'boute solve' with this boute version to write a current plan.json")
+        body = {k: v for k, v in d.items() if k != "schema_version"}
         try:
-            return _clean(x.item())
-        except (AttributeError, ValueError):
-            return x
-    return x
+            return _converter().structure(body, cls)
+        except cattrs.BaseValidationError as exc:
+            msgs = cattrs.transform_error(exc, path="plan")
+            raise InputError(f"plan: {msgs[0] if msgs else exc}", hint="give a plan.json written by this boute version") from None
+        except InputError:
+            raise
+
+
+_CONVERTER = None
+
+
+def _converter():
+    """A cattrs converter that forbids unknown keys (cached: building it costs ~1 ms)."""
+    global _CONVERTER
+    if _CONVERTER is None:
+        import cattrs
+
+        _CONVERTER = cattrs.Converter(forbid_extra_keys=True)
+    return _CONVERTER

@@ -18,7 +18,8 @@ import numpy as np
 from boute.engine.errors import InfeasibleError, InputError
 from boute.engine.optimizer import Trial, pareto_front, run_outer_loop
 from boute.engine.perfdb import PerfDB, build_perfdb
-from boute.engine.plan import ModelDeployment, ParetoPoint, Plan, ReplicaGroup
+from boute.engine.assembly import alternatives_for, build_plan, point_for
+from boute.engine.plan import Plan
 from boute.engine.plugins import Catalog, load_catalog
 from boute.engine.problem import ConfigOption, DeploymentProblem, ModelDemand, SolveResult, solve_problem
 from boute.engine.replica import ReplicaConfig
@@ -292,11 +293,8 @@ class Planner:
             "stop_reason": loop.stop_reason, "strategy": strategy, "structure": structure, "solver": self.solver.name,
             "inner_solves": int(sum(t.payload.result.solves for t in loop.trials)),
         }
-        pareto = tuple(
-            ParetoPoint(shares=t.payload.shares, quality=t.quality, p95_bound_s=float(t.payload.result.latency_bound_s),
-                        cost_usd_per_hour=float(t.payload.result.cost_usd_per_hour), budget_split=t.payload.budget_split)
-            for t in pareto_front(loop.trials)
-        )
+        pareto = tuple(point_for(self, t.payload) for t in pareto_front(loop.trials))
+        alternatives = alternatives_for(self, loop.trials, loop.best_index)
         base = {}
         if baselines:
             from boute.engine.baselines import run_baselines
@@ -305,14 +303,13 @@ class Planner:
             base = run_baselines(self, verify=verify)
             stats["baselines_s"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()
-        out = self.assemble(best, pareto=pareto, baselines=base, stats=stats, verify=verify)
-        out.stats["verify_s"] = round(time.perf_counter() - t0, 3)
-        return out
+        out = self.assemble(best, pareto=pareto, baselines=base, stats=stats, verify=verify, alternatives=alternatives)
+        return attrs.evolve(out, stats=attrs.evolve(out.stats, verify_s=round(time.perf_counter() - t0, 3)))
 
     def config_of(self, key: str) -> ReplicaConfig:
         return self.perfdb.curves[key].config
 
-    def assemble(self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True) -> Plan:
+    def assemble(self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True, alternatives=()) -> Plan:
         """Turn an evaluation into a verified :class:`Plan`."""
         sc, r = self.scenario, ev.result
         if not r.ok:
@@ -327,32 +324,8 @@ class Planner:
         sim, per_model = ({}, {})
         if verify:
             sim, per_model = resimulate(sc, self.catalog, self.workload, ev.shares, counts, weights, self.perfdb.max_model_len, seed=sc.seed)
-        deployments = []
-        for i, m in enumerate(sc.models):
-            groups = []
-            for key, (cfg, n) in counts.get(m, {}).items():
-                gpu = self.catalog.gpu(cfg.gpu)
-                curve = self.perfdb.curves[key]
-                groups.append(ReplicaGroup(
-                    config=key, gpu=cfg.gpu, tp=cfg.tp, pp=cfg.pp, weight_dtype=cfg.weight_dtype, kv_dtype=cfg.kv_dtype,
-                    replicas=n, gpus=n * cfg.num_gpus, usd_per_hour=n * cfg.num_gpus * sc.price(self.catalog, cfg.gpu),
-                    kv_capacity_tokens=curve.kv_capacity_tokens, capacity_rps_at_bound=curve.capacity(T), spec_only=gpu.spec_only,
-                ))
-            llm = self.catalog.model(m)
-            deployments.append(ModelDeployment(
-                model=m, hf_id=llm.hf_id, load_share=ev.shares[i], load_rps=ev.shares[i] * sc.arrival_rate_per_s,
-                budget_usd_per_hour=sum(g.usd_per_hour for g in groups), groups=tuple(groups), simulated=per_model.get(m, {}),
-            ))
-        used_gpus = {g.gpu for d in deployments for g in d.groups}
-        return Plan(
-            scenario=sc.name, objective=sc.objective, mode=sc.mode, models=sc.models, shares=ev.shares,
-            thresholds=tuple(self.router.thresholds(ev.shares)), router=self.router.name, quality=ev.quality,
-            quality_unit=self.table.unit, quality_min=sc.quality_min, deployments=tuple(deployments),
-            cost_usd_per_hour=checks["cost_usd_per_hour"], budget_usd_per_hour=sc.budget_usd_per_hour,
-            latency_slo_s=sc.latency_slo_s, p95_bound_s=T, simulated=sim, pareto=tuple(pareto), baselines=baselines or {},
-            stats=dict(stats or {}), verification=checks,
-            spec_only_gpus=tuple(sorted(g for g in used_gpus if self.catalog.gpu(g).spec_only)),
-        )
+        return build_plan(self, ev, checks=checks, simulated=sim, per_model=per_model, pareto=pareto, alternatives=alternatives,
+                          baselines=baselines, stats=stats)
 
     def replan(self, *, arrival_rate_per_s: float | None = None, quality_min: float | None = None, **kw) -> Plan:
         """Re-plan after a change of load or quality target, reusing the perf DB and solver."""
