@@ -36,6 +36,7 @@ __all__ = [
     "GpuPool",
     "Provenance",
     "DISPATCH_POLICIES",
+    "json_schema",
 ]
 
 SCHEMA_VERSION = "2.0"
@@ -415,3 +416,66 @@ def _converter():
 
         _CONVERTER = cattrs.Converter(forbid_extra_keys=True)
     return _CONVERTER
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of plan.json, derived from the types above.
+
+    engine/plan.schema.json is this, written by scripts/make_plan_schema.py; a test keeps
+    the two equal.
+    """
+    import types
+    import typing
+
+    defs: dict[str, Any] = {}
+
+    def of(tp) -> dict[str, Any]:
+        origin = typing.get_origin(tp)
+        if tp is str:
+            return {"type": "string"}
+        if tp is bool:
+            return {"type": "boolean"}
+        if tp is int:
+            return {"type": "integer"}
+        if tp is float:
+            return {"type": "number"}
+        if tp is Any:
+            return {}
+        if origin in (typing.Union, types.UnionType):
+            args = typing.get_args(tp)
+            return {"anyOf": [of(a) if a is not type(None) else {"type": "null"} for a in args]}
+        if origin is tuple:
+            args = typing.get_args(tp)
+            return {"type": "array", "items": of(args[0])}
+        if origin is dict:
+            return {"type": "object"}
+        if attrs.has(tp):
+            name = tp.__name__
+            if name not in defs:
+                defs[name] = {}
+                defs[name] = obj(tp)
+            return {"$ref": f"#/$defs/{name}"}
+        raise TypeError(f"json_schema: no mapping for {tp!r}")
+
+    def obj(cls) -> dict[str, Any]:
+        hints = typing.get_type_hints(cls)
+        fields = attrs.fields(cls)
+        return {
+            "type": "object",
+            "description": (cls.__doc__ or "").strip().split("\n")[0],
+            "properties": {f.name: of(hints[f.name]) for f in fields},
+            "required": [f.name for f in fields if f.default is attrs.NOTHING],
+            "additionalProperties": False,
+        }
+
+    top = obj(Plan)
+    top["properties"] = {"schema_version": {"const": SCHEMA_VERSION}, **top["properties"]}
+    top["required"] = ["schema_version", *top["required"]]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "boute plan",
+        **top,
+        "description": f"A verified routing + deployment plan written by boute (schema_version {SCHEMA_VERSION}); "
+        "generated from boute.engine.plan by scripts/make_plan_schema.py.",
+        "$defs": dict(sorted(defs.items())),
+    }

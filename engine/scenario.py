@@ -45,7 +45,7 @@ class QualitySource:
 
     data: str = "calibrated"
     """``calibrated`` (synthetic, reproducing published accuracies), ``routellm-gsm8k``,
-    ``routellm-mt-bench`` (../shared/data) or a CSV/JSONL path."""
+    ``routellm-mt-bench`` (shipped with boute, derived from RouteLLM) or a CSV/JSONL path."""
     router: str = "oracle"
     """``oracle``, ``random``, ``noisy`` (with ``auc``) or ``file`` (scores in the data)."""
     auc: float = 0.8

@@ -89,3 +89,18 @@ def test_lookups():
     with pytest.raises(InputError, match="no baseline 'RouteLLM'"):
         p.baseline("RouteLLM")
     assert p.p95_s == 2.2
+
+
+def test_schema_file_is_generated_from_the_types_and_validates_plans():
+    import jsonschema
+
+    from boute.engine.artifacts import PLAN_SCHEMA
+    from boute.engine.plan import json_schema
+
+    on_disk = json.loads(PLAN_SCHEMA.read_text())
+    assert on_disk == json_schema(), "run scripts/make_plan_schema.py"
+    doc = json.loads(json.dumps(plan_4090_x13().to_dict()))
+    jsonschema.validate(doc, on_disk)
+    doc["engine"]["extra"] = 1
+    with pytest.raises(jsonschema.ValidationError, match="extra"):
+        jsonschema.validate(doc, on_disk)
