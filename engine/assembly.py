@@ -152,7 +152,9 @@ def stats_from(d: dict[str, Any] | SolveStats | None) -> SolveStats | None:
     """The planner's stats dict as a :class:`SolveStats` (None stays None)."""
     if d is None or isinstance(d, SolveStats):
         return d
-    return SolveStats(**d)
+    from boute.engine.plan import _converter
+
+    return _converter().structure(dict(d), SolveStats)
 
 
 def build_plan(planner, ev, *, checks: dict[str, Any], simulated: dict[str, Any] | None, per_model: dict[str, Any] | None,

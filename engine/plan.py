@@ -27,6 +27,7 @@ __all__ = [
     "ReplicaGroup",
     "ParetoPoint",
     "Check",
+    "LatencyFailure",
     "Verification",
     "ResimMetrics",
     "BaselineResult",
@@ -60,10 +61,18 @@ class Check:
     """One independent verification check."""
 
     name: str
-    """e.g. ``budget``, ``availability H100-SXM``, ``memory Llama-3.1-8B|H100-SXM|tp1|pp1|bf16|bf16``."""
+    """e.g. ``budget``, ``availability H100-SXM``, ``latency Llama-3.1-8B``."""
     ok: bool
     detail: str
     """What was compared, in words and numbers."""
+    model: str | None = None
+    """The model a latency check is about (None: the whole system, or not a latency check)."""
+    limit_s: float | None = None
+    """A latency check's promised limit."""
+    measured_s: float | None = None
+    """A latency check's re-simulated value."""
+    ratio: float | None = None
+    """measured / limit of a failed latency check (what the planner derates by)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -77,12 +86,24 @@ class Verification:
     """Cost re-derived from the price table and the replicas."""
     quality: float
     """Quality re-derived by the router on the per-query data."""
+    latency_verified: bool | None = None
+    """Whether the latency promise was checked by re-simulation (None: not recorded)."""
+    latency_requests: int | None = None
+    """Requests the latency re-simulation ran."""
+    derate: dict[str, float] = attrs.field(factory=dict)
+    """Config key -> capacity factor a failed latency check asks for (empty when it passed)."""
 
     @classmethod
     def from_checks(cls, d: dict[str, Any]) -> Verification:
-        """From verify_allocation's ``{"ok", "checks": [{"name", "ok", "detail"}], ...}``."""
-        checks = tuple(Check(name=str(c["name"]), ok=bool(c["ok"]), detail=str(c["detail"])) for c in d["checks"])
-        return cls(ok=bool(d["ok"]), checks=checks, cost_usd_per_hour=float(d["cost_usd_per_hour"]), quality=float(d["quality"]))
+        """From verify_allocation's ``{"ok", "checks": [{"name", "ok", "detail", ...}], ...}``."""
+        checks = tuple(Check(name=str(c["name"]), ok=bool(c["ok"]), detail=str(c["detail"]), model=c.get("model"),
+                             limit_s=_finite_or_none(c.get("limit_s")), measured_s=_finite_or_none(c.get("measured_s")),
+                             ratio=_finite_or_none(c.get("ratio")))
+                       for c in d["checks"])
+        lat = d.get("latency_requests")
+        return cls(ok=bool(d["ok"]), checks=checks, cost_usd_per_hour=float(d["cost_usd_per_hour"]), quality=float(d["quality"]),
+                   latency_verified=d.get("latency_verified"), latency_requests=None if lat is None else int(lat),
+                   derate={str(k): float(v) for k, v in (d.get("derate") or {}).items()})
 
     def failed(self) -> tuple[Check, ...]:
         """The checks that did not pass."""
@@ -103,12 +124,22 @@ class ResimMetrics:
     """Lower end of the P95's confidence interval (when the re-simulation gives one)."""
     p95_hi_s: float | None = None
     """Upper end of the P95's confidence interval."""
+    p95_requests: int | None = None
+    """Requests the P95 estimate rests on."""
+    p95_batches: int | None = None
+    """Batches of the P95's interval estimate."""
+    p95_converged: bool | None = None
+    """Whether the P95 interval met its target width."""
+    max_model_p95_s: float | None = None
+    """Largest per-model P95 (system metrics only)."""
     n: int | None = None
     """Requests the percentiles are computed over."""
     ttft_mean_s: float | None = None
     ttft_p95_s: float | None = None
     tpot_mean_s: float | None = None
     tpot_p95_s: float | None = None
+    ttft_p95_hi_s: float | None = None
+    tpot_p95_hi_s: float | None = None
     throughput_rps: float | None = None
     utilization: float | None = None
     """Busy fraction of the simulated replicas."""
@@ -133,8 +164,10 @@ class ResimMetrics:
             k = cls._ALIASES.get(k, k)
             if k not in names:
                 raise ValueError(f"ResimMetrics: unknown metric {k!r}; add it as a field")
-            if k in ("n", "preemptions"):
+            if k in ("n", "preemptions", "p95_requests", "p95_batches"):
                 kw[k] = None if v is None or not math.isfinite(float(v)) else int(v)
+            elif k == "p95_converged":
+                kw[k] = None if v is None else bool(v)
             else:
                 kw[k] = _finite_or_none(v)
         kw.setdefault("p95_s", None)
@@ -183,6 +216,19 @@ class BaselineResult:
 
 
 @attrs.frozen(kw_only=True)
+class LatencyFailure:
+    """One failed latency re-simulation before the planner derated and re-solved."""
+
+    round: int
+    bound_s: float
+    cost_usd_per_hour: float
+    failed: tuple[str, ...]
+    """The failing checks, in words."""
+    derate: dict[str, float] = attrs.field(factory=dict)
+    """Config key -> capacity factor applied after this round."""
+
+
+@attrs.frozen(kw_only=True)
 class SolveStats:
     """How the plan was found and how long each stage took (wall-clock, this machine)."""
 
@@ -202,6 +248,12 @@ class SolveStats:
     optimizer_s: float
     baselines_s: float | None = None
     verify_s: float | None = None
+    derate_rounds: int | None = None
+    """Rounds of derate-and-re-solve after failed latency checks (None: not recorded)."""
+    derated_capacity: dict[str, float] = attrs.field(factory=dict)
+    """Config key -> capacity factor the final plan was solved with (empty: none derated)."""
+    latency_failures: tuple[LatencyFailure, ...] = ()
+    """What failed in each derating round."""
 
 
 @attrs.frozen(kw_only=True)
@@ -259,6 +311,8 @@ class ModelDeployment:
     groups: tuple[ReplicaGroup, ...]
     simulated: ResimMetrics | None = None
     """This model's re-simulated latency metrics (None when not re-simulated)."""
+    quantile_level: float = 0.95
+    """Latency quantile this model's replicas hold at the bound."""
 
     def allocation(self) -> str:
         """e.g. ``8 x RTX-5090 + 4 x H100-SXM``."""
@@ -349,6 +403,12 @@ class Plan:
     provenance: Provenance
     inputs: dict[str, Any] = attrs.field(eq=True)
     """The scenario as ``Scenario.to_dict()`` (re-plannable input)."""
+    latency_metric: str = "per-model"
+    """What ``p95_bound_s`` bounds: every model's P95 (``per-model``) or all requests pooled (``system``)."""
+    ttft_slo_s: float | None = None
+    """P95 time-to-first-token SLO the plan meets, if any."""
+    tpot_slo_s: float | None = None
+    """P95 time-per-output-token SLO the plan meets, if any."""
 
     def __attrs_post_init__(self) -> None:
         if self.dispatch_policy not in DISPATCH_POLICIES:
