@@ -38,7 +38,8 @@ def add_deploy(sub) -> None:
     p.add_argument("plan", metavar="PLAN_JSON", help="a plan.json written by 'boute solve'")
     p.add_argument("--target", action="append", choices=TARGETS + ("all",), metavar="{" + ",".join(TARGETS) + ",all}",
                    help="what to write (repeatable); all = every target")
-    p.add_argument("--out", metavar="DIR", help="folder for the files (default: deploy/<target>/ next to the plan.json)")
+    p.add_argument("--out", metavar="DIR", help="folder for the files, one subfolder per target when there are several "
+                   "(default: deploy/<target>/ next to the plan.json)")
 
 
 def cmd_deploy(args) -> int:
