@@ -237,3 +237,29 @@ def test_write_artifacts_layout(tmp_path):
 def test_unknown_target(tmp_path):
     with pytest.raises(InputError, match="--target: 'helm' is not a target"):
         write_target(two_model_plan(), "helm", tmp_path)
+
+
+@pytest.mark.slow
+def test_file_router_thresholds_are_on_the_file_scores_scale(tmp_path, catalog):
+    """With a real router's scores (file router), the thresholds are cut points of those
+    scores, and router.yaml says which scale they are on."""
+    import numpy as np
+
+    from boute.engine.planner import Planner
+    from boute.engine.scenario import Scenario
+    from tests.conftest import SMALL
+
+    rng = np.random.default_rng(0)
+    n = 400
+    strong_right = rng.random(n) < 0.95
+    weak_right = strong_right & (rng.random(n) < 0.85)
+    score = np.clip(0.5 + 0.3 * (strong_right & ~weak_right) - 0.1 + 0.2 * rng.random(n), 0, 1)  # a win-rate-like score
+    f = tmp_path / "q.csv"
+    f.write_text("Llama-3.1-8B,Llama-3.1-70B,score\n" + "".join(f"{int(w)},{int(s)},{v:.4f}\n" for w, s, v in zip(weak_right, strong_right, score)))
+    sc = Scenario.from_dict(dict(SMALL, quality={"data": str(f), "router": "file"}, quality_min=None, max_trials=3), catalog)
+    plan = Planner(sc, catalog).plan(strategy="random", baselines=False)
+    (t,) = plan.thresholds
+    assert plan.router == "file" and "file router" in plan.router_scale
+    assert 0.0 <= t <= 1.0 and abs((score < t).mean() - plan.shares[0]) < 0.01  # a cut point of the file's scores
+    doc = router_config(plan)
+    assert doc["router"]["scale"] == plan.router_scale and doc["router"]["thresholds"] == [t]
