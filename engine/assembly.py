@@ -23,6 +23,7 @@ from boute.engine.plan import (
     SolveStats,
     Verification,
 )
+from boute.engine.simulator import DISPATCH_POLICY
 from boute.engine.replica import (
     DEFAULT_GPU_MEMORY_UTILIZATION,
     DEFAULT_MAX_NUM_BATCHED_TOKENS,
@@ -81,8 +82,17 @@ def router_scale(router_name: str) -> str:
             "calibrate a real router to the plan's shares)")
 
 
-def deployments_for(planner, ev, latency_bound_s: float, per_model: dict[str, Any] | None = None) -> tuple[ModelDeployment, ...]:
-    """Each model's replica groups for an evaluation's inner solution."""
+def deployments_for(planner, ev, latency_bound_s: float, per_model: dict[str, Any] | None = None, *,
+                    capacities: dict[str, dict[str, float]] | None = None,
+                    levels: dict[str, float] | None = None) -> tuple[ModelDeployment, ...]:
+    """Each model's replica groups for an evaluation's inner solution.
+
+    Args:
+        capacities: model -> config key -> one replica's capacity at the bound as the inner
+            problem saw it (derated, at the model's quantile level); default: the perf DB's
+            P95 capacity at ``latency_bound_s``.
+        levels: model -> latency quantile its replicas hold (default 0.95).
+    """
     sc, cat = planner.scenario, planner.catalog
     out = []
     for i, m in enumerate(sc.models):
@@ -93,7 +103,8 @@ def deployments_for(planner, ev, latency_bound_s: float, per_model: dict[str, An
             groups.append(ReplicaGroup(
                 config=key, gpu=cfg.gpu, tp=cfg.tp, pp=cfg.pp, weight_dtype=cfg.weight_dtype, kv_dtype=cfg.kv_dtype,
                 replicas=int(n), gpus=int(n) * cfg.num_gpus, usd_per_hour=int(n) * cfg.num_gpus * sc.price(cat, cfg.gpu),
-                kv_capacity_tokens=curve.kv_capacity_tokens, capacity_rps_at_bound=float(curve.capacity(latency_bound_s)),
+                kv_capacity_tokens=curve.kv_capacity_tokens,
+                capacity_rps_at_bound=float(capacities[m][key] if capacities else curve.capacity(latency_bound_s)),
                 spec_only=cat.gpu(cfg.gpu).spec_only, engine_flags=config_flags(cfg),
             ))
         sim = (per_model or {}).get(m)
@@ -101,6 +112,7 @@ def deployments_for(planner, ev, latency_bound_s: float, per_model: dict[str, An
             model=m, hf_id=cat.model(m).hf_id, load_share=float(ev.shares[i]), load_rps=float(ev.shares[i]) * sc.arrival_rate_per_s,
             budget_usd_per_hour=sum(g.usd_per_hour for g in groups), groups=tuple(groups),
             simulated=sim if isinstance(sim, ResimMetrics) or sim is None else ResimMetrics.from_summary(sim),
+            quantile_level=float((levels or {}).get(m, 0.95)),
         ))
     return tuple(out)
 
@@ -159,11 +171,13 @@ def stats_from(d: dict[str, Any] | SolveStats | None) -> SolveStats | None:
 
 def build_plan(planner, ev, *, checks: dict[str, Any], simulated: dict[str, Any] | None, per_model: dict[str, Any] | None,
                pareto=(), alternatives=(), baselines: dict[str, dict[str, Any]] | None = None,
-               stats: dict[str, Any] | SolveStats | None = None) -> Plan:
-    """The typed plan for an evaluation that passed verification."""
+               stats: dict[str, Any] | SolveStats | None = None, capacities: dict[str, dict[str, float]] | None = None,
+               levels: dict[str, float] | None = None) -> Plan:
+    """The typed plan for an evaluation whose allocation passed verification (its latency
+    checks are in ``checks``; the planner acts on a failure)."""
     sc, cat = planner.scenario, planner.catalog
     T = float(ev.result.latency_bound_s)
-    deployments = deployments_for(planner, ev, T, per_model)
+    deployments = deployments_for(planner, ev, T, per_model, capacities=capacities, levels=levels)
     used = {g.gpu for d in deployments for g in d.groups}
     st = stats_from(stats) or SolveStats(strategy="none", structure=False, solver=planner.solver.name, trials=0, best_at_trial=None,
                                          stop_reason="assembled directly", inner_solves=int(ev.result.solves),
@@ -175,7 +189,7 @@ def build_plan(planner, ev, *, checks: dict[str, Any], simulated: dict[str, Any]
         router_scale=router_scale(planner.router.name), quality=float(ev.quality), quality_unit=planner.table.unit,
         quality_min=sc.quality_min, deployments=deployments, cost_usd_per_hour=float(checks["cost_usd_per_hour"]),
         budget_usd_per_hour=sc.budget_usd_per_hour, latency_slo_s=sc.latency_slo_s, p95_bound_s=T,
-        simulated=ResimMetrics.from_summary(simulated), dispatch_policy="weighted-random",
+        simulated=ResimMetrics.from_summary(simulated), dispatch_policy=DISPATCH_POLICY,
         max_model_len=int(planner.perfdb.max_model_len), engine=engine_settings(int(planner.perfdb.max_model_len)),
         pools=pools_for(planner), pareto=tuple(pareto), alternatives=tuple(alternatives),
         baselines=tuple(BaselineResult.from_summary(k, v) for k, v in (baselines or {}).items()), stats=st,
@@ -183,4 +197,5 @@ def build_plan(planner, ev, *, checks: dict[str, Any], simulated: dict[str, Any]
         spec_only_gpus=tuple(sorted(g for g in used if cat.gpu(g).spec_only)),
         provenance=Provenance(boute_version=boute_version(), perfdb_key=planner.perfdb.key, price_set=sc.price_set, seed=sc.seed),
         inputs=json.loads(json.dumps(sc.to_dict(), default=str)),
+        latency_metric=sc.latency_metric, ttft_slo_s=sc.ttft_slo_s, tpot_slo_s=sc.tpot_slo_s,
     )

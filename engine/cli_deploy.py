@@ -108,11 +108,12 @@ def cmd_sweep(args, scenario_from_args) -> int:
     from boute.engine.plugins import load_catalog
     from boute.engine.scenario import Scenario
 
+    from boute.engine.optimizer import check_strategy
+
     values = _values(args.values)
-    if args.strategy not in ("bo", "random", "grid"):
-        raise InputError(f"--strategy: {args.strategy!r} is not a strategy", hint="use bo, random or grid")
     catalog = load_catalog()
     base = scenario_from_args(args, catalog)
+    check_strategy(args.strategy, models=len(base.models), mode=base.mode)
     field = SWEEP_OVER[args.over]
     rows: list[dict[str, Any]] = []
     perfdb = None

@@ -21,7 +21,28 @@ from typing import Any
 import attrs
 import numpy as np
 
-__all__ = ["Trial", "LoopResult", "run_outer_loop", "pareto_front"]
+from boute.engine.errors import InputError
+
+__all__ = ["Trial", "LoopResult", "run_outer_loop", "pareto_front", "STRATEGIES", "check_strategy"]
+
+STRATEGIES = ("bo", "random", "grid")
+
+
+def check_strategy(strategy: str, *, models: int, mode: str) -> None:
+    """Raise :class:`InputError` unless ``strategy`` can search this request's space.
+
+    The one place that says which strategy supports which request: ``grid`` walks a
+    single routing parameter (two models, joint mode); ``bo`` and ``random`` search any
+    space. A new strategy adds its name to ``STRATEGIES`` and its limits here.
+    """
+    if strategy not in STRATEGIES:
+        raise InputError(f"--strategy: {strategy!r} is not a strategy", hint="use " + ", ".join(STRATEGIES))
+    if strategy == "grid" and (models != 2 or mode != "joint"):
+        raise InputError(
+            f"--strategy: grid searches one routing parameter (two models, joint mode); this request has {models} "
+            f"model{'s' if models != 1 else ''} in {mode} mode",
+            hint="use --strategy bo or random",
+        )
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +136,16 @@ def run_outer_loop(
         if record(t):
             return finish(stop_reason())
 
+    if not space:  # one model in joint mode: a single point, nothing to search
+        if not trials:
+            t = evaluate({})
+            t.source = "seed"
+            record(t)
+        return finish("nothing to search (one point)")
+
     if strategy == "grid":
         if len(space) != 1:
-            raise ValueError("grid strategy searches one parameter")
+            raise InputError(f"--strategy: grid searches one routing parameter; this space has {len(space)}", hint="use --strategy bo or random")
         name, lo, hi = space[0]
         for v in np.linspace(lo, hi, grid_points):
             t = evaluate({name: float(v)})
@@ -138,7 +166,7 @@ def run_outer_loop(
                 return finish(stop_reason())
 
     if strategy != "bo":
-        raise ValueError(f"unknown strategy {strategy!r}")
+        raise InputError(f"--strategy: {strategy!r} is not a strategy", hint="use " + ", ".join(STRATEGIES))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from ax import Client, RangeParameterConfig

@@ -132,8 +132,12 @@ class ResimMetrics:
     """Whether the P95 interval met its target width."""
     max_model_p95_s: float | None = None
     """Largest per-model P95 (system metrics only)."""
-    n: int | None = None
-    """Requests the percentiles are computed over."""
+    requests: int | None = None
+    """Requests the re-simulation generated (system metrics)."""
+    runs: int | None = None
+    """Re-simulation rounds (each with fresh arrivals) until the estimates converged."""
+    completed: int | None = None
+    """Requests completed after the warm-up: what the percentiles are computed over."""
     ttft_mean_s: float | None = None
     ttft_p95_s: float | None = None
     tpot_mean_s: float | None = None
@@ -144,9 +148,6 @@ class ResimMetrics:
     utilization: float | None = None
     """Busy fraction of the simulated replicas."""
     preemptions: int | None = None
-
-    # names in the simulator's summaries that map onto fields with another name
-    _ALIASES = {"requests": "n", "completed": "n"}
 
     @classmethod
     def from_summary(cls, d: dict[str, Any] | None) -> ResimMetrics | None:
@@ -161,10 +162,9 @@ class ResimMetrics:
         names = {a.name for a in attrs.fields(cls)}
         kw: dict[str, Any] = {}
         for k, v in d.items():
-            k = cls._ALIASES.get(k, k)
             if k not in names:
                 raise ValueError(f"ResimMetrics: unknown metric {k!r}; add it as a field")
-            if k in ("n", "preemptions", "p95_requests", "p95_batches"):
+            if k in ("requests", "runs", "completed", "preemptions", "p95_requests", "p95_batches"):
                 kw[k] = None if v is None or not math.isfinite(float(v)) else int(v)
             elif k == "p95_converged":
                 kw[k] = None if v is None else bool(v)
@@ -199,6 +199,8 @@ class BaselineResult:
     simulated: ResimMetrics | None = None
     verification_error: str = ""
     """Set when the baseline's allocation failed independent verification."""
+    latency_verified: bool | None = None
+    """Whether its re-simulation held its own bound (None: not re-simulated)."""
 
     @classmethod
     def from_summary(cls, name: str, d: dict[str, Any]) -> BaselineResult:
@@ -212,7 +214,8 @@ class BaselineResult:
                       for m, row in (d.get("allocation") or {}).items() for k, n in row.items())
         return cls(name=name, feasible=True, shares=tuple(float(v) for v in d["shares"]), quality=float(d["quality"]),
                    p95_bound_s=float(d["p95_bound_s"]), cost_usd_per_hour=float(d["cost_usd_per_hour"]), allocation=alloc,
-                   simulated=sim, verification_error=str(d.get("verification_error", "")))
+                   simulated=sim, verification_error=str(d.get("verification_error", "")),
+                   latency_verified=d.get("latency_verified"))
 
 
 @attrs.frozen(kw_only=True)
@@ -310,9 +313,11 @@ class ModelDeployment:
     """What this model's replicas cost."""
     groups: tuple[ReplicaGroup, ...]
     simulated: ResimMetrics | None = None
-    """This model's re-simulated latency metrics (None when not re-simulated)."""
+    """This model's re-simulated latency metrics (P95 with its 95 % interval, mean, TTFT, TPOT;
+    None when not re-simulated)."""
     quantile_level: float = 0.95
-    """Latency quantile this model's replicas hold at the bound."""
+    """Quantile of this model's latency its replicas hold at the bound (0.95 for the
+    per-model metric; the MILP's pick for the pooled ``system`` metric)."""
 
     def allocation(self) -> str:
         """e.g. ``8 x RTX-5090 + 4 x H100-SXM``."""
@@ -406,9 +411,9 @@ class Plan:
     latency_metric: str = "per-model"
     """What ``p95_bound_s`` bounds: every model's P95 (``per-model``) or all requests pooled (``system``)."""
     ttft_slo_s: float | None = None
-    """P95 time-to-first-token SLO the plan meets, if any."""
+    """P95 time-to-first-token SLO the plan meets (verified by re-simulation), if any."""
     tpot_slo_s: float | None = None
-    """P95 time-per-output-token SLO the plan meets, if any."""
+    """P95 time-per-output-token SLO the plan meets (verified by re-simulation), if any."""
 
     def __attrs_post_init__(self) -> None:
         if self.dispatch_policy not in DISPATCH_POLICIES:

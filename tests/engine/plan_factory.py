@@ -36,7 +36,7 @@ def make_plan(groups, pools: dict[str, tuple[int, int]], *, shares=None, engine:
     deps = tuple(
         ModelDeployment(model=m, hf_id=HF.get(m, f"org/{m}"), load_share=s, load_rps=6 * s,
                         budget_usd_per_hour=sum(g.usd_per_hour for mm, g in groups if mm == m),
-                        groups=tuple(g for mm, g in groups if mm == m), simulated=ResimMetrics(p95_s=2.0, mean_s=1.0, n=100))
+                        groups=tuple(g for mm, g in groups if mm == m), simulated=ResimMetrics(p95_s=2.0, mean_s=1.0, completed=100))
         for m, s in zip(models, shares)
     )
     cost = sum(d.budget_usd_per_hour for d in deps)
@@ -44,7 +44,7 @@ def make_plan(groups, pools: dict[str, tuple[int, int]], *, shares=None, engine:
         scenario="test", objective="latency", mode="joint", models=models, shares=tuple(shares),
         thresholds=tuple(0.5 for _ in models[1:]), router="file", router_scale="file router scores", quality=90.0,
         quality_unit="accuracy %", quality_min=None, deployments=deps, cost_usd_per_hour=cost, budget_usd_per_hour=cost + 1,
-        latency_slo_s=None, p95_bound_s=2.5, simulated=ResimMetrics(p95_s=2.2, mean_s=1.1, n=1000), dispatch_policy="weighted-random",
+        latency_slo_s=None, p95_bound_s=2.5, simulated=ResimMetrics(p95_s=2.2, mean_s=1.1, completed=1000), dispatch_policy="weighted-random",
         max_model_len=4096, engine=engine or engine_settings(4096),
         pools=tuple(GpuPool(gpu=g, available=a, gpus_per_node=n, usd_per_gpu_hour=0.75, price_source="test", spec_only=False)
                     for g, (a, n) in pools.items()),

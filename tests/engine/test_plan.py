@@ -67,7 +67,7 @@ def test_not_a_mapping():
 
 def test_resim_metrics_from_summary():
     m = ResimMetrics.from_summary({"p95_s": 2.0, "mean_s": float("inf"), "completed": 10.0, "preemptions": 0.0})
-    assert m == ResimMetrics(p95_s=2.0, mean_s=None, n=10, preemptions=0)
+    assert m == ResimMetrics(p95_s=2.0, mean_s=None, completed=10, preemptions=0)
     assert ResimMetrics.from_summary({}) is None
     with pytest.raises(ValueError, match="unknown metric 'p42_s'"):
         ResimMetrics.from_summary({"p42_s": 1.0})
