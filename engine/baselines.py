@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import numpy as np
 
 from boute.engine.errors import BouteError
@@ -33,8 +34,8 @@ def _summary(planner, ev, verify: bool) -> dict[str, Any]:
     if verify:
         try:
             p = planner.assemble(ev, verify=True)
-            out["simulated"] = p.simulated
-            out["latency_verified"] = p.verification["ok"]  # re-simulated within its own bound
+            out["simulated"] = {k: v for k, v in attrs.asdict(p.simulated).items() if v is not None} if p.simulated else {}
+            out["latency_verified"] = p.verification.ok  # re-simulated within its own bound
             out["allocation_text"] = {d.model: d.allocation() for d in p.deployments}
         except BouteError as exc:
             out["verification_error"] = exc.one_line()

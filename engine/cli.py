@@ -1,5 +1,6 @@
 """Command line: ``boute solve`` (also ``scripts/solve.py``), ``boute predict``
-(also ``scripts/predict.py``), ``boute catalog`` and ``boute perfdb``.
+(also ``scripts/predict.py``), ``boute catalog``, ``boute perfdb``, ``boute deploy`` and
+``boute sweep``.
 
 Every bad flag or file prints one line on stderr and exits 2 (also an empty value, an
 option or ``--gpus`` key given twice, a ``--strategy`` the request does not support, an
@@ -19,6 +20,10 @@ import pathlib
 import sys
 from typing import Any
 
+import attrs
+
+from boute.engine.assembly import boute_version
+from boute.engine.cli_deploy import HelpFormatter, add_deploy, add_sweep, cmd_deploy, cmd_sweep
 from boute.engine.errors import BouteError, InputError
 
 __all__ = ["main"]
@@ -41,12 +46,13 @@ class _Once(argparse.Action):
 
 
 def _add_solve(sub) -> None:
-    p = sub.add_parser("solve", help="plan routing + deployment for a scenario (default command)",
+    p = sub.add_parser("solve", help="plan routing + deployment for a scenario (default command)", formatter_class=HelpFormatter,
                        description="Plan routing and deployment. With no options: the built-in default scenario "
-                       "(the BOute paper's setup: H100, RTX PRO 6000, RTX 5090, RTX 4090; $30/h; Llama-3.1-8B + 70B; GSM8K).")
+                       "(the BOute paper's setup: H100, RTX PRO 6000, RTX 5090, RTX 4090; $30/h; Llama-3.1-8B + 70B; GSM8K). "
+                       "An option left out takes the scenario's value.")
     p.register("action", None, _Once)  # every valued option below may be given once
     p.add_argument("--scenario", metavar="FILE", help="YAML or TOML scenario file (fields: see README)")
-    p.add_argument("--objective", choices=None, help="latency (least P95 within budget) or cost (cheapest meeting --slo)")
+    p.add_argument("--objective", metavar="{latency,cost}", help="latency (least P95 within budget) or cost (cheapest meeting --slo)")
     p.add_argument("--budget", type=float, metavar="USD_PER_H", help="hourly budget in USD")
     p.add_argument("--quality-min", type=float, metavar="Q", help="quality requirement in the data's unit (e.g. 89 for GSM8K %%)")
     p.add_argument("--slo", type=float, metavar="SECONDS", help="P95 latency SLO (cost objective)")
@@ -55,21 +61,22 @@ def _add_solve(sub) -> None:
     p.add_argument("--models", metavar="LIST", help="candidate models, e.g. Llama-3.1-8B,Llama-3.1-70B")
     p.add_argument("--workload", metavar="NAME", help="gsm8k, mt-bench, azure-conv, azure-code, or an Azure-format CSV")
     p.add_argument("--rate", type=float, metavar="RPS", help="total arrival rate, requests per second")
-    p.add_argument("--router", metavar="KIND", help="oracle, random, noisy or file")
+    p.add_argument("--router", metavar="{oracle,random,noisy,file}", help="router kind")
     p.add_argument("--auc", type=float, help="AUC of the noisy router")
-    p.add_argument("--mode", metavar="MODE", help="joint (MILP splits the budget) or split (BO also searches the split)")
+    p.add_argument("--mode", metavar="{joint,split}", help="joint (MILP splits the budget) or split (BO also searches the split)")
     p.add_argument("--seed", type=int, help="random seed (same seed, same plan)")
     p.add_argument("--max-trials", type=int, metavar="N", help="cap on outer-loop trials")
-    p.add_argument("--strategy", default="bo", help="bo (Ax, default), random, or grid (two models, joint mode)")
+    p.add_argument("--strategy", default="bo", metavar="{bo,random,grid}", help="outer loop: bo (Ax), random, or grid (two models, joint mode)")
     p.add_argument("--no-structure", action="store_true", help="disable structural seeds and pruning (for comparison)")
     p.add_argument("--no-baselines", action="store_true", help="skip the four baselines")
-    p.add_argument("--out", metavar="DIR", default="out", help="folder for plan.json, pareto.png, deploy/ (default: out)")
+    p.add_argument("--out", metavar="DIR", default="out", help="folder for plan.json, pareto.png and deploy/<target>/")
+    p.add_argument("--frontier-csv", action="store_true", help="also write the frontier and alternatives to frontier.csv")
     p.add_argument("--json", action="store_true", help="print plan.json to stdout instead of the table")
     p.add_argument("--no-cache", action="store_true", help="rebuild the performance DB instead of reading the cache")
 
 
 def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="what-if: one replica's memory, KV capacity, TTFT, TPOT, throughput",
+    p = sub.add_parser("predict", help="what-if: one replica's memory, KV capacity, TTFT, TPOT, throughput", formatter_class=HelpFormatter,
                        description="Predict one replica config before renting a GPU.")
     p.add_argument("--model", required=True, help="e.g. Llama-3.1-70B")
     p.add_argument("--gpu", required=True, help="e.g. H100-SXM")
@@ -87,11 +94,15 @@ def _add_predict(sub) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="boute", description="Cost-efficient LLM serving planner over heterogeneous LLMs and GPUs.")
+    ap = _Parser(prog="boute", description="Cost-efficient LLM serving planner over heterogeneous LLMs and GPUs.",
+                 formatter_class=HelpFormatter)
     ap.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {boute_version()}")
     sub = ap.add_subparsers(dest="command", parser_class=_Parser)
     _add_solve(sub)
     _add_predict(sub)
+    add_deploy(sub)
+    add_sweep(sub)
     sub.add_parser("catalog", help="list GPU types, models and price sets with their sources")
     pdb = sub.add_parser("perfdb", help="print the performance DB of a scenario (capacity at a few SLOs)")
     pdb.add_argument("--scenario", metavar="FILE")
@@ -208,6 +219,11 @@ def _fmt(x: float | None, nd: int = 2) -> str:
     return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:.{nd}f}"
 
 
+def _metrics(m) -> dict[str, Any]:
+    """A ResimMetrics as a dict of its measured (non-None) values; {} for None."""
+    return {k: v for k, v in attrs.asdict(m).items() if v is not None} if m is not None else {}
+
+
 def render_table(plan) -> str:
     """The plan as text: a Table-1-like view, metrics, and baselines beside it."""
     from tabulate import tabulate
@@ -220,7 +236,7 @@ def render_table(plan) -> str:
         share = d.budget_usd_per_hour / plan.cost_usd_per_hour if plan.cost_usd_per_hour else 0.0
         rows.append([d.model, f"{d.load_share * 100:.1f} %", f"{d.load_rps:.2f}", f"${d.budget_usd_per_hour:.2f} ({share * 100:.0f} %)", alloc])
     lines = [tabulate(rows, headers=["model", "load share", "req/s", "USD/h (budget share)", "allocated GPUs (config) x replicas"])]
-    sim = plan.simulated or {}
+    sim = _metrics(plan.simulated)
     lines.append("")
     lines.append(
         f"routing: {plan.router}, thresholds {[round(t, 4) for t in plan.thresholds]}; quality {plan.quality:.2f} {plan.quality_unit}"
@@ -229,7 +245,7 @@ def render_table(plan) -> str:
     bound = "pooled P95 (all requests)" if plan.latency_metric == "system" else "every model's P95"
     lines.append(
         f"latency: {bound} <= {plan.p95_bound_s:.2f} s (MILP bound); re-simulated ({plan.dispatch_policy} dispatch): "
-        + ", ".join(f"{d.model} P95 {_fmt(d.simulated.get('p95_s'))} s [{_fmt(d.simulated.get('p95_lo_s'))}-{_fmt(d.simulated.get('p95_hi_s'))}]"
+        + ", ".join(f"{d.model} P95 {_fmt(_metrics(d.simulated).get('p95_s'))} s [{_fmt(_metrics(d.simulated).get('p95_lo_s'))}-{_fmt(_metrics(d.simulated).get('p95_hi_s'))}]"
                     for d in plan.deployments if d.simulated)
         + f"; pooled P95 {_fmt(sim.get('p95_s'))} s, mean {_fmt(sim.get('mean_s'))} s, TTFT P95 {_fmt(sim.get('ttft_p95_s'), 3)} s, "
         f"TPOT P95 {_fmt(sim.get('tpot_p95_s') and sim['tpot_p95_s'] * 1e3, 1)} ms; cost ${plan.cost_usd_per_hour:.2f}/h"
@@ -241,14 +257,14 @@ def render_table(plan) -> str:
     if plan.tpot_slo_s is not None:
         slos.append(f"P95 TPOT <= {plan.tpot_slo_s * 1e3:g} ms")
     ver = plan.verification
-    if ver.get("latency_verified"):
+    if ver.latency_verified:
         st = plan.stats
-        line = f"verified: allocation re-derived and latency re-simulated ({int(ver.get('latency_requests', 0)):,} requests"
+        line = f"verified: allocation re-derived and latency re-simulated ({int(ver.latency_requests or 0):,} requests"
         line += f"; {', '.join(slos)} checked" if slos else ""
         line += ")"
-        if st.get("derate_rounds"):
-            line += (f"; the first plan failed its re-simulation, so {len(st.get('derated_capacity', {}))} config(s) were derated "
-                     f"and re-solved in {st['derate_rounds']} round(s)")
+        if st.derate_rounds:
+            line += (f"; the first plan failed its re-simulation, so {len(st.derated_capacity)} config(s) were derated "
+                     f"and re-solved in {st.derate_rounds} round(s)")
         lines.append(line)
     if plan.spec_only_gpus:
         lines.append(f"* spec-only: no measured calibration for {', '.join(plan.spec_only_gpus)} (spec-sheet roofline, borrowed efficiencies)")
@@ -259,24 +275,24 @@ def render_table(plan) -> str:
                     _fmt(tp * 1e3 if tp is not None else None, 1), _fmt(s.get("throughput_rps"))]
 
         b_rows = [["boute (this plan)", f"{plan.quality:.2f}", f"{plan.p95_bound_s:.2f}", *metrics(sim), f"{plan.cost_usd_per_hour:.2f}"]]
-        for name, b in plan.baselines.items():
-            if b.get("feasible"):
-                mark = "" if b.get("latency_verified", True) else " (!)"
-                b_rows.append([name + mark, f"{b['quality']:.2f}", f"{b['p95_bound_s']:.2f}", *metrics(b.get("simulated", {})),
-                               f"{b['cost_usd_per_hour']:.2f}"])
+        for b in plan.baselines:
+            if b.feasible:
+                mark = "" if b.latency_verified is not False else " (!)"
+                b_rows.append([b.name + mark, f"{b.quality:.2f}", f"{b.p95_bound_s:.2f}", *metrics(_metrics(b.simulated)),
+                               f"{b.cost_usd_per_hour:.2f}"])
             else:
-                b_rows.append([name, "-", "-", "-", "-", "-", "-", "-", "-", f"infeasible: {b.get('reason', '')[:60]}"])
+                b_rows.append([b.name, "-", "-", "-", "-", "-", "-", "-", "-", f"infeasible: {b.reason[:60]}"])
         lines.append("")
         lines.append(tabulate(b_rows, headers=["system", "quality", "P95 bound (s)", "worst model P95 (s)", "pooled P95 (s)", "mean (s)",
                                                "TTFT P95 (s)", "TPOT P95 (ms)", "req/s", "USD/h"]))
-        if any(not b.get("latency_verified", True) for b in plan.baselines.values() if b.get("feasible")):
+        if any(b.latency_verified is False for b in plan.baselines if b.feasible):
             lines.append("(!) its re-simulation exceeds its own bound (baselines are not derated)")
     st = plan.stats
     lines.append("")
     lines.append(
-        f"solver: {st.get('trials')} trials ({st.get('strategy')}, best at trial {st.get('best_at_trial')}, {st.get('stop_reason')}), "
-        f"{st.get('inner_solves')} MILP solves; perf DB {st.get('perfdb_configs')} configs "
-        f"({'cache' if st.get('perfdb_from_cache') else 'built'} in {st.get('perfdb_s')} s); optimiser {st.get('optimizer_s')} s"
+        f"solver: {st.trials} trials ({st.strategy}, best at trial {st.best_at_trial}, {st.stop_reason}), "
+        f"{st.inner_solves} MILP solves; perf DB {st.perfdb_configs} configs "
+        f"({'cache' if st.perfdb_from_cache else 'built'} in {st.perfdb_s} s); optimiser {st.optimizer_s} s"
     )
     return "\n".join(lines)
 
@@ -290,19 +306,32 @@ def _cmd_solve(args) -> int:
     sc, out_dir = _request(args, catalog)
     interactive = sys.stderr.isatty() and not args.json
     planner = Planner(sc, catalog, use_cache=not args.no_cache, progress=_progress_factory(interactive))
-    loop, opt_s = planner.optimize(strategy=args.strategy, structure=not args.no_structure)
-    plan = planner.finish(loop, opt_s, strategy=args.strategy, structure=not args.no_structure, baselines=not args.no_baselines)
+    plan = planner.plan(strategy=args.strategy, structure=not args.no_structure, baselines=not args.no_baselines)
+    out = pathlib.Path(out_dir)
     try:
-        paths = write_artifacts(plan, out_dir, max_model_len=planner.perfdb.max_model_len,
-                                gpus_per_node={g: catalog.gpu(g).gpus_per_node for g in sc.gpus}, trials=loop.trials)
+        paths = write_artifacts(plan, out, frontier_csv=args.frontier_csv)
     except OSError as exc:
         raise InputError(f"--out: cannot write the plan under {args.out!r}: {exc.strerror or exc}", hint="give a folder you can write to") from None
     if args.json:
         print(json.dumps(plan.to_dict(), indent=2))
     else:
         print(render_table(plan))
-        print(f"\nwrote {', '.join(sorted(pathlib.Path(p).name for p in paths.values()))} under {args.out}/")
+        print(_wrote(out, paths))
     return 0
+
+
+def _wrote(out: pathlib.Path, paths: dict[str, str]) -> str:
+    """Where every file went, grouped by folder (the paths are the ones written)."""
+    groups: dict[str, list[str]] = {}
+    for rel in paths:
+        folder, _, name = rel.rpartition("/")
+        groups.setdefault(folder, []).append(name)
+    lines = ["", f"wrote under {out}/:"]
+    for folder in sorted(groups):
+        lines.append(f"  {folder + '/' if folder else './'}: {', '.join(sorted(groups[folder]))}")
+    lines.append(f"deploy: see {out / 'deploy'}/ (shell: run each launch-<host>.sh on its node; or "
+                 f"'boute deploy {out / 'plan.json'} --target shell|skypilot|k8s|litellm')")
+    return "\n".join(lines)
 
 
 def _cmd_predict(args) -> int:
@@ -392,7 +421,7 @@ def _cmd_perfdb(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``boute`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    known = {"solve", "predict", "catalog", "perfdb", "calibrate", "-h", "--help", "-v", "--verbose"}
+    known = {"solve", "predict", "catalog", "perfdb", "calibrate", "deploy", "sweep", "-h", "--help", "-v", "--verbose", "--version"}
     if not argv or argv[0] not in known:
         argv = ["solve", *argv]
     try:
@@ -408,7 +437,8 @@ def main(argv: list[str] | None = None) -> int:
             from boute.engine.plugins import load_catalog
 
             return cmd_calibrate(args, load_catalog())
-        return {"solve": _cmd_solve, "predict": _cmd_predict, "catalog": _cmd_catalog, "perfdb": _cmd_perfdb}[cmd](args)
+        return {"solve": _cmd_solve, "predict": _cmd_predict, "catalog": _cmd_catalog, "perfdb": _cmd_perfdb, "deploy": cmd_deploy,
+                "sweep": lambda a: cmd_sweep(a, _scenario)}[cmd](args)
     except BouteError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code

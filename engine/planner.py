@@ -20,7 +20,8 @@ from boute.engine.errors import InfeasibleError, InputError
 from boute.engine.infeasible import explain_no_plan
 from boute.engine.optimizer import Trial, pareto_front, run_outer_loop
 from boute.engine.perfdb import PerfDB, build_perfdb
-from boute.engine.plan import ModelDeployment, ParetoPoint, Plan, ReplicaGroup
+from boute.engine.assembly import alternatives_for, build_plan, point_for
+from boute.engine.plan import LatencyFailure, Plan
 from boute.engine.plugins import Catalog, load_catalog
 from boute.engine.problem import (
     PERCENTILE, ConfigOption, DeploymentProblem, ModelDemand, SolveResult, capacity_at, model_levels, solve_problem,
@@ -38,7 +39,6 @@ from boute.engine.routing import (
     sticks_from_shares,
 )
 from boute.engine.scenario import Scenario
-from boute.engine.simulator import DISPATCH_POLICY
 from boute.engine.solvers import get_solver
 from boute.engine.verify import Promise, Resimulation, resimulate, verify_allocation
 from boute.engine.workload import Workload, get_workload, load_azure_trace
@@ -329,11 +329,8 @@ class Planner:
             "stop_reason": loop.stop_reason, "strategy": strategy, "structure": structure, "solver": self.solver.name,
             "inner_solves": int(sum(t.payload.result.solves for t in loop.trials)),
         }
-        pareto = tuple(
-            ParetoPoint(shares=t.payload.shares, quality=t.quality, p95_bound_s=float(t.payload.result.latency_bound_s),
-                        cost_usd_per_hour=float(t.payload.result.cost_usd_per_hour), budget_split=t.payload.budget_split)
-            for t in pareto_front(loop.trials)
-        )
+        pareto = tuple(point_for(self, t.payload) for t in pareto_front(loop.trials))
+        alternatives = alternatives_for(self, loop.trials, loop.best_index)
         base = {}
         if baselines:
             from boute.engine.baselines import run_baselines
@@ -342,15 +339,14 @@ class Planner:
             base = run_baselines(self, verify=verify)
             stats["baselines_s"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()
-        out = self.verified(best, pareto=pareto, baselines=base, stats=stats, verify=verify)
-        out.stats["verify_s"] = round(time.perf_counter() - t0, 3)
-        return out
+        out = self.verified(best, pareto=pareto, baselines=base, stats=stats, verify=verify, alternatives=alternatives)
+        return attrs.evolve(out, stats=attrs.evolve(out.stats, verify_s=round(time.perf_counter() - t0, 3)))
 
     def config_of(self, key: str) -> ReplicaConfig:
         """The replica config of a perf DB key."""
         return self.perfdb.curves[key].config
 
-    def verified(self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True) -> Plan:
+    def verified(self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True, alternatives=()) -> Plan:
         """Assemble ``ev`` and check its latency by re-simulation; while that fails, derate
         the offending configs' capacities by the measured ratio (below the load they
         failed at, see :class:`~boute.engine.verify.Resimulation`) and re-solve the same
@@ -362,23 +358,24 @@ class Planner:
                 no feasible deployment for this routing. A failing plan is never returned.
         """
         derate: dict[str, float] = dict(ev.derate)
-        history: list[dict[str, Any]] = []
+        history: list[LatencyFailure] = []
         for rnd in range(MAX_DERATE_ROUNDS + 1):
-            out = self.assemble(ev, pareto=pareto, baselines=baselines, stats=stats, verify=verify)
-            if out.verification["ok"]:
+            out = self.assemble(ev, pareto=pareto, baselines=baselines, stats=stats, verify=verify, alternatives=alternatives)
+            if out.verification.ok:
                 break
-            failed = [c for c in out.verification["checks"] if not c["ok"]]
-            history.append({"round": rnd, "bound_s": out.p95_bound_s, "cost_usd_per_hour": out.cost_usd_per_hour,
-                            "failed": [c["detail"] if c.get("model") is None else f"{c['name']}: {c['detail']}" for c in failed],
-                            "derate": {k: round(v, 4) for k, v in out.verification["derate"].items()}})
-            what = "; ".join(f"{c['name']}: {c['detail']}" for c in failed)
-            if rnd == MAX_DERATE_ROUNDS or not out.verification["derate"]:
+            failed = out.verification.failed()
+            history.append(LatencyFailure(
+                round=rnd, bound_s=out.p95_bound_s, cost_usd_per_hour=out.cost_usd_per_hour,
+                failed=tuple(c.detail if c.model is None else f"{c.name}: {c.detail}" for c in failed),
+                derate={k: round(v, 4) for k, v in out.verification.derate.items()}))
+            what = "; ".join(f"{c.name}: {c.detail}" for c in failed)
+            if rnd == MAX_DERATE_ROUNDS or not out.verification.derate:
                 raise InfeasibleError(
                     f"the plan failed its latency re-simulation after {rnd} derating round(s): {what}",
                     hint="raise latency_slo_s or the budget, lower the arrival rate, or add GPUs",
                 )
-            log.info("latency verification failed (%s); derating %s", what, out.verification["derate"])
-            for key, factor in out.verification["derate"].items():
+            log.info("latency verification failed (%s); derating %s", what, out.verification.derate)
+            for key, factor in out.verification.derate.items():
                 derate[key] = derate.get(key, 1.0) * factor
             ev = self.evaluate(ev.shares, ev.budget_split, derate=derate)
             if not ev.feasible:
@@ -387,13 +384,12 @@ class Planner:
                     f"this routing has no deployment: {ev.result.explanation}",
                     hint="raise latency_slo_s or the budget, lower the arrival rate, or add GPUs",
                 )
-        out.stats["derate_rounds"] = len(history)
-        out.stats["derated_capacity"] = {k: round(v, 4) for k, v in sorted(derate.items())}
-        if history:
-            out.stats["latency_failures"] = history
-        return out
+        return attrs.evolve(out, stats=attrs.evolve(
+            out.stats, derate_rounds=len(history), derated_capacity={k: round(v, 4) for k, v in sorted(derate.items())},
+            latency_failures=tuple(history)))
 
-    def assemble(self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True, seed: int | None = None) -> Plan:
+    def assemble(self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True, seed: int | None = None,
+                 alternatives=()) -> Plan:
         """Turn an evaluation into a :class:`Plan`, checked by :mod:`boute.engine.verify`.
 
         The allocation checks (budget, availability, packing, memory, shares, quality) must
@@ -426,34 +422,8 @@ class Planner:
             checks["ok"] = bool(checks["ok"] and res.ok)
             checks["derate"] = dict(res.derate)
             checks["latency_requests"] = res.requests
-        deployments = []
-        for i, m in enumerate(sc.models):
-            groups = []
-            for key, (cfg, n) in counts.get(m, {}).items():
-                gpu = self.catalog.gpu(cfg.gpu)
-                curve = self.perfdb.curves[key]
-                groups.append(ReplicaGroup(
-                    config=key, gpu=cfg.gpu, tp=cfg.tp, pp=cfg.pp, weight_dtype=cfg.weight_dtype, kv_dtype=cfg.kv_dtype,
-                    replicas=n, gpus=n * cfg.num_gpus, usd_per_hour=n * cfg.num_gpus * sc.price(self.catalog, cfg.gpu),
-                    kv_capacity_tokens=curve.kv_capacity_tokens, capacity_rps_at_bound=cap[m][key], spec_only=gpu.spec_only,
-                ))
-            llm = self.catalog.model(m)
-            deployments.append(ModelDeployment(
-                model=m, hf_id=llm.hf_id, load_share=ev.shares[i], load_rps=ev.shares[i] * sc.arrival_rate_per_s,
-                budget_usd_per_hour=sum(g.usd_per_hour for g in groups), groups=tuple(groups), simulated=per_model.get(m, {}),
-                quantile_level=levels.get(m, PERCENTILE),
-            ))
-        used_gpus = {g.gpu for d in deployments for g in d.groups}
-        return Plan(
-            scenario=sc.name, objective=sc.objective, mode=sc.mode, models=sc.models, shares=ev.shares,
-            thresholds=tuple(self.router.thresholds(ev.shares)), router=self.router.name, quality=ev.quality,
-            quality_unit=self.table.unit, quality_min=sc.quality_min, deployments=tuple(deployments),
-            cost_usd_per_hour=checks["cost_usd_per_hour"], budget_usd_per_hour=sc.budget_usd_per_hour,
-            latency_slo_s=sc.latency_slo_s, p95_bound_s=T, simulated=sim, pareto=tuple(pareto), baselines=baselines or {},
-            stats=dict(stats or {}), verification=checks,
-            spec_only_gpus=tuple(sorted(g for g in used_gpus if self.catalog.gpu(g).spec_only)),
-            dispatch_policy=DISPATCH_POLICY, latency_metric=sc.latency_metric, ttft_slo_s=sc.ttft_slo_s, tpot_slo_s=sc.tpot_slo_s,
-        )
+        return build_plan(self, ev, checks=checks, simulated=sim, per_model=per_model, pareto=pareto, alternatives=alternatives,
+                          baselines=baselines, stats=stats, capacities=cap, levels=levels)
 
     def replan(self, *, arrival_rate_per_s: float | None = None, quality_min: float | None = None, **kw) -> Plan:
         """Re-plan after a change of load or quality target, reusing the perf DB and solver."""

@@ -41,7 +41,8 @@ __all__ = [
     "auc",
 ]
 
-SHARED_DATA = pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+PACKAGE_DATA = "data"
+"""Folder inside boute.engine with the derived RouteLLM routing data (see its README.md)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -304,10 +305,14 @@ def make_router(table: QualityTable, kind: str = "oracle", *, auc_target: float 
 
 # ----------------------------------------------------------------------------- loaders
 def load_routellm_gsm8k(path: str | pathlib.Path | None = None) -> QualityTable:
-    """RouteLLM's GSM8K CSV: ``prompt``, one True/False column per model, responses."""
-    p = pathlib.Path(path) if path else SHARED_DATA / "routellm" / "gsm8k_responses.csv"
+    """RouteLLM's GSM8K correctness per question and model: the copy shipped with boute
+    (derived, no text) by default, or RouteLLM's own CSV (``prompt``, one True/False column
+    per model, responses) at ``path``."""
+    if path is None:
+        return _builtin_gsm8k()
+    p = pathlib.Path(path)
     if not p.is_file():
-        raise InputError(f"quality.data: {str(p)!r} not found", hint="../shared/data/routellm holds RouteLLM's files")
+        raise InputError(f"quality.data: {str(p)!r} not found", hint="give the path of RouteLLM's own file, or none for the copy shipped with boute")
     with p.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     cols = [c for c in rows[0] if c != "prompt" and {r[c] for r in rows[:50]} <= {"True", "False"}]
@@ -321,10 +326,13 @@ def load_routellm_gsm8k(path: str | pathlib.Path | None = None) -> QualityTable:
 
 def load_routellm_mt_bench(path: str | pathlib.Path | None = None) -> QualityTable:
     """RouteLLM's MT-Bench judgements JSONL: one judge score (1-10) per question, turn and model.
-    A query is a (question, turn) pair."""
-    p = pathlib.Path(path) if path else SHARED_DATA / "routellm" / "mt_bench_judgements.jsonl"
+    A query is a (question, turn) pair. Default: the copy shipped with boute (scores only);
+    ``path``: RouteLLM's own judgements.jsonl."""
+    if path is None:
+        return _builtin_mt_bench()
+    p = pathlib.Path(path)
     if not p.is_file():
-        raise InputError(f"quality.data: {str(p)!r} not found", hint="../shared/data/routellm holds RouteLLM's files")
+        raise InputError(f"quality.data: {str(p)!r} not found", hint="give the path of RouteLLM's own file, or none for the copy shipped with boute")
     table: dict[tuple, dict[str, float]] = {}
     for line in p.read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -341,6 +349,32 @@ def load_routellm_mt_bench(path: str | pathlib.Path | None = None) -> QualityTab
     )
 
 
+def _package_rows(name: str) -> list[dict[str, str]]:
+    from importlib.resources import files
+
+    text = files("boute.engine").joinpath(PACKAGE_DATA, name).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def _builtin_gsm8k() -> QualityTable:
+    rows = _package_rows("routellm_gsm8k.csv")
+    cols = [c for c in rows[0] if c not in ("question", "prompt_sha256")]
+    q = np.array([[100.0 * int(r[c]) for c in cols] for r in rows])
+    order = np.argsort(q.mean(axis=0))  # weakest first
+    return QualityTable(models=tuple(cols[i] for i in order), quality=q[:, order], unit="accuracy %",
+                        source=f"RouteLLM gsm8k_responses.csv ({len(rows)} questions; lm-sys/RouteLLM 0b64fdaf, shipped derived)")
+
+
+def _builtin_mt_bench() -> QualityTable:
+    table: dict[tuple, dict[str, float]] = {}
+    for r in _package_rows("routellm_mt_bench.csv"):
+        table.setdefault((int(r["question_id"]), int(r["turn"])), {})[r["model"]] = float(r["score"])
+    models = sorted({m for v in table.values() for m in v})
+    keys = sorted(k for k, v in table.items() if len(v) == len(models))
+    q = np.array([[table[k][m] for m in models] for k in keys])
+    order = np.argsort(q.mean(axis=0))
+    return QualityTable(models=tuple(models[i] for i in order), quality=q[:, order], unit="judge score (1-10)",
+                        source=f"RouteLLM mt_bench judgements ({len(keys)} question-turns; lm-sys/RouteLLM 0b64fdaf, shipped derived)")
 MAX_SCORE_ABS = 1e12
 """Bound on a router score's magnitude: score thresholds interpolate between neighbours,
 which stays finite and ordered far inside float64's range."""

@@ -207,7 +207,7 @@ class QualitySource:
 
     data: str = attrs.field(default="calibrated", validator=_check_data)
     """``calibrated`` (synthetic, reproducing published accuracies), ``routellm-gsm8k``,
-    ``routellm-mt-bench`` (../shared/data) or a CSV/JSONL path."""
+    ``routellm-mt-bench`` (shipped with boute, derived from RouteLLM) or a CSV/JSONL path."""
     router: str = attrs.field(default="oracle", validator=_one_of(ROUTERS, "unknown router {v}", "quality.router"))
     """``oracle``, ``random``, ``noisy`` (with ``auc``) or ``file`` (scores in the data)."""
     auc: float = attrs.field(default=0.8, validator=_check_auc)

@@ -188,22 +188,22 @@ def main() -> int:
         fresh_s = time.perf_counter() - t0
         if plan.latency_metric == "system":
             measured = {"(all requests)": fresh.system["p95_s"]}
-            at_verify = {"(all requests)": plan.simulated["p95_s"]}
+            at_verify = {"(all requests)": plan.simulated.p95_s}
         else:
             measured = {m: v["p95_s"] for m, v in fresh.per_model.items()}
-            at_verify = {dep.model: dep.simulated["p95_s"] for dep in plan.deployments if dep.simulated}
+            at_verify = {dep.model: dep.simulated.p95_s for dep in plan.deployments if dep.simulated}
         ratio = max(v / plan.p95_bound_s for v in measured.values())
         rows.append({
             "scenario": d["name"], "mix": mix, "models": list(models), "workload": workload, "objective": objective,
             "latency_metric": metric, "arrival_rate_per_s": d["arrival_rate_per_s"], "load_fraction_of_max": round(load_frac, 3),
             "max_rate_rps": round(top, 4), "shares": [round(x, 4) for x in plan.shares], "bound_s": plan.p95_bound_s,
-            "cost_usd_per_hour": plan.cost_usd_per_hour, "derate_rounds": plan.stats["derate_rounds"],
+            "cost_usd_per_hour": plan.cost_usd_per_hour, "derate_rounds": plan.stats.derate_rounds,
             "p95_at_verification_s": at_verify, "p95_fresh_s": measured, "worst_ratio": ratio,
             "fresh_requests": fresh.requests, "exceeds_5pct": ratio > 1 + TOLERANCE, "exceeds_bound": ratio > 1.0,
             "plan_s": round(plan_s, 2), "fresh_resim_s": round(fresh_s, 2),
         })
         print(f"{d['name']} {objective:7s} {metric:9s} {mix:12s} load {load_frac:4.2f} of {top:7.2f} req/s: bound {plan.p95_bound_s:7.2f} s, "
-              f"fresh worst {ratio:5.3f} x bound, derate rounds {plan.stats['derate_rounds']}, plan {plan_s:.1f} s", flush=True)
+              f"fresh worst {ratio:5.3f} x bound, derate rounds {plan.stats.derate_rounds}, plan {plan_s:.1f} s", flush=True)
     wall = time.perf_counter() - t_all
     ratios = np.array([r["worst_ratio"] for r in rows]) if rows else np.array([math.nan])
     summary = {

@@ -12,6 +12,6 @@ stamp=.venv/.boute-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   python -m pip install -q --upgrade pip "setuptools>=77" wheel >/dev/null
   python -m pip install -q "torch==2.13.0"
-  python -m pip install -q -e ".[bo,test]"
+  python -m pip install -q -e ".[bo,test,artifacts-test]"
   touch "$stamp"
 fi

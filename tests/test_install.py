@@ -25,6 +25,7 @@ def test_wheel_layout(tmp_path):
     for pkg in ("engine", "solvers", "models", "gpus"):
         assert f"boute/{pkg}/__init__.py" in names
     assert "boute/engine/plan.schema.json" in names
+    assert "boute/engine/data/routellm_gsm8k.csv" in names and "boute/engine/data/README.md" in names
     tops = {n.split("/")[0] for n in names}
     assert not tops & {"engine", "solvers", "models", "gpus", "tests", "scripts"}
     eps = next(n for n in names if n.endswith("entry_points.txt"))

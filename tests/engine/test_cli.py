@@ -32,24 +32,28 @@ def test_cli_end_to_end(capsys, tmp_path, scenario_file):
     assert "load share" in out and "Stand-Alone-Homo" in out and "P95" in out
     plan = json.loads((out_dir / "plan.json").read_text())
     jsonschema.validate(plan, json.loads(PLAN_SCHEMA.read_text()))
-    assert plan["schema_version"] == "1.0" and plan["verification"]["ok"]
+    assert plan["schema_version"] == "2.0" and plan["verification"]["ok"]
     assert (out_dir / "pareto.png").stat().st_size > 1000
-    router = yaml.safe_load((out_dir / "deploy" / "router.yaml").read_text())
+    dep = out_dir / "deploy"
+    assert str(dep) in out  # the printed paths are the written ones
+    router = yaml.safe_load((dep / "litellm" / "router.yaml").read_text())
     assert [m["name"] for m in router["models"]] == plan["models"]
     assert router["router"]["thresholds"] == plan["thresholds"]
-    lines = [line for line in (out_dir / "deploy" / "launch.sh").read_text().splitlines() if line.startswith("vllm serve")]
+    lines = [line.split(" ", 1)[1] for f in sorted((dep / "shell").glob("launch-*.sh"))
+             for line in f.read_text().splitlines() if line.startswith("CUDA_VISIBLE_DEVICES=") and " vllm serve " in line]
     groups = [g for d in plan["deployments"] for g in d["groups"] for _ in range(g["replicas"])]
     assert len(lines) == len(groups)
-    for line, g in zip(lines, groups):
-        argv = shlex.split(line.rstrip(" &"))
+    for line in lines:
+        argv = shlex.split(line.split(" > ")[0])
         flag = lambda name: argv[argv.index(name) + 1]  # noqa: E731
-        assert int(flag("--tensor-parallel-size")) == g["tp"] and int(flag("--pipeline-parallel-size")) == g["pp"]
+        g = next(g for g in groups if g["tp"] == int(flag("--tensor-parallel-size")))
+        assert int(flag("--pipeline-parallel-size")) == g["pp"]
         assert float(flag("--gpu-memory-utilization")) == 0.9
-        assert int(flag("--max-model-len")) > 1000
+        assert int(flag("--max-model-len")) == plan["max_model_len"] > 1000
         assert ("--quantization" in argv) == (g["weight_dtype"] == "fp8")
-    for f in (out_dir / "deploy").glob("skypilot-*.yaml"):
+    for f in (dep / "skypilot").glob("*.yaml"):
         task = yaml.safe_load(f.read_text())
-        assert task["resources"]["accelerators"] and task["num_nodes"] >= 1 and "vllm serve" in task["run"]
+        assert task["resources"] and task["num_nodes"] >= 1 and "vllm serve" in task["run"]
 
 
 def test_cli_json_output(capsys, tmp_path, scenario_file):

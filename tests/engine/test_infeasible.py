@@ -56,7 +56,7 @@ def test_least_budget_is_feasible_and_a_cent_below_is_not(planner, mode, objecti
     need = _stated_budget(str(exc.value))
     assert need > 3.0 and "\n" not in exc.value.one_line()
     plan = _replan(planner, budget_usd_per_hour=need, mode=mode, objective=objective)
-    assert plan.cost_usd_per_hour <= need + 1e-6 and plan.verification["ok"]
+    assert plan.cost_usd_per_hour <= need + 1e-6 and plan.verification.ok
     with pytest.raises(InfeasibleError, match="least budget"):
         _replan(planner, budget_usd_per_hour=need - 0.01, mode=mode, objective=objective)
 
@@ -90,7 +90,7 @@ def test_slo_below_best_achievable_states_the_best(planner):
         _replan(planner, objective="cost", latency_slo_s=0.5)
     best = float(re.search(r"searched: ([0-9.]+) s", str(exc.value)).group(1))
     plan = _replan(planner, objective="cost", latency_slo_s=best)
-    assert plan.p95_bound_s == best and plan.verification["ok"]
+    assert plan.p95_bound_s == best and plan.verification.ok
     grid = latency_grid()
     below = max(t for t in grid if t < best - 0.01)
     with pytest.raises(InfeasibleError):

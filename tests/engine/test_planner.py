@@ -9,7 +9,7 @@ from boute.engine.scenario import Scenario
 
 def test_random_strategy_plan_is_verified(small_planner):
     p = small_planner.plan(strategy="random", baselines=False)
-    assert p.verification["ok"]
+    assert p.verification.ok
     assert abs(sum(p.shares) - 1) < 1e-9 and p.quality >= 89.0
     assert p.cost_usd_per_hour <= 30.0 + 1e-9
     used = {}
@@ -17,9 +17,9 @@ def test_random_strategy_plan_is_verified(small_planner):
         for g in d.groups:
             used[g.gpu] = used.get(g.gpu, 0) + g.gpus
     assert all(n <= small_planner.scenario.gpus[g] for g, n in used.items())
-    assert p.simulated["p95_s"] > 0 and p.p95_bound_s > 0
+    assert p.simulated.p95_s > 0 and p.p95_bound_s > 0
     # the re-simulated system P95 stays within the bound's neighbourhood (per-model bound >= mixture)
-    assert p.simulated["p95_s"] <= p.p95_bound_s * 1.25
+    assert p.simulated.p95_s <= p.p95_bound_s * 1.25
 
 
 def test_same_seed_identical_plan(small_planner):
@@ -97,7 +97,7 @@ def test_cost_objective(catalog, small_dict):
     small_dict.update(objective="cost", latency_slo_s=10.0, budget_usd_per_hour=None)
     pl = Planner(Scenario.from_dict(small_dict, catalog), catalog)
     p = pl.plan(strategy="random", baselines=False)
-    assert p.objective == "cost" and p.p95_bound_s == 10.0 and p.verification["ok"]
+    assert p.objective == "cost" and p.p95_bound_s == 10.0 and p.verification.ok
     feas = [t for t in pl.optimize(strategy="random")[0].trials if t.feasible]
     assert p.cost_usd_per_hour == pytest.approx(min(t.objective for t in feas))
 
@@ -106,5 +106,5 @@ def test_split_mode_respects_model_budgets(catalog, small_dict):
     small_dict.update(mode="split")
     pl = Planner(Scenario.from_dict(small_dict, catalog), catalog)
     p = pl.plan(strategy="random", baselines=False)
-    assert p.mode == "split" and p.verification["ok"]
-    assert any(c["name"].startswith("model budget") for c in p.verification["checks"])
+    assert p.mode == "split" and p.verification.ok
+    assert any(c.name.startswith("model budget") for c in p.verification.checks)

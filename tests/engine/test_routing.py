@@ -17,7 +17,6 @@ from boute.engine.routing import (
     shares_from_sticks,
     sticks_from_shares,
 )
-from tests.conftest import need_shared
 
 
 def hand_table():
@@ -62,7 +61,6 @@ def test_noisy_router_hits_target_auc():
 
 
 def test_routellm_gsm8k_real_labels():
-    need_shared("routellm", "gsm8k_responses.csv")
     t = load_routellm_gsm8k()
     assert t.n == 1319 and t.models[0].startswith("mistralai") and t.models[1].startswith("gpt-4")
     r = make_router(t, "oracle")
@@ -73,7 +71,6 @@ def test_routellm_gsm8k_real_labels():
 
 
 def test_routellm_mt_bench_real_judgements():
-    need_shared("routellm", "mt_bench_judgements.jsonl")
     t = load_routellm_mt_bench()
     assert t.n == 160 and t.unit.startswith("judge")
     assert 1 <= t.quality.min() and t.quality.max() <= 10

@@ -25,16 +25,16 @@ def _inflated(planner, factor):
 
 def test_plan_carries_latency_checks_with_confidence_intervals(small_planner):
     p = small_planner.plan(strategy="random", baselines=False)
-    assert p.verification["ok"] and p.verification["latency_verified"] and p.dispatch_policy == "weighted-random"
-    names = {c["name"] for c in p.verification["checks"]}
+    assert p.verification.ok and p.verification.latency_verified and p.dispatch_policy == "weighted-random"
+    names = {c.name for c in p.verification.checks}
     for d in p.deployments:
         if d.load_share > 0:
             assert f"latency {d.model}" in names
             sim = d.simulated
-            assert sim["p95_lo_s"] <= sim["p95_s"] <= sim["p95_hi_s"] <= p.p95_bound_s
-            assert sim["p95_requests"] >= 18_000 and sim["p95_converged"]
-    assert p.simulated["p95_lo_s"] <= p.simulated["p95_s"] <= p.simulated["p95_hi_s"]
-    assert p.stats["derate_rounds"] == 0
+            assert sim.p95_lo_s <= sim.p95_s <= sim.p95_hi_s <= p.p95_bound_s
+            assert sim.p95_requests >= 18_000 and sim.p95_converged
+    assert p.simulated.p95_lo_s <= p.simulated.p95_s <= p.simulated.p95_hi_s
+    assert p.stats.derate_rounds == 0
     doc = p.to_dict()
     assert doc["dispatch_policy"] == "weighted-random" and doc["deployments"][0]["simulated"]["p95_requests"] > 0
 
@@ -47,24 +47,24 @@ def test_verification_rejects_a_plan_over_its_bound(catalog, small_dict, small_p
     ev = pl.evaluate([0.5, 0.5])
     assert ev.feasible
     p = pl.assemble(ev)
-    failed = [c for c in p.verification["checks"] if not c["ok"]]
-    assert not p.verification["ok"] and failed and all(c["name"].startswith("latency ") for c in failed)
-    assert all(c["measured_s"] > c["limit_s"] for c in failed)
-    assert p.verification["derate"] and all(0 < f < 1 for f in p.verification["derate"].values())
+    failed = p.verification.failed()
+    assert not p.verification.ok and failed and all(c.name.startswith("latency ") for c in failed)
+    assert all(c.measured_s > c.limit_s for c in failed)
+    assert p.verification.derate and all(0 < f < 1 for f in p.verification.derate.values())
 
 
 def test_derating_converges_is_reported_and_deterministic(catalog, small_dict, small_planner):
     sc = _cost_scenario(catalog, small_dict, arrival_rate_per_s=6.0)
     pl = Planner(sc, catalog, perfdb=_inflated(small_planner, 2.0))
     a = pl.plan(strategy="random", baselines=False)
-    assert a.verification["ok"] and a.stats["derate_rounds"] >= 1
-    assert a.stats["latency_failures"][0]["failed"] and a.stats["derated_capacity"]
-    assert all(d.simulated["p95_s"] <= a.p95_bound_s for d in a.deployments if d.simulated)
-    first = a.stats["latency_failures"][0]["cost_usd_per_hour"]
+    assert a.verification.ok and a.stats.derate_rounds >= 1
+    assert a.stats.latency_failures[0].failed and a.stats.derated_capacity
+    assert all(d.simulated.p95_s <= a.p95_bound_s for d in a.deployments if d.simulated)
+    first = a.stats.latency_failures[0].cost_usd_per_hour
     assert a.cost_usd_per_hour > first  # derating bought the capacity the inflated DB hid
     b = Planner(sc, catalog, perfdb=_inflated(small_planner, 2.0)).plan(strategy="random", baselines=False)
     strip = lambda d: {k: v for k, v in d.items() if k != "stats"}  # noqa: E731
-    assert strip(a.to_dict()) == strip(b.to_dict()) and a.stats["derated_capacity"] == b.stats["derated_capacity"]
+    assert strip(a.to_dict()) == strip(b.to_dict()) and a.stats.derated_capacity == b.stats.derated_capacity
 
 
 def test_still_failing_after_the_last_round_raises(catalog, small_dict, small_planner, monkeypatch):
@@ -81,11 +81,11 @@ def test_tight_ttft_tpot_slos_bind(catalog, small_dict, small_planner):
     tight = Planner(_cost_scenario(catalog, dict(small_dict), ttft_slo_s=0.3, tpot_slo_s=0.03), catalog,
                     perfdb=small_planner.perfdb).plan(strategy="random", baselines=False)
     assert tight.cost_usd_per_hour > free.cost_usd_per_hour
-    assert free.deployments[-1].simulated["tpot_p95_s"] > 0.03  # the SLO was not met for free
-    names = {c["name"] for c in tight.verification["checks"]}
-    assert {"ttft Llama-3.1-8B", "tpot Llama-3.1-70B"} <= names and tight.verification["ok"]
+    assert free.deployments[-1].simulated.tpot_p95_s > 0.03  # the SLO was not met for free
+    names = {c.name for c in tight.verification.checks}
+    assert {"ttft Llama-3.1-8B", "tpot Llama-3.1-70B"} <= names and tight.verification.ok
     for d in tight.deployments:
-        assert d.simulated["ttft_p95_s"] <= 0.3 and d.simulated["tpot_p95_s"] <= 0.03
+        assert d.simulated.ttft_p95_s <= 0.3 and d.simulated.tpot_p95_s <= 0.03
     assert tight.ttft_slo_s == 0.3 and tight.tpot_slo_s == 0.03
     unreachable = Planner(_cost_scenario(catalog, dict(small_dict), ttft_slo_s=0.001), catalog, perfdb=small_planner.perfdb)
     with pytest.raises(InfeasibleError, match="TTFT / TPOT SLOs"):
@@ -95,9 +95,9 @@ def test_tight_ttft_tpot_slos_bind(catalog, small_dict, small_planner):
 def test_system_metric_plan_checks_pooled_p95(catalog, small_dict, small_planner):
     sc = _cost_scenario(catalog, small_dict, latency_metric="system")
     p = Planner(sc, catalog, perfdb=small_planner.perfdb).plan(strategy="random", baselines=False)
-    assert p.latency_metric == "system" and p.verification["ok"]
-    check = next(c for c in p.verification["checks"] if c["name"] == "latency (all requests)")
-    assert check["ok"] and check["measured_s"] <= p.p95_bound_s
+    assert p.latency_metric == "system" and p.verification.ok
+    check = next(c for c in p.verification.checks if c.name == "latency (all requests)")
+    assert check.ok and check.measured_s <= p.p95_bound_s
     loads = [d.load_rps for d in p.deployments]
     assert sum(l * d.quantile_level for l, d in zip(loads, p.deployments)) >= 0.95 * sum(loads) - 1e-9
 
