@@ -111,8 +111,17 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def _need_vllm(plan: Plan) -> None:
+    if plan.engine.name != "vllm":
+        raise InputError(
+            f"engine: the deploy files launch vLLM; the plan was made for the {plan.engine.profile!r} profile ({plan.engine.name})",
+            hint="plan with --engine vllm-v1 (or vllm-0.6 / vllm-0.5) to get launch files, or start the servers yourself "
+            "with boute.engine.engines.engine_flags(profile, ...)")
+
+
 def vllm_argv(plan: Plan, p: Placement) -> list[str]:
     """The ``vllm serve`` command of one replica."""
+    _need_vllm(plan)
     argv = ["vllm", "serve", p.hf_id, "--tensor-parallel-size", str(p.tp), "--pipeline-parallel-size", str(p.pp),
             *plan.engine.flags, *p.engine_flags, "--host", "0.0.0.0", "--port", str(p.port)]
     if not p.single_host:
@@ -121,6 +130,7 @@ def vllm_argv(plan: Plan, p: Placement) -> list[str]:
 
 
 def _group_argv(plan: Plan, hf_id: str, g: ReplicaGroup, port: int) -> list[str]:
+    _need_vllm(plan)
     return ["vllm", "serve", hf_id, "--tensor-parallel-size", str(g.tp), "--pipeline-parallel-size", str(g.pp),
             *plan.engine.flags, *g.engine_flags, "--host", "0.0.0.0", "--port", str(port)]
 

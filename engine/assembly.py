@@ -10,6 +10,7 @@ import functools
 import json
 from typing import Any
 
+from boute.engine.engines import engine_flags, get_profile
 from boute.engine.plan import (
     BaselineResult,
     EngineSettings,
@@ -24,19 +25,16 @@ from boute.engine.plan import (
     Verification,
 )
 from boute.engine.simulator import DISPATCH_POLICY
-from boute.engine.replica import (
-    DEFAULT_GPU_MEMORY_UTILIZATION,
-    DEFAULT_MAX_NUM_BATCHED_TOKENS,
-    DEFAULT_MAX_NUM_SEQS,
-    ReplicaConfig,
-)
+from boute.engine.replica import ReplicaConfig
 
-__all__ = ["build_plan", "engine_settings", "config_flags", "deployments_for", "boute_version", "ALTERNATIVES", "VLLM_VERSION"]
+__all__ = ["build_plan", "engine_settings", "config_flags", "deployments_for", "boute_version", "ALTERNATIVES", "VLLM_VERSION", "VLLM_PINS"]
 
 # The vLLM release whose defaults engine/replica.py models (vllm/config, v0.10-0.11, read
 # 2026-11-27); deploy files pin it so the served engine is the one boute modelled.
 VLLM_VERSION = "0.11.0"
-ENGINE_PROFILE = "vllm-0.11-default"
+VLLM_PINS = {"vllm-v1": VLLM_VERSION, "vllm-0.6": "0.6.6", "vllm-0.6-ms10": "0.6.6", "vllm-0.5": "0.5.5"}
+"""The vLLM release each vLLM profile's deploy files pin (the last patch of the series the
+profile's scheduler was read from; engine/engines.py cites the sources)."""
 
 ALTERNATIVES = 3
 """Next-best feasible trials kept in the plan (cheap: their inner solutions exist)."""
@@ -53,25 +51,40 @@ def boute_version() -> str:
         return "0+unknown"
 
 
-def engine_settings(max_model_len: int) -> EngineSettings:
-    """The vLLM flags every replica shares: the values the stage-1 model assumed."""
-    flags = (
-        "--max-model-len", str(max_model_len),
-        "--gpu-memory-utilization", f"{DEFAULT_GPU_MEMORY_UTILIZATION:.2f}",
-        "--max-num-seqs", str(DEFAULT_MAX_NUM_SEQS),
-        "--max-num-batched-tokens", str(DEFAULT_MAX_NUM_BATCHED_TOKENS),
-    )
-    return EngineSettings(name="vllm", version=VLLM_VERSION, profile=ENGINE_PROFILE, flags=flags)
+def engine_settings(max_model_len: int, profile: str = "vllm-v1") -> EngineSettings:
+    """The serving engine every replica runs: the profile the perf DB simulated, pinned.
+
+    The flags shared by every replica are only ``--max-model-len``; the rest (token budget,
+    sequence cap, scheduling, precision) depend on the GPU and come per replica group from
+    :func:`config_flags`, so a deployed server runs with the limits boute simulated.
+    """
+    p = get_profile(profile)
+    return EngineSettings(name=p.engine, version=VLLM_PINS.get(p.name, p.version), profile=p.name,
+                          flags=("--max-model-len", str(max_model_len)))
 
 
-def config_flags(cfg: ReplicaConfig) -> tuple[str, ...]:
-    """vLLM flags specific to a config's data types."""
-    out: tuple[str, ...] = ()
-    if cfg.weight_dtype == "fp8":
-        out += ("--quantization", "fp8")
-    if cfg.kv_dtype == "fp8":
-        out += ("--kv-cache-dtype", "fp8")
-    return out
+def config_flags(cfg: ReplicaConfig, gpu) -> tuple[str, ...]:
+    """One config's launch flags from its engine profile (beyond model, TP/PP and port).
+
+    They are :func:`boute.engine.engines.engine_flags` for the config's GPU (vLLM picks its
+    token budget and sequence cap by GPU memory), without the parallelism flags the
+    launchers add themselves.
+    """
+    p = get_profile(cfg.engine)
+    flags = engine_flags(p, tp=cfg.tp, pp=cfg.pp, weight_dtype=cfg.weight_dtype, kv_dtype=cfg.kv_dtype,
+                         gpu_memory_gib=gpu.memory_gib, gpu_name=gpu.name)
+    parallel = {"--tensor-parallel-size", "--pipeline-parallel-size", "--tp-size", "--pp-size", "--tp_size", "--pp_size"}
+    out: list[str] = []
+    skip = False
+    for f in flags:
+        if skip:
+            skip = False
+            continue
+        if f in parallel:
+            skip = True
+            continue
+        out.append(f)
+    return tuple(out)
 
 
 def router_scale(router_name: str) -> str:
@@ -105,7 +118,7 @@ def deployments_for(planner, ev, latency_bound_s: float, per_model: dict[str, An
                 replicas=int(n), gpus=int(n) * cfg.num_gpus, usd_per_hour=int(n) * cfg.num_gpus * sc.price(cat, cfg.gpu),
                 kv_capacity_tokens=curve.kv_capacity_tokens,
                 capacity_rps_at_bound=float(capacities[m][key] if capacities else curve.capacity(latency_bound_s)),
-                spec_only=cat.gpu(cfg.gpu).spec_only, engine_flags=config_flags(cfg),
+                spec_only=cat.gpu(cfg.gpu).spec_only, engine_flags=config_flags(cfg, cat.gpu(cfg.gpu)),
             ))
         sim = (per_model or {}).get(m)
         out.append(ModelDeployment(
@@ -190,7 +203,7 @@ def build_plan(planner, ev, *, checks: dict[str, Any], simulated: dict[str, Any]
         quality_min=sc.quality_min, deployments=deployments, cost_usd_per_hour=float(checks["cost_usd_per_hour"]),
         budget_usd_per_hour=sc.budget_usd_per_hour, latency_slo_s=sc.latency_slo_s, p95_bound_s=T,
         simulated=ResimMetrics.from_summary(simulated), dispatch_policy=DISPATCH_POLICY,
-        max_model_len=int(planner.perfdb.max_model_len), engine=engine_settings(int(planner.perfdb.max_model_len)),
+        max_model_len=int(planner.perfdb.max_model_len), engine=engine_settings(int(planner.perfdb.max_model_len), sc.engine),
         pools=pools_for(planner), pareto=tuple(pareto), alternatives=tuple(alternatives),
         baselines=tuple(BaselineResult.from_summary(k, v) for k, v in (baselines or {}).items()), stats=st,
         verification=Verification.from_checks(checks),
