@@ -467,8 +467,10 @@ def explain_infeasible(problem: DeploymentProblem, backend: InnerBackend, T: flo
             return (f"{d.model}: no config meets the P95 TTFT / TPOT SLOs (ttft_slo_s, tpot_slo_s) even at the lowest load; "
                     "relax those SLOs or add faster GPUs")
         if d.load_rps > 0 and not d.options:
-            return (f"{d.model}: no replica config fits in memory on the available GPU types "
-                    f"({', '.join(g for g, n in problem.availability.items() if n > 0)}); add a GPU type with more memory or more GPUs per node")
+            return (f"{d.model}: no replica config on the available GPU types "
+                    f"({', '.join(g for g, n in problem.availability.items() if n > 0)}) both fits in memory and has a stable load "
+                    "point with a converged P95 in the perf DB (points are kept only when stable and converged); "
+                    "add a GPU type with more memory or more GPUs per node")
         q = min(problem.active_levels)
         if d.load_rps > 0 and all(o.capacity(T, q) <= 0 for o in d.options):
             best = min(o.curve(q)[0] for o in d.options)
