@@ -6,8 +6,9 @@ minimise and quality to maximise, reported noise-free (SEM 0). Trials whose inne
 problem is infeasible are marked failed with the reason, never dropped or faked.
 
 Strategies: ``bo`` (Ax, seeded), ``random`` (seeded uniform points, the control with the
-same trial budget) and ``grid`` (exhaustive over a 1-D routing grid; ground truth for
-two models in joint mode).
+same trial budget) and ``grid`` (every point of a given list: a 1-D routing grid, or the
+planner's simplex grid for three or more models). The exact path for at most one routing
+dimension lives in the planner (it needs no outer loop and never imports Ax).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-__all__ = ["Trial", "LoopResult", "run_outer_loop", "pareto_front"]
+__all__ = ["Trial", "LoopResult", "run_outer_loop", "pareto_front", "stop_message"]
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,15 @@ class LoopResult:
     """Trial count at which the final best was first found."""
 
 
-def _better(a: Trial, b: Trial | None) -> bool:
+def _better(a: Trial, b: Trial | None, rel_tol: float = 1e-9) -> bool:
+    """``a`` beats ``b``: a lower objective, or the same objective (within ``rel_tol``,
+    relative) and a higher quality: the quality tie-break."""
     if b is None:
         return True
-    return (a.objective, -a.quality) < (b.objective - 1e-12, -b.quality)
+    tol = rel_tol * max(abs(b.objective), 1.0)
+    if a.objective < b.objective - tol:
+        return True
+    return abs(a.objective - b.objective) <= tol and a.quality > b.quality + 1e-12
 
 
 def pareto_front(trials) -> list[Trial]:
@@ -64,6 +70,15 @@ def pareto_front(trials) -> list[Trial]:
             out.append(t)
             best_q = t.quality
     return out
+
+
+def stop_message(kind: str, *, stall_trials: int, max_trials: int) -> str:
+    """The one wording of each stop reason (reported in the plan's stats)."""
+    if kind == "stall":
+        return f"best unchanged for {stall_trials} trials (the paper's rule)"
+    if kind == "cap":
+        return f"trial cap {max_trials} reached before the stall rule (best unchanged for {stall_trials} trials) fired"
+    raise ValueError(kind)
 
 
 def run_outer_loop(
@@ -80,16 +95,28 @@ def run_outer_loop(
     batch: int = 1,
     progress: Callable[[int, int], None] | None = None,
     grid_points: int = 101,
+    candidates: list[dict[str, float]] | None = None,
+    log_objective: bool = False,
 ) -> LoopResult:
-    """Run the outer loop until ``stall_trials`` trials pass without a new best, or ``max_trials``.
+    """Run the outer loop until ``stall_trials`` trials pass without a new best (the
+    paper's rule), or the ``max_trials`` cap, whichever comes first; the stop reason
+    says which.
 
     Args:
-        space: (name, low, high) per parameter.
+        space: (name, low, high) per parameter; a parameter with ``low == high`` is held
+            fixed (Ax rejects empty ranges), and with no free parameter one evaluation
+            is exhaustive.
         evaluate: maps parameters to a finished :class:`Trial` (feasible or not).
         seeds: structural starting points, evaluated first.
+        strategy: ``bo``, ``random`` or ``grid``.
+        candidates: the points ``grid`` evaluates (default: ``grid_points`` evenly
+            spaced values of the one free parameter).
+        log_objective: report ``log(objective)`` to Ax (the output transformation).
     """
     trials: list[Trial] = []
     state = {"best": None, "since": 0, "best_at": None}
+    fixed = {n: float(lo) for n, lo, hi in space if hi - lo <= 1e-12}
+    free = [(n, float(lo), float(hi)) for n, lo, hi in space if hi - lo > 1e-12]
 
     def record(t: Trial) -> bool:
         t.index = len(trials)
@@ -107,38 +134,47 @@ def run_outer_loop(
         return LoopResult(trials=tuple(trials), stop_reason=reason, best_index=None if b is None else b.index, best_at_trial=state["best_at"])
 
     def stop_reason() -> str:
-        return "max_trials" if len(trials) >= max_trials else f"no better plan in {stall_trials} trials"
+        stalled = state["best"] is not None and state["since"] >= stall_trials
+        return stop_message("stall" if stalled else "cap", stall_trials=stall_trials, max_trials=max_trials)
+
+    def run(p: dict[str, float], source: str) -> Trial:
+        t = evaluate({**fixed, **p})
+        t.source = source
+        return t
+
+    if strategy not in ("bo", "random", "grid"):
+        raise ValueError(f"unknown strategy {strategy!r}")
+    if not free and candidates is None:
+        record(run({}, strategy))
+        return finish("nothing to search: every parameter is fixed, one evaluation is exhaustive")
 
     for p in seeds:
-        t = evaluate(dict(p))
-        t.source = "seed"
-        if record(t):
+        if record(run(dict(p), "seed")):
             return finish(stop_reason())
 
     if strategy == "grid":
-        if len(space) != 1:
-            raise ValueError("grid strategy searches one parameter")
-        name, lo, hi = space[0]
-        for v in np.linspace(lo, hi, grid_points):
-            t = evaluate({name: float(v)})
-            t.source = "grid"
+        if candidates is None:
+            if len(free) != 1:
+                raise ValueError("grid strategy without candidates searches one parameter")
+            name, lo, hi = free[0]
+            candidates = [{name: float(v)} for v in np.linspace(lo, hi, grid_points)]
+        for p in candidates:
+            t = run(dict(p), "grid")
+            t.index = len(trials)
             trials.append(t)
-            t.index = len(trials) - 1
             if t.feasible and _better(t, state["best"]):
                 state["best"], state["best_at"] = t, len(trials)
+            if progress:
+                progress(len(trials), len(candidates) + len(seeds))
         return finish("grid exhausted")
 
     if strategy == "random":
         rng = np.random.default_rng(seed)
         while True:
-            p = {n: float(rng.uniform(lo, hi)) for n, lo, hi in space}
-            t = evaluate(p)
-            t.source = "random"
-            if record(t):
+            p = {n: float(rng.uniform(lo, hi)) for n, lo, hi in free}
+            if record(run(p, "random")):
                 return finish(stop_reason())
 
-    if strategy != "bo":
-        raise ValueError(f"unknown strategy {strategy!r}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from ax import Client, RangeParameterConfig
@@ -147,29 +183,29 @@ def run_outer_loop(
         set_stderr_log_level(logging.ERROR)  # "only N trials could be generated" is expected at phase switches
         client = Client(random_seed=seed)
         client.configure_experiment(
-            parameters=[RangeParameterConfig(name=n, parameter_type="float", bounds=(float(lo), float(hi))) for n, lo, hi in space]
+            parameters=[RangeParameterConfig(name=n, parameter_type="float", bounds=(lo, hi)) for n, lo, hi in free]
         )
         constraints = [f"quality >= {quality_ref}"] if quality_ref is not None else None
         client.configure_optimization(objective=f"-{objective_name}, quality", outcome_constraints=constraints)
         client.configure_generation_strategy(method="fast", initialization_random_seed=seed,
                                              initialization_budget=max(2, 5 - len(seeds)))
         for t in trials:
-            idx = client.attach_trial(parameters=t.params)
-            _report(client, idx, t, objective_name)
+            idx = client.attach_trial(parameters={n: min(max(float(t.params[n]), lo), hi) for n, lo, hi in free})
+            _report(client, idx, t, objective_name, log_objective)
         while True:
             proposals = client.get_next_trials(max_trials=batch)
             if not proposals:
                 return finish("optimiser proposed nothing")
             for idx, params in proposals.items():
-                t = evaluate({k: float(v) for k, v in params.items()})
-                t.source = "bo"
-                _report(client, idx, t, objective_name)
+                t = run({k: float(v) for k, v in params.items()}, "bo")
+                _report(client, idx, t, objective_name, log_objective)
                 if record(t):
                     return finish(stop_reason())
 
 
-def _report(client, idx: int, t: Trial, objective_name: str) -> None:
+def _report(client, idx: int, t: Trial, objective_name: str, log_objective: bool = False) -> None:
     if t.feasible:
-        client.complete_trial(trial_index=idx, raw_data={objective_name: (float(t.objective), 0.0), "quality": (float(t.quality), 0.0)})
+        y = math.log(max(float(t.objective), 1e-12)) if log_objective else float(t.objective)
+        client.complete_trial(trial_index=idx, raw_data={objective_name: (y, 0.0), "quality": (float(t.quality), 0.0)})
     else:
         client.mark_trial_failed(trial_index=idx, failed_reason=t.reason or "infeasible")

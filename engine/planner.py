@@ -15,12 +15,12 @@ from typing import Any
 import attrs
 import numpy as np
 
-from boute.engine.errors import InfeasibleError, InputError
-from boute.engine.optimizer import Trial, pareto_front, run_outer_loop
+from boute.engine.errors import InfeasibleError, InputError, did_you_mean
+from boute.engine.optimizer import LoopResult, Trial, _better, pareto_front, run_outer_loop
 from boute.engine.perfdb import PerfDB, build_perfdb
 from boute.engine.plan import ModelDeployment, ParetoPoint, Plan, ReplicaGroup
 from boute.engine.plugins import Catalog, load_catalog
-from boute.engine.problem import ConfigOption, DeploymentProblem, ModelDemand, SolveResult, solve_problem
+from boute.engine.problem import ConfigOption, DeploymentProblem, ModelDemand, PooledDemand, SolveResult, solve_problem
 from boute.engine.replica import ReplicaConfig
 from boute.engine.routing import (
     QualityTable,
@@ -38,7 +38,9 @@ from boute.engine.solvers import get_solver
 from boute.engine.verify import resimulate, verify_allocation
 from boute.engine.workload import Workload, get_workload, load_azure_trace
 
-__all__ = ["Planner", "plan", "Evaluation", "CALIBRATED_QUALITY", "BO_BATCH"]
+__all__ = ["Planner", "plan", "Evaluation", "CALIBRATED_QUALITY", "BO_BATCH", "STRATEGIES"]
+
+STRATEGIES = ("exact", "bo", "random", "grid")
 
 # Proposals per Ax generation call: one GP fit serves three trials. Measured on the default
 # scenario (2 cores): 24 trials in 59 s with batch 1, 24 s with batch 3, same best plan
@@ -190,38 +192,71 @@ class Planner:
             return 0.0
         x = self.router.min_strong_share(qmin)
         if x is None:
-            raise InfeasibleError(
-                f"quality_min: {qmin} exceeds the best quality any routing reaches with the {self.router.name} router "
-                f"({self.router.max_quality():.2f} {self.table.unit})",
-                hint=f"lower quality_min to at most {self.router.max_quality():.2f} or use a better router/model",
-            )
+            raise self._unreachable()
         return x
 
+    def _unreachable(self) -> InfeasibleError:
+        qmin = self.scenario.quality_min
+        return InfeasibleError(
+            f"quality_min: {qmin} exceeds the best quality any routing reaches with the {self.router.name} router "
+            f"({self.router.max_quality():.2f} {self.table.unit})",
+            hint=f"lower quality_min to at most {self.router.max_quality():.2f} or use a better router/model",
+        )
+
     # ------------------------------------------------------------------ outer
-    def _space(self, structure: bool):
+    def routing_dims(self) -> int:
+        """Dimensions the outer loop would search: ``k - 1`` shares, plus ``k - 1``
+        budget coordinates in split mode."""
         k = len(self.scenario.models)
+        return (k - 1) * (2 if self.scenario.mode == "split" and self.scenario.budget_usd_per_hour is not None else 1)
+
+    def _space(self, structure: bool):
+        """Search space (stick-breaking coordinates ``u``, budget sticks ``b``) and seeds.
+
+        With ``structure``: the first stick (the cheapest model's share) is bounded by
+        :meth:`Router.max_weak_share`, a valid bound for every ``k`` (exact for two);
+        seeds are the quality-boundary routings on each edge from the cheapest model to a
+        stronger one (the routing inverse), the midpoint of the strongest edge, and the
+        centroid for ``k >= 3``; split mode seeds the cost-proportional budget split."""
+        k = len(self.scenario.models)
+        split = self.scenario.mode == "split" and self.scenario.budget_usd_per_hour is not None
+        qmin = self.scenario.quality_min
         space, seeds = [], []
-        split = self.scenario.mode == "split"
-        if k == 2:
-            hi = 1.0 - (self.min_strong_share() if structure else 0.0)
-            space.append(("u0", 0.0, max(hi, 0.0)))
-        else:
-            space += [(f"u{i}", 0.0, 1.0) for i in range(k - 1)]
+        if k >= 2:
+            hi = 1.0
+            if structure:
+                hi = self.router.max_weak_share(qmin)
+                if hi < 0:
+                    raise self._unreachable()
+            space.append(("u0", 0.0, hi))
+            space += [(f"u{i}", 0.0, 1.0) for i in range(1, k - 1)]
         if split:
             space += [(f"b{i}", 0.0, 1.0) for i in range(k - 1)]
-        if structure:
-            if k == 2:
-                x = self.min_strong_share()
-                seed_routes = [[1.0 - x], [0.5 * (1.0 - x)]]
-            else:
-                seed_routes = [[1.0 / (k - i) for i in range(k - 1)]]
-            for r in seed_routes:
-                p = {f"u{i}": float(v) for i, v in enumerate(r)}
-                if split:
-                    shares = shares_from_sticks(r)
-                    prop = self._proportional_split(shares)
-                    p.update({f"b{i}": float(v) for i, v in enumerate(sticks_from_shares(prop))})
-                seeds.append(p)
+        if not structure or k < 2:
+            return space, seeds
+        routes = []
+        for j in range(1, k):
+            sub = self.router.sub_router((self.scenario.models[0], self.scenario.models[j])) if k > 2 else self.router
+            x = 0.0 if qmin is None else sub.min_strong_share(qmin)
+            if x is None:
+                continue
+            s = np.zeros(k)
+            s[0], s[j] = 1.0 - x, x
+            routes.append(s)
+            if j == k - 1:
+                s2 = np.zeros(k)
+                s2[0], s2[j] = 0.5 * (1.0 - x), 1.0 - 0.5 * (1.0 - x)
+                routes.append(s2)
+        if k >= 3:
+            routes.append(np.full(k, 1.0 / k))
+        for r in routes:
+            u = sticks_from_shares(r)
+            u[0] = min(u[0], hi)
+            p = {f"u{i}": float(v) for i, v in enumerate(u)}
+            if split:
+                prop = self._proportional_split(shares_from_sticks(u))
+                p.update({f"b{i}": float(v) for i, v in enumerate(sticks_from_shares(prop))})
+            seeds.append(p)
         return space, seeds
 
     def _proportional_split(self, shares) -> np.ndarray:
@@ -238,14 +273,16 @@ class Planner:
         k = len(self.scenario.models)
         shares = shares_from_sticks([min(max(p[f"u{i}"], 0.0), 1.0) for i in range(k - 1)])
         split = None
-        if self.scenario.mode == "split":
+        if self.scenario.mode == "split" and self.scenario.budget_usd_per_hour is not None:
             split = shares_from_sticks([min(max(p[f"b{i}"], 0.0), 1.0) for i in range(k - 1)])
         return shares, split
 
     def _trial(self, p: dict[str, float]) -> Trial:
         shares, split = self._params_to_point(p)
-        ev = self.evaluate(shares, split)
-        t = Trial(index=-1, params=p, source="", payload=ev, quality=ev.quality)
+        return self._trial_of(self.evaluate(shares, split), p)
+
+    def _trial_of(self, ev: Evaluation, p: dict[str, float], source: str = "") -> Trial:
+        t = Trial(index=-1, params=p, source=source, payload=ev, quality=ev.quality)
         qmin = self.scenario.quality_min
         if qmin is not None and ev.quality < qmin - 1e-9:
             t.reason = f"quality {ev.quality:.3f} < {qmin}"
@@ -256,24 +293,168 @@ class Planner:
             t.objective = ev.result.latency_bound_s if self.scenario.objective == "latency" else ev.result.cost_usd_per_hour
         return t
 
-    def optimize(self, *, strategy: str = "bo", structure: bool = True, max_trials: int | None = None,
-                 stall_trials: int | None = None, seed: int | None = None):
-        """Run the outer loop; returns (LoopResult, seconds)."""
+    def simplex_grid(self, steps: int) -> list[dict[str, float]]:
+        """Every routing on the simplex with shares in multiples of ``1 / steps`` (and, in
+        split mode, every budget split on the same lattice), as outer-loop parameters:
+        the exhaustive reference for ``k >= 3``."""
+        k = len(self.scenario.models)
+        split = self.scenario.mode == "split" and self.scenario.budget_usd_per_hour is not None
+
+        def lattice(dim: int):
+            return _compositions(steps, dim)
+
+        pts = []
+        for c in lattice(k):
+            u = sticks_from_shares(np.asarray(c, dtype=float) / steps)
+            base = {f"u{i}": float(v) for i, v in enumerate(u)}
+            if not split:
+                pts.append(base)
+                continue
+            for bc in lattice(k):
+                bu = sticks_from_shares(np.asarray(bc, dtype=float) / steps)
+                pts.append({**base, **{f"b{i}": float(v) for i, v in enumerate(bu)}})
+        return pts
+
+    def optimize(self, *, strategy: str = "auto", structure: bool = True, max_trials: int | None = None,
+                 stall_trials: int | None = None, seed: int | None = None, grid_steps: int | None = None,
+                 log_objective: bool = True):
+        """Run the outer loop; returns (LoopResult, seconds).
+
+        Args:
+            strategy: ``auto`` (``exact`` for at most one routing dimension, else ``bo``),
+                ``exact``, ``bo``, ``random`` or ``grid``.
+            structure: structural seeds and the quality bound on the space (bo/random).
+            grid_steps: lattice resolution of ``grid`` (default 100 for one routing
+                dimension, 10 otherwise).
+            log_objective: the output transformation (Ax sees log latency/cost).
+        """
         sc = self.scenario
-        space, seeds = self._space(structure)
+        k = len(sc.models)
+        strategy = self.resolve_strategy(strategy)
         t0 = time.perf_counter()
+        if strategy == "exact":
+            return self._exact(), time.perf_counter() - t0
+        space, seeds = self._space(structure)
+        candidates = None
+        if strategy == "grid" and (k >= 3 or self.routing_dims() > 1):
+            candidates = self.simplex_grid(grid_steps or 10)
         res = run_outer_loop(
             space, self._trial, seeds=seeds if structure else [], strategy=strategy,
             max_trials=max_trials or sc.max_trials, stall_trials=stall_trials or sc.stall_trials,
             seed=sc.seed if seed is None else seed,
             quality_ref=sc.quality_min, objective_name="p95" if sc.objective == "latency" else "cost", batch=BO_BATCH,
             progress=(lambda d, t: self.progress("optimiser", d, t)) if self.progress else None,
+            grid_points=(grid_steps or 100) + 1, candidates=candidates, log_objective=log_objective,
         )
         return res, time.perf_counter() - t0
 
+    def resolve_strategy(self, strategy: str) -> str:
+        """``auto`` -> ``exact`` for at most two models (at most one routing dimension
+        once split mode's budget is eliminated), else ``bo``; other names checked."""
+        if strategy == "auto":
+            return "exact" if len(self.scenario.models) <= 2 else "bo"
+        if strategy not in STRATEGIES:
+            raise InputError(f"strategy: {strategy!r} is not a strategy", hint=did_you_mean(strategy, STRATEGIES + ("auto",)))
+        return strategy
+
+    # ------------------------------------------------------------------ exact path
+    def _exact(self, gpus: tuple[str, ...] | None = None) -> LoopResult:
+        """The exact optimum for at most one routing dimension, without Ax.
+
+        One model: no routing; one inner solve is the answer.
+
+        Two models (joint or split mode): let ``x`` be the strong model's share and
+        ``Lambda`` the total rate. The quality curve of the score-band router is linear
+        between the shares ``j / n``, so the shares meeting ``quality_min`` are a finite
+        union of intervals ``Q = U [a_i, b_i]`` (:meth:`Router.quality_intervals`; one
+        interval on the default scenario). For a latency target ``T`` and replica counts
+        ``y``, the loads ``Lambda (1 - x)`` and ``Lambda x`` are linear in ``x``, so some
+        ``x`` in ``[a, b]`` is served iff ``C_w(y, T) >= Lambda (1 - b)``,
+        ``C_s(y, T) >= Lambda a`` and ``C_w + C_s >= Lambda`` (Fourier-Motzkin
+        elimination of ``x``): one MILP, C1 plus the pooled row C6 of
+        :mod:`boute.engine.problem`. Its feasibility is monotone in ``T`` (capacities
+        are non-decreasing in ``T``), so the inner solver's binary search over the
+        latency grid returns ``min_{x in [a, b]} T*(x)`` exactly, and the least cost at
+        it over every ``x`` in the interval; the cost objective is one MILP at the SLO.
+        The best interval is the optimum over ``Q``: no share, however fine the grid,
+        does better (tested against fine grids on random instances). Split mode has the
+        same optimum: per-model budgets ``B_m`` with ``sum B_m = B`` are eliminated the
+        same way (``spend_m <= B_m`` for some split iff ``sum spend_m <= B``), and the
+        plan's split gives each model its spend plus a proportional share of the slack.
+
+        The share reported is, within the interval of shares the optimal replicas serve,
+        the one of highest quality on the router's curve (the quality tie-break); other
+        allocations with the same objective are not enumerated. About ``log2`` of the
+        latency grid MILPs per quality interval (10 on the default scenario); later
+        intervals only search below the incumbent.
+        """
+        sc = self.scenario
+        k = len(sc.models)
+        if k == 1:
+            ev = self.evaluate([1.0], [1.0] if self._split() else None, gpus=gpus)
+            t = self._trial_of(ev, {}, "exact")
+            ok = t.feasible
+            t.index = 0
+            return LoopResult(trials=(t,), stop_reason="exact: one model, nothing to route",
+                              best_index=0 if ok else None, best_at_trial=1 if ok else None)
+        if k > 2:
+            raise InputError(
+                f"strategy: 'exact' searches at most one routing dimension; {k} models have {k - 1}",
+                hint="use bo (default for three or more models), random or grid",
+            )
+        intervals = self.router.quality_intervals(sc.quality_min)
+        if not intervals:
+            raise self._unreachable()
+        lam = sc.arrival_rate_per_s
+        trials: list[Trial] = []
+        best: Trial | None = None
+        for a, b in intervals:
+            prob = self._pooled_problem(a, b, gpus)
+            if best is not None and sc.objective == "latency":
+                # only a lower bound, or the same bound at a higher quality, can win
+                top = best.objective * (1 + 1e-9)
+                prob = attrs.evolve(prob, latency_grid_s=tuple(t for t in prob.latency_grid_s if t <= top))
+            res = solve_problem(prob, self.solver)
+            x = a
+            if res.ok:
+                T = float(res.latency_bound_s)
+                cap = {m: sum(n * self.perfdb.curves[key].capacity(T) for key, n in res.counts.get(m, {}).items()) for m in sc.models}
+                lo = max(a, 1.0 - cap[sc.models[0]] / lam)
+                hi = min(b, cap[sc.models[1]] / lam)
+                x = self.router.best_share_in(lo, max(lo, hi))
+            shares = (1.0 - x, x)
+            ev = Evaluation(shares=shares, budget_split=self._split_of(res) if self._split() else None,
+                            quality=self.router.quality(shares), result=res)
+            t = self._trial_of(ev, {"u0": 1.0 - x}, "exact")
+            t.index = len(trials)
+            trials.append(t)
+            if t.feasible and _better(t, best):
+                best = t
+        return LoopResult(trials=tuple(trials), stop_reason=f"exact: {len(intervals)} quality interval(s) searched",
+                          best_index=None if best is None else best.index, best_at_trial=None if best is None else best.index + 1)
+
+    def _split(self) -> bool:
+        return self.scenario.mode == "split" and self.scenario.budget_usd_per_hour is not None
+
+    def _pooled_problem(self, a: float, b: float, gpus: tuple[str, ...] | None = None) -> DeploymentProblem:
+        """Two models, strong share free in ``[a, b]``: C1 at the interval's ends plus C6."""
+        base = self.problem((1.0 - b, a), gpus=gpus)  # joint budget: the split is eliminated too
+        return attrs.evolve(base, pooled=(PooledDemand(models=tuple(self.scenario.models), load_rps=self.scenario.arrival_rate_per_s),))
+
+    def _split_of(self, res: SolveResult) -> tuple[float, ...] | None:
+        """Per-model budget split serving ``res``: each model's spend plus a share of the slack."""
+        if not res.ok:
+            return None
+        spend = np.array([sum(n * o.usd_per_hour for o in self._options[m] for key, n in res.counts.get(m, {}).items() if o.key == key)
+                          for m in self.scenario.models])
+        if spend.sum() <= 0:
+            return tuple(1.0 / len(spend) for _ in spend)
+        return tuple(float(v) for v in spend / spend.sum())
+
     # ------------------------------------------------------------------ plan
-    def plan(self, *, strategy: str = "bo", structure: bool = True, baselines: bool = True, verify: bool = True) -> Plan:
+    def plan(self, *, strategy: str = "auto", structure: bool = True, baselines: bool = True, verify: bool = True) -> Plan:
         """Optimise, verify and return the plan (raises InfeasibleError if none exists)."""
+        strategy = self.resolve_strategy(strategy)
         loop, opt_s = self.optimize(strategy=strategy, structure=structure)
         return self.finish(loop, opt_s, strategy=strategy, structure=structure, baselines=baselines, verify=verify)
 
@@ -372,3 +553,13 @@ def plan(scenario: Scenario, catalog: Catalog | None = None, **kw: Any) -> Plan:
     """One-shot: build a :class:`Planner` and return its verified plan."""
     plan_kw = {k: kw.pop(k) for k in ("strategy", "structure", "baselines", "verify") if k in kw}
     return Planner(scenario, catalog, **kw).plan(**plan_kw)
+
+
+def _compositions(total: int, parts: int):
+    """Every tuple of ``parts`` non-negative integers summing to ``total``."""
+    if parts == 1:
+        yield (total,)
+        return
+    for i in range(total + 1):
+        for rest in _compositions(total - i, parts - 1):
+            yield (i, *rest)

@@ -31,12 +31,14 @@ class ExhaustiveSolver:
         items = [(d.model, o) for d in problem.demands for o in d.options]
         caps = [o.capacity(latency_s) for _, o in items]
         loads = {d.model: d.load_rps for d in problem.demands}
+        # C6: a model may have to carry up to the whole pooled load of a pool it is in.
+        need = {m: max([v] + [pool.load_rps for pool in problem.pooled if m in pool.models]) for m, v in loads.items()}
         mbud = {d.model: d.budget_usd_per_hour for d in problem.demands}
         budget = problem.budget_usd_per_hour if "budget" not in relax else None
         use_avail = "availability" not in relax
         bounds = []
         for (m, o), cap in zip(items, caps):
-            b = 0 if cap <= 0 else math.ceil(loads[m] / cap - 1e-12)  # more than needed never helps cost
+            b = 0 if cap <= 0 else math.ceil(need[m] / cap - 1e-12)  # more than needed never helps cost
             if use_avail:
                 b = min(b, problem.availability.get(o.gpu, 0) // o.num_gpus)
             if budget is not None:
@@ -67,6 +69,8 @@ class ExhaustiveSolver:
                 return
             if i == len(items):
                 if any(capsum.get(m, 0.0) < loads[m] - 1e-9 for m in loads if loads[m] > 0):
+                    return
+                if any(sum(capsum.get(m, 0.0) for m in pool.models) < pool.load_rps - 1e-9 for pool in problem.pooled):
                     return
                 if use_avail:
                     per_tp: dict[str, dict[int, int]] = {}

@@ -63,6 +63,7 @@ class HighsSolver:
             tuple(sorted(problem.availability.items())),
             tuple(sorted(problem.gpus_per_node.items())),
             problem.budget_usd_per_hour,
+            tuple(pool.models for pool in problem.pooled),
             relax,
         )
 
@@ -101,6 +102,13 @@ class HighsSolver:
             return sum(terms) >= f.load_rps[m]
 
         f.Meet_Demand = pyo.Constraint(f.MODELS, rule=meet)
+        # C6: pooled models together sustain a pooled load (a routing share left free).
+        f.POOLS = pyo.Set(initialize=range(len(problem.pooled)))
+        f.pooled_load_rps = pyo.Param(f.POOLS, initialize={j: pool.load_rps for j, pool in enumerate(problem.pooled)}, mutable=True)
+        f.Meet_Pooled_Demand = pyo.Constraint(
+            f.POOLS, rule=lambda _f, j: sum(f.capacity_rps[p] * f.NumReplicas[p] for p in f.CONFIGS if p[0] in problem.pooled[j].models)
+            >= f.pooled_load_rps[j],
+        )
         if "availability" not in relax:
             # C2: GPUs used of each type within what is available.
             f.Gpu_Availability = pyo.Constraint(
@@ -152,6 +160,8 @@ class HighsSolver:
         opt_of = {(d.model, o.key): o for d in problem.demands for o in d.options}  # this problem's curves
         for p, o in opt_of.items():
             f.capacity_rps[p] = o.capacity(latency_s)
+        for j, pool in enumerate(problem.pooled):
+            f.pooled_load_rps[j] = pool.load_rps
         for d in problem.demands:
             f.load_rps[d.model] = d.load_rps
             if hasattr(f, "model_budget_usd_per_hour") and d.budget_usd_per_hour is not None:
