@@ -13,9 +13,10 @@ import logging
 import math
 import pathlib
 import sys
+import time
 from typing import Any
 
-from boute.engine.errors import BouteError, InputError
+from boute.engine.errors import BouteError, InputError, did_you_mean
 
 __all__ = ["main"]
 
@@ -44,7 +45,8 @@ def _add_solve(sub) -> None:
     p.add_argument("--mode", metavar="MODE", help="joint (MILP splits the budget) or split (BO also searches the split)")
     p.add_argument("--seed", type=int, help="random seed (same seed, same plan)")
     p.add_argument("--max-trials", type=int, metavar="N", help="cap on outer-loop trials")
-    p.add_argument("--strategy", default="bo", help="bo (Ax, default), random, or grid (two models)")
+    p.add_argument("--strategy", default="auto",
+                   help="auto (default: exact for one or two models, bo for more), exact, bo (Ax), random or grid")
     p.add_argument("--no-structure", action="store_true", help="disable structural seeds and pruning (for comparison)")
     p.add_argument("--no-baselines", action="store_true", help="skip the four baselines")
     p.add_argument("--out", metavar="DIR", default="out", help="folder for plan.json, pareto.png, deploy/ (default: out)")
@@ -195,6 +197,7 @@ def render_table(plan) -> str:
         f"solver: {st.get('trials')} trials ({st.get('strategy')}, best at trial {st.get('best_at_trial')}, {st.get('stop_reason')}), "
         f"{st.get('inner_solves')} MILP solves; perf DB {st.get('perfdb_configs')} configs "
         f"({'cache' if st.get('perfdb_from_cache') else 'built'} in {st.get('perfdb_s')} s); optimiser {st.get('optimizer_s')} s"
+        + (f"; planned and verified in {st['plan_wall_s']} s" if "plan_wall_s" in st else "")
     )
     return "\n".join(lines)
 
@@ -206,12 +209,17 @@ def _cmd_solve(args) -> int:
 
     catalog = load_catalog()
     sc = _scenario(args, catalog)
-    if args.strategy not in ("bo", "random", "grid"):
-        raise InputError(f"--strategy: {args.strategy!r} is not a strategy", hint="use bo, random or grid")
+    from boute.engine.planner import STRATEGIES
+
+    if args.strategy not in STRATEGIES + ("auto",):
+        raise InputError(f"--strategy: {args.strategy!r} is not a strategy", hint=did_you_mean(args.strategy, STRATEGIES + ("auto",)))
     interactive = sys.stderr.isatty() and not args.json
+    t_start = time.perf_counter()
     planner = Planner(sc, catalog, use_cache=not args.no_cache, progress=_progress_factory(interactive))
-    loop, opt_s = planner.optimize(strategy=args.strategy, structure=not args.no_structure)
-    plan = planner.finish(loop, opt_s, strategy=args.strategy, structure=not args.no_structure, baselines=not args.no_baselines)
+    strategy = planner.resolve_strategy(args.strategy)
+    loop, opt_s = planner.optimize(strategy=strategy, structure=not args.no_structure)
+    plan = planner.finish(loop, opt_s, strategy=strategy, structure=not args.no_structure, baselines=not args.no_baselines)
+    plan.stats["plan_wall_s"] = round(time.perf_counter() - t_start, 3)
     paths = write_artifacts(plan, pathlib.Path(args.out), max_model_len=planner.perfdb.max_model_len,
                             gpus_per_node={g: catalog.gpu(g).gpus_per_node for g in sc.gpus}, trials=loop.trials)
     if args.json:

@@ -53,7 +53,7 @@ def test_structure_seeds_start_at_routing_inverse(small_planner):
 def test_every_baseline_runs(small_planner):
     from boute.engine.baselines import BASELINES, run_baselines
 
-    b = run_baselines(small_planner, verify=False, grid_points=5)
+    b = run_baselines(small_planner, verify=False)
     assert set(b) == set(BASELINES)
     for name in ("Stand-Alone-Homo", "Stand-Alone-Hetero"):
         assert b[name]["feasible"] and b[name]["shares"][-1] == 1.0
