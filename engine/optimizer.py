@@ -26,6 +26,9 @@ __all__ = ["Trial", "LoopResult", "run_outer_loop", "pareto_front", "stop_messag
 
 log = logging.getLogger(__name__)
 
+TORCH_THREADS = 1
+"""Intra-op threads torch may use while Ax fits and optimises (see run_outer_loop)."""
+
 
 @attrs.define(kw_only=True)
 class Trial:
@@ -177,8 +180,15 @@ def run_outer_loop(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        import torch
         from ax import Client, RangeParameterConfig
         from ax.utils.common.logger import set_stderr_log_level
+
+        # One intra-op thread: the GP fits here are tiny (tens of points), and torch's
+        # thread pool spin-waits when the cores are shared. Measured on the 2-core build
+        # machine under load (3-model scenario, 10 trials, batches of 3): one GP
+        # generation took 30-60 s with torch's default 2 threads and about 5 s with 1.
+        torch.set_num_threads(TORCH_THREADS)
 
         set_stderr_log_level(logging.ERROR)  # "only N trials could be generated" is expected at phase switches
         client = Client(random_seed=seed)

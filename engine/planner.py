@@ -257,10 +257,14 @@ class Planner:
                 routes.append(s2)
         if k >= 3:
             routes.append(np.full(k, 1.0 / k))
+        seen = set()
         for r in routes:
             u = sticks_from_shares(r)
             u[0] = min(u[0], hi)
             p = {f"u{i}": float(v) for i, v in enumerate(u)}
+            if (key := tuple(round(v, 9) for v in p.values())) in seen:
+                continue  # a repeated point teaches the GP nothing and conditions it badly
+            seen.add(key)
             if split:
                 prop = self._proportional_split(shares_from_sticks(u))
                 p.update({f"b{i}": float(v) for i, v in enumerate(sticks_from_shares(prop))})
