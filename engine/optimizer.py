@@ -188,29 +188,32 @@ def run_outer_loop(
         # thread pool spin-waits when the cores are shared. Measured on the 2-core build
         # machine under load (3-model scenario, 10 trials, batches of 3): one GP
         # generation took 30-60 s with torch's default 2 threads and about 5 s with 1.
+        threads = torch.get_num_threads()
         torch.set_num_threads(TORCH_THREADS)
-
-        set_stderr_log_level(logging.ERROR)  # "only N trials could be generated" is expected at phase switches
-        client = Client(random_seed=seed)
-        client.configure_experiment(
-            parameters=[RangeParameterConfig(name=n, parameter_type="float", bounds=(lo, hi)) for n, lo, hi in free]
-        )
-        constraints = [f"quality >= {quality_ref}"] if quality_ref is not None else None
-        client.configure_optimization(objective=f"-{objective_name}, quality", outcome_constraints=constraints)
-        client.configure_generation_strategy(method="fast", initialization_random_seed=seed,
-                                             initialization_budget=max(2, 5 - len(seeds)))
-        for t in trials:
-            idx = client.attach_trial(parameters={n: min(max(float(t.params[n]), lo), hi) for n, lo, hi in free})
-            _report(client, idx, t, objective_name, log_objective)
-        while True:
-            proposals = client.get_next_trials(max_trials=batch)
-            if not proposals:
-                return finish("optimiser proposed nothing")
-            for idx, params in proposals.items():
-                t = run({k: float(v) for k, v in params.items()}, "bo")
+        try:
+            set_stderr_log_level(logging.ERROR)  # "only N trials could be generated" is expected at phase switches
+            client = Client(random_seed=seed)
+            client.configure_experiment(
+                parameters=[RangeParameterConfig(name=n, parameter_type="float", bounds=(lo, hi)) for n, lo, hi in free]
+            )
+            constraints = [f"quality >= {quality_ref}"] if quality_ref is not None else None
+            client.configure_optimization(objective=f"-{objective_name}, quality", outcome_constraints=constraints)
+            client.configure_generation_strategy(method="fast", initialization_random_seed=seed,
+                                                 initialization_budget=max(2, 5 - len(seeds)))
+            for t in trials:
+                idx = client.attach_trial(parameters={n: min(max(float(t.params[n]), lo), hi) for n, lo, hi in free})
                 _report(client, idx, t, objective_name, log_objective)
-                if record(t):
-                    return finish(stop_reason())
+            while True:
+                proposals = client.get_next_trials(max_trials=batch)
+                if not proposals:
+                    return finish("optimiser proposed nothing")
+                for idx, params in proposals.items():
+                    t = run({k: float(v) for k, v in params.items()}, "bo")
+                    _report(client, idx, t, objective_name, log_objective)
+                    if record(t):
+                        return finish(stop_reason())
+        finally:
+            torch.set_num_threads(threads)
 
 
 def _report(client, idx: int, t: Trial, objective_name: str, log_objective: bool = False) -> None:

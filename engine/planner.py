@@ -473,7 +473,10 @@ class Planner:
             shares = (1.0 - x, x)
             ev = Evaluation(shares=shares, budget_split=self._split_of(res) if self._split() else None,
                             quality=self.router.quality(shares), result=res)
-            t = self._trial_of(ev, {"u0": 1.0 - x}, source)
+            params = {"u0": 1.0 - x}
+            if ev.budget_split is not None:
+                params.update({f"b{i}": float(v) for i, v in enumerate(sticks_from_shares(ev.budget_split))})
+            t = self._trial_of(ev, params, source)
             trials.append(t)
             if t.feasible and _better(t, best):
                 best = t
