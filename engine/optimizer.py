@@ -26,6 +26,10 @@ __all__ = ["Trial", "LoopResult", "run_outer_loop", "pareto_front", "stop_messag
 
 log = logging.getLogger(__name__)
 
+INFEASIBLE_OBJECTIVE = 600.0
+"""Penalty objective for a trial without any plan before any plan was seen (the top of
+the latency grid, seconds)."""
+
 TORCH_THREADS = 1
 """Intra-op threads torch may use while Ax fits and optimises (see run_outer_loop)."""
 
@@ -40,8 +44,14 @@ class Trial:
     objective: float = math.inf
     """Latency bound (s) or cost (USD/h): lower is better."""
     quality: float = -math.inf
+    observed: float | None = None
+    """The inner solve's objective even when the quality target is missed (None when
+    the inner problem itself is infeasible): data the GP learns from."""
     reason: str = ""
     payload: Any = None
+    ehvi: float | None = None
+    """Ax's expected hypervolume improvement of the batch that proposed this trial
+    (standardised outcome units; None for seeds and non-GP proposals)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -100,6 +110,7 @@ def run_outer_loop(
     grid_points: int = 101,
     candidates: list[dict[str, float]] | None = None,
     log_objective: bool = False,
+    ehvi_stop: float | None = None,
 ) -> LoopResult:
     """Run the outer loop until ``stall_trials`` trials pass without a new best (the
     paper's rule), or the ``max_trials`` cap, whichever comes first; the stop reason
@@ -115,6 +126,9 @@ def run_outer_loop(
         candidates: the points ``grid`` evaluates (default: ``grid_points`` evenly
             spaced values of the one free parameter).
         log_objective: report ``log(objective)`` to Ax (the output transformation).
+        ehvi_stop: also stop (``bo`` only) once a feasible plan exists and the GP's
+            expected hypervolume improvement of the next batch (qLogNEHVI's optimised
+            value, exponentiated; outcomes standardised by Ax) falls below this.
     """
     trials: list[Trial] = []
     state = {"best": None, "since": 0, "best_at": None}
@@ -200,25 +214,55 @@ def run_outer_loop(
             client.configure_optimization(objective=f"-{objective_name}, quality", outcome_constraints=constraints)
             client.configure_generation_strategy(method="fast", initialization_random_seed=seed,
                                                  initialization_budget=max(2, 5 - len(seeds)))
+            def report(idx: int, t: Trial) -> None:
+                seen = [x.observed for x in trials if x.observed is not None]
+                penalty = 2.0 * max(seen) if seen else INFEASIBLE_OBJECTIVE
+                _report(client, idx, t, objective_name, log_objective, penalty if log_objective else None)
+
             for t in trials:
                 idx = client.attach_trial(parameters={n: min(max(float(t.params[n]), lo), hi) for n, lo, hi in free})
-                _report(client, idx, t, objective_name, log_objective)
+                report(idx, t)
             while True:
                 proposals = client.get_next_trials(max_trials=batch)
                 if not proposals:
                     return finish("optimiser proposed nothing")
+                ehvi = _expected_improvement(client, list(proposals))
+                if ehvi_stop is not None and ehvi is not None and state["best"] is not None and ehvi < ehvi_stop:
+                    return finish(f"expected hypervolume improvement {ehvi:.2g} < {ehvi_stop:g}")
                 for idx, params in proposals.items():
                     t = run({k: float(v) for k, v in params.items()}, "bo")
-                    _report(client, idx, t, objective_name, log_objective)
+                    t.ehvi = ehvi
+                    report(idx, t)
                     if record(t):
                         return finish(stop_reason())
         finally:
             torch.set_num_threads(threads)
 
 
-def _report(client, idx: int, t: Trial, objective_name: str, log_objective: bool = False) -> None:
-    if t.feasible:
-        y = math.log(max(float(t.objective), 1e-12)) if log_objective else float(t.objective)
-        client.complete_trial(trial_index=idx, raw_data={objective_name: (y, 0.0), "quality": (float(t.quality), 0.0)})
-    else:
+def _expected_improvement(client, indices: list[int]) -> float | None:
+    """The acquisition value Ax recorded for the generator run behind ``indices``
+    (None before the GP phase). qLogNEHVI's value is a log: exponentiate it."""
+    vals = []
+    for idx in indices:
+        for gr in client._experiment.trials[idx].generator_runs:
+            v = (gr.gen_metadata or {}).get("expected_acquisition_value")
+            if v is not None:
+                vals.extend(np.ravel(np.asarray(v, dtype=float)).tolist())
+    if not vals:
+        return None
+    return float(np.exp(max(vals)))
+
+
+def _report(client, idx: int, t: Trial, objective_name: str, log_objective: bool = False, penalty: float | None = None) -> None:
+    """Tell Ax what a trial measured. Quality is always known (the router's curve); the
+    objective is the inner solve's, also when the quality target is missed. With the
+    output transformation (``penalty`` given) Ax sees ``log(objective)``, and an inner
+    problem without any plan counts as ``penalty`` (twice the worst objective seen) rather
+    than as a failed trial: a failed trial carries no data, so the GP proposes the same
+    point again (observed: the loop re-proposed three infeasible points for 12 trials)."""
+    y = t.observed if t.observed is not None else (t.objective if t.feasible else penalty)
+    if y is None or not math.isfinite(y) or not math.isfinite(t.quality):
         client.mark_trial_failed(trial_index=idx, failed_reason=t.reason or "infeasible")
+        return
+    y = math.log(max(float(y), 1e-12)) if log_objective else float(y)
+    client.complete_trial(trial_index=idx, raw_data={objective_name: (y, 0.0), "quality": (float(t.quality), 0.0)})

@@ -39,9 +39,11 @@ from boute.engine.solvers import get_solver
 from boute.engine.verify import resimulate, verify_allocation
 from boute.engine.workload import Workload, get_workload, load_azure_trace
 
-__all__ = ["Planner", "plan", "Evaluation", "CALIBRATED_QUALITY", "BO_BATCH", "STRATEGIES"]
+__all__ = ["Planner", "plan", "Evaluation", "CALIBRATED_QUALITY", "BO_BATCH", "STRATEGIES", "STRUCTURE"]
 
 STRATEGIES = ("exact", "bo", "random", "grid")
+STRUCTURE = ("bound", "seeds", "preference", "transform")
+"""The switchable structural pieces of the outer loop (Planner._space, run_outer_loop)."""
 
 # Proposals per Ax generation call: one GP fit serves three trials. Measured on the default
 # scenario (2 cores): 24 trials in 59 s with batch 1, 24 s with batch 3, same best plan
@@ -218,21 +220,31 @@ class Planner:
         k = len(self.scenario.models)
         return (k - 1) * (2 if self.scenario.mode == "split" and self.scenario.budget_usd_per_hour is not None else 1)
 
-    def _space(self, structure: bool):
+    def _space(self, structure: bool | dict[str, bool] = True):
         """Search space (stick-breaking coordinates ``u``, budget sticks ``b``) and seeds.
 
-        With ``structure``: the first stick (the cheapest model's share) is bounded by
-        :meth:`Router.max_weak_share`, a valid bound for every ``k`` (exact for two);
-        seeds are the quality-boundary routings on each edge from the cheapest model to a
-        stronger one (the routing inverse), the midpoint of the strongest edge, and the
-        centroid for ``k >= 3``; split mode seeds the cost-proportional budget split."""
+        ``structure`` switches the structural pieces (``True``: all, ``False``: none, or
+        a dict over :data:`STRUCTURE`):
+
+        * ``bound`` (load-fraction encoding with the quality requirement as a hard
+          constraint of the space): the first stick, the cheapest model's share, is
+          bounded by :meth:`Router.max_weak_share`, valid for every ``k`` (exact for two).
+          Budget and GPU limits stay hard constraints of the inner MILP either way.
+        * ``seeds`` (the routing inverse): the quality-boundary routing on each edge from
+          the cheapest model to a stronger one, the midpoint of the strongest edge, and
+          the centroid for ``k >= 3``; split mode seeds the cost-proportional budget split.
+        * ``preference`` (model-GPU preference, heterogeneous-GPU awareness): one more seed,
+          see :meth:`_preference_seed`.
+        * ``transform`` (output transformation) is applied by the loop, not here.
+        """
+        pieces = _pieces(structure)
         k = len(self.scenario.models)
-        split = self.scenario.mode == "split" and self.scenario.budget_usd_per_hour is not None
+        split = self._split()
         qmin = self.scenario.quality_min
         space, seeds = [], []
+        hi = 1.0
         if k >= 2:
-            hi = 1.0
-            if structure:
+            if pieces["bound"]:
                 hi = self.router.max_weak_share(qmin)
                 if hi < 0:
                     raise self._unreachable()
@@ -240,9 +252,9 @@ class Planner:
             space += [(f"u{i}", 0.0, 1.0) for i in range(1, k - 1)]
         if split:
             space += [(f"b{i}", 0.0, 1.0) for i in range(k - 1)]
-        if not structure or k < 2:
+        if k < 2 or not (pieces["seeds"] or pieces["preference"]):
             return space, seeds
-        routes = []
+        routes, edge = [], None
         for j in range(1, k):
             sub = self.router.sub_router((self.scenario.models[0], self.scenario.models[j])) if k > 2 else self.router
             x = 0.0 if qmin is None else sub.min_strong_share(qmin)
@@ -250,13 +262,18 @@ class Planner:
                 continue
             s = np.zeros(k)
             s[0], s[j] = 1.0 - x, x
-            routes.append(s)
             if j == k - 1:
-                s2 = np.zeros(k)
-                s2[0], s2[j] = 0.5 * (1.0 - x), 1.0 - 0.5 * (1.0 - x)
-                routes.append(s2)
-        if k >= 3:
+                edge = s
+            if pieces["seeds"]:
+                routes.append(s)
+                if j == k - 1:
+                    s2 = np.zeros(k)
+                    s2[0], s2[j] = 0.5 * (1.0 - x), 1.0 - 0.5 * (1.0 - x)
+                    routes.append(s2)
+        if pieces["seeds"] and k >= 3:
             routes.append(np.full(k, 1.0 / k))
+        if pieces["preference"]:
+            routes.append(self._preference_seed(edge))
         seen = set()
         for r in routes:
             u = sticks_from_shares(r)
@@ -270,6 +287,65 @@ class Planner:
                 p.update({f"b{i}": float(v) for i, v in enumerate(sticks_from_shares(prop))})
             seeds.append(p)
         return space, seeds
+
+    def _preference_seed(self, edge) -> np.ndarray:
+        """Model-GPU preference as a starting routing.
+
+        Each model prefers the GPU type where it serves a request per second most cheaply
+        (least USD/h per req/s at twice its best zero-load P95, a target it can meet).
+        Give each model the pool of its preferred type (split evenly between models
+        preferring the same type; at least one replica, at most an even share of the
+        budget) and route in proportion to the rate that pool sustains; then, if
+        that misses the quality target, move towards the strongest model alone (or, when
+        that misses it too, towards ``edge``, the quality-boundary routing on the
+        cheapest-strongest edge) by bisection until it meets it. Why: on heterogeneous GPUs a model's load should match the capacity of
+        the hardware it is efficient on; the MILP then refines the GPU mix exactly.
+        """
+        sc = self.scenario
+        k = len(sc.models)
+        pref: list[tuple[ConfigOption, float] | None] = []
+        for m in sc.models:
+            opts = [o for o in self._options[m] if sc.gpus.get(o.gpu, 0) >= o.num_gpus]
+            if not opts:
+                pref.append(None)
+                continue
+            # a latency target each model can meet: twice its best zero-load P95
+            target = 2.0 * min(o.p95_s[0] for o in opts)
+            scored = [(o.usd_per_hour / c, o) for o in opts if (c := o.capacity(target)) > 0]
+            pref.append((min(scored, key=lambda t: t[0])[1], target) if scored else None)
+        sharing: dict[str, int] = {}
+        for po in pref:
+            if po is not None:
+                sharing[po[0].gpu] = sharing.get(po[0].gpu, 0) + 1
+        rate = []
+        for po in pref:
+            if po is None:
+                rate.append(0.0)
+                continue
+            o, target = po
+            replicas = (sc.gpus[o.gpu] // sharing[o.gpu]) // o.num_gpus
+            if sc.budget_usd_per_hour is not None:
+                replicas = min(replicas, int(sc.budget_usd_per_hour / len(pref) // o.usd_per_hour))
+            rate.append(max(replicas, 1) * o.capacity(target))
+        w = np.asarray(rate, dtype=float)
+        s = w / w.sum() if w.sum() > 0 else np.full(k, 1.0 / k)
+        qmin = sc.quality_min
+        if qmin is None or self.router.quality(s) >= qmin:
+            return s
+        top = np.zeros(k)
+        top[-1] = 1.0  # towards the strongest model, keeping the cheaper ones' proportions
+        if self.router.quality(top) >= qmin:
+            edge = top
+        if edge is None:
+            return s
+        lo, hi = 0.0, 1.0  # quality(s) < qmin at 0, >= qmin at 1 (the edge meets it)
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            if self.router.quality((1 - mid) * s + mid * edge) >= qmin:
+                hi = mid
+            else:
+                lo = mid
+        return (1 - hi) * s + hi * edge
 
     def _proportional_split(self, shares) -> np.ndarray:
         """Budget split in proportion to each model's cost of serving its load (cheapest
@@ -295,6 +371,8 @@ class Planner:
 
     def _trial_of(self, ev: Evaluation, p: dict[str, float], source: str = "") -> Trial:
         t = Trial(index=-1, params=p, source=source, payload=ev, quality=ev.quality)
+        if ev.feasible:
+            t.observed = ev.result.latency_bound_s if self.scenario.objective == "latency" else ev.result.cost_usd_per_hour
         qmin = self.scenario.quality_min
         if qmin is not None and ev.quality < qmin - 1e-9:
             t.reason = f"quality {ev.quality:.3f} < {qmin}"
@@ -327,18 +405,21 @@ class Planner:
                 pts.append({**base, **{f"b{i}": float(v) for i, v in enumerate(bu)}})
         return pts
 
-    def optimize(self, *, strategy: str = "auto", structure: bool = True, max_trials: int | None = None,
+    def optimize(self, *, strategy: str = "auto", structure: bool | dict[str, bool] = True, max_trials: int | None = None,
                  stall_trials: int | None = None, seed: int | None = None, grid_steps: int | None = None,
-                 log_objective: bool = True, frontier_points: int = 4):
+                 frontier_points: int = 4, ehvi_stop: float | None = None):
         """Run the outer loop; returns (LoopResult, seconds).
 
         Args:
             strategy: ``auto`` (``exact`` for at most one routing dimension, else ``bo``),
                 ``exact``, ``bo``, ``random`` or ``grid``.
-            structure: structural seeds and the quality bound on the space (bo/random).
+            structure: the structural pieces (:data:`STRUCTURE`; ``True`` all, ``False``
+                none, or a dict switching each): see :meth:`_space`; ``transform`` is the
+                output transformation (Ax sees log latency/cost, and an inner problem
+                without a plan as a penalty instead of a failed trial).
             grid_steps: lattice resolution of ``grid`` (default 100 for one routing
                 dimension, 10 otherwise).
-            log_objective: the output transformation (Ax sees log latency/cost).
+            ehvi_stop: the cheaper stopping rule for ``bo`` (see ``run_outer_loop``).
             frontier_points: ``exact`` also solves the frontier at this many quality
                 levels above the optimum's (for the plan's Pareto plot).
         """
@@ -353,12 +434,12 @@ class Planner:
         if strategy == "grid" and (k >= 3 or self.routing_dims() > 1):
             candidates = self.simplex_grid(grid_steps or 10)
         res = run_outer_loop(
-            space, self._trial, seeds=seeds if structure else [], strategy=strategy,
+            space, self._trial, seeds=seeds, strategy=strategy, ehvi_stop=ehvi_stop,
             max_trials=max_trials or sc.max_trials, stall_trials=stall_trials or sc.stall_trials,
             seed=sc.seed if seed is None else seed,
             quality_ref=sc.quality_min, objective_name="p95" if sc.objective == "latency" else "cost", batch=BO_BATCH,
             progress=(lambda d, t: self.progress("optimiser", d, t)) if self.progress else None,
-            grid_points=(grid_steps or 100) + 1, candidates=candidates, log_objective=log_objective,
+            grid_points=(grid_steps or 100) + 1, candidates=candidates, log_objective=_pieces(structure)["transform"],
         )
         return res, time.perf_counter() - t0
 
@@ -602,6 +683,15 @@ def plan(scenario: Scenario, catalog: Catalog | None = None, **kw: Any) -> Plan:
     """One-shot: build a :class:`Planner` and return its verified plan."""
     plan_kw = {k: kw.pop(k) for k in ("strategy", "structure", "baselines", "verify") if k in kw}
     return Planner(scenario, catalog, **kw).plan(**plan_kw)
+
+
+def _pieces(structure: bool | dict[str, bool]) -> dict[str, bool]:
+    if isinstance(structure, dict):
+        unknown = set(structure) - set(STRUCTURE)
+        if unknown:
+            raise InputError(f"structure: unknown piece {sorted(unknown)[0]!r}", hint=did_you_mean(sorted(unknown)[0], STRUCTURE))
+        return {p: bool(structure.get(p, True)) for p in STRUCTURE}
+    return {p: bool(structure) for p in STRUCTURE}
 
 
 def _best_of(trials) -> Trial | None:
