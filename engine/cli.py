@@ -209,14 +209,14 @@ def _cmd_solve(args) -> int:
 
     catalog = load_catalog()
     sc = _scenario(args, catalog)
-    from boute.engine.planner import STRATEGIES
+    from boute.engine.planner import STRATEGIES, resolve_strategy
 
     if args.strategy not in STRATEGIES + ("auto",):
         raise InputError(f"--strategy: {args.strategy!r} is not a strategy", hint=did_you_mean(args.strategy, STRATEGIES + ("auto",)))
+    strategy = resolve_strategy(args.strategy, len(sc.models))
     interactive = sys.stderr.isatty() and not args.json
     t_start = time.perf_counter()
     planner = Planner(sc, catalog, use_cache=not args.no_cache, progress=_progress_factory(interactive))
-    strategy = planner.resolve_strategy(args.strategy)
     loop, opt_s = planner.optimize(strategy=strategy, structure=not args.no_structure)
     plan = planner.finish(loop, opt_s, strategy=strategy, structure=not args.no_structure, baselines=not args.no_baselines)
     plan.stats["plan_wall_s"] = round(time.perf_counter() - t_start, 3)

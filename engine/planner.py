@@ -444,13 +444,8 @@ class Planner:
         return res, time.perf_counter() - t0
 
     def resolve_strategy(self, strategy: str) -> str:
-        """``auto`` -> ``exact`` for at most two models (at most one routing dimension
-        once split mode's budget is eliminated), else ``bo``; other names checked."""
-        if strategy == "auto":
-            return "exact" if len(self.scenario.models) <= 2 else "bo"
-        if strategy not in STRATEGIES:
-            raise InputError(f"strategy: {strategy!r} is not a strategy", hint=did_you_mean(strategy, STRATEGIES + ("auto",)))
-        return strategy
+        """See :func:`resolve_strategy`."""
+        return resolve_strategy(strategy, len(self.scenario.models))
 
     # ------------------------------------------------------------------ exact path
     def _exact(self, gpus: tuple[str, ...] | None = None, *, frontier_points: int = 0) -> LoopResult:
@@ -683,6 +678,22 @@ def plan(scenario: Scenario, catalog: Catalog | None = None, **kw: Any) -> Plan:
     """One-shot: build a :class:`Planner` and return its verified plan."""
     plan_kw = {k: kw.pop(k) for k in ("strategy", "structure", "baselines", "verify") if k in kw}
     return Planner(scenario, catalog, **kw).plan(**plan_kw)
+
+
+def resolve_strategy(strategy: str, n_models: int) -> str:
+    """``auto`` -> ``exact`` for at most two models (at most one routing dimension once
+    split mode's budget is eliminated), else ``bo``; other names checked, and ``exact``
+    refused for three or more models (one line, before any perf DB is built)."""
+    if strategy == "auto":
+        return "exact" if n_models <= 2 else "bo"
+    if strategy not in STRATEGIES:
+        raise InputError(f"strategy: {strategy!r} is not a strategy", hint=did_you_mean(strategy, STRATEGIES + ("auto",)))
+    if strategy == "exact" and n_models > 2:
+        raise InputError(
+            f"strategy: 'exact' searches at most one routing dimension; {n_models} models have {n_models - 1}",
+            hint="use bo (default for three or more models), random or grid",
+        )
+    return strategy
 
 
 def _pieces(structure: bool | dict[str, bool]) -> dict[str, bool]:
