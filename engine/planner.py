@@ -407,7 +407,7 @@ class Planner:
 
     def optimize(self, *, strategy: str = "auto", structure: bool | dict[str, bool] = True, max_trials: int | None = None,
                  stall_trials: int | None = None, seed: int | None = None, grid_steps: int | None = None,
-                 frontier_points: int = 4, ehvi_stop: float | None = None):
+                 frontier_points: int = 4, ehvi_stop: float | None = None, absorb: bool = False):
         """Run the outer loop; returns (LoopResult, seconds).
 
         Args:
@@ -420,6 +420,9 @@ class Planner:
             grid_steps: lattice resolution of ``grid`` (default 100 for one routing
                 dimension, 10 otherwise).
             ehvi_stop: the cheaper stopping rule for ``bo`` (see ``run_outer_loop``).
+            absorb: for ``k >= 3``, solve the last routing dimension (and split mode's
+                budget) exactly inside each evaluation (:meth:`_line_trial`), so the
+                outer loop searches ``k - 2`` dimensions.
             frontier_points: ``exact`` also solves the frontier at this many quality
                 levels above the optimum's (for the plan's Pareto plot).
         """
@@ -433,8 +436,19 @@ class Planner:
         candidates = None
         if strategy == "grid" and (k >= 3 or self.routing_dims() > 1):
             candidates = self.simplex_grid(grid_steps or 10)
+        evaluate = self._trial
+        if absorb and k >= 3:
+            # the last stick and the budget sticks leave the outer loop (solved exactly)
+            keep = {f"u{i}" for i in range(k - 2)}
+            space = [d for d in space if d[0] in keep]
+            seeds = list({tuple(sorted((n, round(v, 9)) for n, v in p.items() if n in keep)): {n: v for n, v in p.items() if n in keep}
+                          for p in seeds}.values())
+            if candidates is not None:
+                candidates = list({tuple(sorted((n, round(v, 9)) for n, v in p.items() if n in keep)): {n: v for n, v in p.items() if n in keep}
+                                   for p in candidates}.values())
+            evaluate = self._line_trial
         res = run_outer_loop(
-            space, self._trial, seeds=seeds, strategy=strategy, ehvi_stop=ehvi_stop,
+            space, evaluate, seeds=seeds, strategy=strategy, ehvi_stop=ehvi_stop,
             max_trials=max_trials or sc.max_trials, stall_trials=stall_trials or sc.stall_trials,
             seed=sc.seed if seed is None else seed,
             quality_ref=sc.quality_min, objective_name="p95" if sc.objective == "latency" else "cost", batch=BO_BATCH,
@@ -521,7 +535,7 @@ class Planner:
                           best_index=None if best is None else best.index, best_at_trial=None if best is None else best.index + 1)
 
     def _exact_search(self, intervals, gpus=None, *, floor: float | None = None, ceiling: float | None = None,
-                      source: str = "exact") -> list[Trial]:
+                      source: str = "exact", prefix=()) -> list[Trial]:
         """One pooled solve per quality interval (see :meth:`_exact`); the best first, later
         intervals searched only at or below the incumbent; ``floor``: no objective below it
         exists (latency grid starts there); ``ceiling``: a feasible objective is known there."""
@@ -530,7 +544,7 @@ class Planner:
         trials: list[Trial] = []
         best: Trial | None = None
         for a, b in intervals:
-            prob = self._pooled_problem(a, b, gpus)
+            prob = self._pooled_problem(a, b, gpus, prefix)
             if sc.objective == "latency":
                 lo = -math.inf if floor is None else floor * (1 - 1e-9)
                 top = ceiling if best is None else best.objective
@@ -543,13 +557,17 @@ class Planner:
             if res.ok:
                 T = float(res.latency_bound_s)
                 cap = {m: sum(n * self.perfdb.curves[key].capacity(T) for key, n in res.counts.get(m, {}).items()) for m in sc.models}
-                lo_x = max(a, 1.0 - cap[sc.models[0]] / lam)
-                hi_x = min(b, cap[sc.models[1]] / lam)
-                x = self.router.best_share_in(lo_x, max(lo_x, hi_x))
-            shares = (1.0 - x, x)
+                rest = 1.0 - float(np.sum(prefix))
+                lo_x = max(a, rest - cap[sc.models[-2]] / lam)
+                hi_x = min(b, cap[sc.models[-1]] / lam)
+                if prefix:
+                    x = self.router.best_on_line(prefix, lo_x, max(lo_x, hi_x))
+                else:
+                    x = self.router.best_share_in(lo_x, max(lo_x, hi_x))
+            shares = tuple(float(v) for v in self.router._line(prefix, x)) if prefix else (1.0 - x, x)
             ev = Evaluation(shares=shares, budget_split=self._split_of(res) if self._split() else None,
                             quality=self.router.quality(shares), result=res)
-            params = {"u0": 1.0 - x}
+            params = {f"u{i}": float(v) for i, v in enumerate(sticks_from_shares(shares))}
             if ev.budget_split is not None:
                 params.update({f"b{i}": float(v) for i, v in enumerate(sticks_from_shares(ev.budget_split))})
             t = self._trial_of(ev, params, source)
@@ -561,10 +579,37 @@ class Planner:
     def _split(self) -> bool:
         return self.scenario.mode == "split" and self.scenario.budget_usd_per_hour is not None
 
-    def _pooled_problem(self, a: float, b: float, gpus: tuple[str, ...] | None = None) -> DeploymentProblem:
-        """Two models, strong share free in ``[a, b]``: C1 at the interval's ends plus C6."""
-        base = self.problem((1.0 - b, a), gpus=gpus)  # joint budget: the split is eliminated too
-        return attrs.evolve(base, pooled=(PooledDemand(models=tuple(self.scenario.models), load_rps=self.scenario.arrival_rate_per_s),))
+    def _pooled_problem(self, a: float, b: float, gpus: tuple[str, ...] | None = None, prefix=()) -> DeploymentProblem:
+        """The last two models' split free (strongest share in ``[a, b]``), the others at
+        ``prefix``: C1 at the interval's ends plus one C6 row over the last two."""
+        rest = 1.0 - float(np.sum(prefix))
+        base = self.problem((*prefix, rest - b, a), gpus=gpus)  # joint budget: the split is eliminated too
+        pool = PooledDemand(models=tuple(self.scenario.models[-2:]), load_rps=rest * self.scenario.arrival_rate_per_s)
+        return attrs.evolve(base, pooled=(pool,))
+
+    def _line_trial(self, p: dict[str, float]) -> Trial:
+        """The ``absorb`` evaluation for ``k >= 3``: the outer parameters fix the first
+        ``k - 2`` shares; the split of the rest between the last two models is solved
+        exactly, as in :meth:`_exact` (quality intervals along the line, one pooled MILP
+        search each). One outer dimension fewer for the same kind of inner work."""
+        k = len(self.scenario.models)
+        u = [min(max(p[f"u{i}"], 0.0), 1.0) for i in range(k - 2)]
+        prefix = tuple(float(v) for v in shares_from_sticks(u)[: k - 2])
+        intervals = self.router.line_intervals(prefix, self.scenario.quality_min)
+        trials = self._exact_search(intervals, prefix=prefix, source="") if intervals else []
+        best = _best_of(trials)
+        if best is None and trials:
+            best = trials[0]
+        if best is None:
+            shares = self.router._line(prefix, 1.0 - float(np.sum(prefix)))
+            res = SolveResult(status="infeasible", counts=None, latency_bound_s=None, cost_usd_per_hour=None, wall_s=0.0,
+                              solves=0, backend=self.solver.name, explanation="quality target unreachable with these first shares")
+            ev = Evaluation(shares=tuple(float(v) for v in shares), budget_split=None, quality=self.router.quality(shares), result=res)
+            best = self._trial_of(ev, dict(p))
+        total = sum(t.payload.result.solves for t in trials)
+        best.payload = attrs.evolve(best.payload, result=attrs.evolve(best.payload.result, solves=total))
+        best.params = dict(p)
+        return best
 
     def _split_of(self, res: SolveResult) -> tuple[float, ...] | None:
         """Per-model budget split serving ``res``: each model's spend plus a share of the slack."""

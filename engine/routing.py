@@ -229,6 +229,67 @@ class Router:
         best = max(qs)
         return max(x for x, q in zip(cand, qs) if q >= best - 1e-12)
 
+    def _line(self, prefix, x: float) -> np.ndarray:
+        """Shares with the first ``k - 2`` fixed at ``prefix`` and ``x`` on the strongest."""
+        rest = 1.0 - float(np.sum(prefix))
+        return np.concatenate([np.asarray(prefix, dtype=float), [max(rest - x, 0.0), x]])
+
+    def line_points(self, prefix) -> tuple[np.ndarray, np.ndarray]:
+        """The strongest model's shares ``x`` in ``[0, 1 - sum(prefix)]`` at which the last
+        cut point sits on a query boundary (plus both ends), and the quality there: with
+        the first ``k - 2`` shares fixed, quality is linear in ``x`` between these points."""
+        n = self.n
+        rest = 1.0 - float(np.sum(prefix))
+        j_lo = int(math.ceil(n * (1.0 - rest) - 1e-9))
+        xs = sorted({0.0, max(rest, 0.0)} | {1.0 - j / n for j in range(j_lo, n + 1) if 1.0 - j / n <= rest + 1e-12})
+        xs = np.array([min(max(x, 0.0), rest) for x in xs])
+        return xs, np.array([self.quality(self._line(prefix, x)) for x in xs])
+
+    def line_intervals(self, prefix, quality_min: float | None) -> list[tuple[float, float]]:
+        """:meth:`quality_intervals` along a line: the strongest model's shares meeting
+        ``quality_min`` when the first ``k - 2`` shares are fixed at ``prefix`` and the rest
+        is split between the last two models (exact, the same argument)."""
+        rest = 1.0 - float(np.sum(prefix))
+        if quality_min is None:
+            return [(0.0, rest)]
+        xs, qs = self.line_points(prefix)
+        ok = qs >= quality_min - 1e-12
+        out, i = [], 0
+        while i < len(xs):
+            if not ok[i]:
+                i += 1
+                continue
+            start = i
+            while i + 1 < len(xs) and ok[i + 1]:
+                i += 1
+            lo, hi = xs[start], xs[i]
+            if start > 0:
+                a, b = qs[start - 1], qs[start]
+                lo = xs[start - 1] + (quality_min - a) / (b - a) * (xs[start] - xs[start - 1])
+            if i + 1 < len(xs):
+                a, b = qs[i], qs[i + 1]
+                hi = xs[i] + (a - quality_min) / (a - b) * (xs[i + 1] - xs[i])
+            out.append((self._line_inward(prefix, lo, hi, quality_min, True), self._line_inward(prefix, lo, hi, quality_min, False)))
+            i += 1
+        return out
+
+    def _line_inward(self, prefix, lo: float, hi: float, quality_min: float, low_end: bool) -> float:
+        x = lo if low_end else hi
+        for _ in range(60):
+            if self.quality(self._line(prefix, x)) >= quality_min - 1e-9:
+                return float(x)
+            x = min(x + 1e-12 + 1e-9 * (hi - lo), hi) if low_end else max(x - 1e-12 - 1e-9 * (hi - lo), lo)
+        return float(x)
+
+    def best_on_line(self, prefix, lo: float, hi: float) -> float:
+        """The strongest model's share in ``[lo, hi]`` (first shares fixed at ``prefix``)
+        with the highest quality; the largest on ties."""
+        xs, _ = self.line_points(prefix)
+        cand = [lo, hi] + [x for x in xs if lo <= x <= hi]
+        qs = [self.quality(self._line(prefix, x)) for x in cand]
+        best = max(qs)
+        return float(max(x for x, q in zip(cand, qs) if q >= best - 1e-12))
+
     def sub_router(self, models: tuple[str, ...]) -> "Router":
         """The same score order over a subset of the models (their quality columns)."""
         return Router(self.table.select(models), self.scores, self.name)

@@ -281,3 +281,33 @@ def test_baselines_for_three_models(catalog):
     if b["RouteLLM"]["feasible"]:
         assert b["RouteLLM"]["shares"][1] == 0.0  # RouteLLM routes between the cheapest and the strongest
     assert b["BOute-Homo"]["feasible"]
+
+
+@pytest.mark.parametrize("k", [3, 4])
+def test_absorb_solves_the_last_dimension_exactly(catalog, k):
+    """With the first k - 2 shares fixed, the line-exact evaluation is never beaten by a
+    fine grid along the line, and its share achieves its objective in the ordinary solve."""
+    import numpy as np
+
+    from boute.engine.routing import sticks_from_shares
+
+    pl = _k_planner(catalog, K_MODELS[k], quality_min=86.0)
+    p = {f"u{i}": 0.3 for i in range(k - 2)}
+    t = pl._line_trial(p)
+    prefix = tuple(pl.router._line(tuple(t.payload.shares[: k - 2]), 0.0)[: k - 2])
+    rest = 1 - sum(prefix)
+    grid = [pl._trial({f"u{i}": float(v) for i, v in enumerate(sticks_from_shares(pl.router._line(prefix, x)))})
+            for x in np.linspace(0, rest, 41)]
+    feas = [g.objective for g in grid if g.feasible]
+    if t.feasible:
+        assert not feas or t.objective <= min(feas) * (1 + 1e-9)
+        again = pl._trial({f"u{i}": float(v) for i, v in enumerate(sticks_from_shares(t.payload.shares))})
+        assert again.feasible and again.objective == pytest.approx(t.objective)
+    else:
+        assert not feas
+    for strategy in ("random", "grid", "bo"):
+        loop, _ = pl.optimize(strategy=strategy, absorb=True, grid_steps=4, max_trials=4, stall_trials=3)
+        best = _best(loop)
+        assert best is not None and len(best.payload.shares) == k
+        assert all(set(t.params) == {f"u{i}" for i in range(k - 2)} for t in loop.trials)
+        assert pl.finish(loop, 0.0, strategy=strategy, structure=True, baselines=False, verify=False).verification["ok"]

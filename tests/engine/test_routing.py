@@ -164,3 +164,25 @@ def test_max_weak_share_is_a_valid_bound_for_three_models():
     two = make_router(calibrated_gsm8k(("a", "b"), (84.5, 95.1), n=500, seed=3), "oracle")
     assert two.max_weak_share(90.0) == pytest.approx(1 - two.min_strong_share(90.0), abs=1e-9)
     assert two.max_weak_share(99.99) == -1.0
+
+
+def test_line_intervals_match_dense_sampling_and_reduce_to_two_models():
+    import numpy as np
+
+    from boute.engine.routing import calibrated_gsm8k, make_router
+
+    t3 = calibrated_gsm8k(("a", "b", "c"), (84.5, 95.1, 96.8), n=300, seed=5)
+    r = make_router(t3, "noisy", auc_target=0.75, seed=1)
+    for prefix, q in (((0.3,), 92.0), ((0.1,), 95.0), ((0.6,), 90.0)):
+        iv = r.line_intervals(prefix, q)
+        rest = 1 - prefix[0]
+        for x in np.linspace(0, rest, 1201):
+            val = r.quality([prefix[0], rest - x, x])
+            inside = any(a - 1e-12 <= x <= b + 1e-12 for a, b in iv)
+            assert inside == (val >= q - 1e-9) or abs(val - q) < 1e-6
+        for a, b in iv:
+            x = r.best_on_line(prefix, a, b)
+            assert a <= x <= b and r.quality([prefix[0], rest - x, x]) >= q - 1e-9
+    r2 = make_router(calibrated_gsm8k(("a", "b"), (84.5, 95.1), n=300, seed=5), "noisy", seed=1)
+    for (a, b), (c, d) in zip(r2.line_intervals((), 90.0), r2.quality_intervals(90.0)):
+        assert a == pytest.approx(c, abs=1e-9) and b == pytest.approx(d, abs=1e-9)
