@@ -516,7 +516,7 @@ class Planner:
         trials = self._exact_search(intervals, gpus)
         best = _best_of(trials)
         reason = f"exact: {len(intervals)} quality interval(s) searched"
-        if best is not None and frontier_points > 0:
+        if best is not None and frontier_points > 0 and self.router.max_quality() > best.quality + 1e-9:
             # The latency-quality frontier above the optimum, exactly at evenly spaced quality
             # levels (epsilon-constraint): the least objective with quality >= each level.
             # Highest level first: its objective caps the lower levels' (fewer MILPs each).
