@@ -194,9 +194,17 @@ def run_outer_loop(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        import botorch.acquisition.multi_objective.logei as botorch_logei
         import torch
         from ax import Client, RangeParameterConfig
         from ax.utils.common.logger import set_stderr_log_level
+
+        # BoTorch 0.18 JIT-compiles a fused qLogNEHVI kernel (C++, -O3 -march=native) on first
+        # use, under a lock file in ~/.cache/torch_extensions. Observed on the shared build
+        # machine: the compile took over ten minutes under load, and a compile killed midway
+        # left its lock behind, so every later BO run waited on it forever. The pure-PyTorch
+        # path computes the same acquisition value; mark the load as attempted so it is used.
+        botorch_logei._load_attempted = True
 
         # One intra-op thread: the GP fits here are tiny (tens of points), and torch's
         # thread pool spin-waits when the cores are shared. Measured on the 2-core build
