@@ -214,18 +214,18 @@ def part_three(res: dict, quick: bool, steps: int, workers: int, seeds: int, cap
 
     cat = load_catalog()
     sc = three_scenario(cat)
-    ref = simplex_reference(sc, steps, workers)
+    ref = simplex_reference(sc, steps, workers)  # the grid and the runs below: absorb off (two dimensions)
     print(f"three: simplex grid ({ref['points']} points, step 1/{steps}) best {ref['best']:.3f} s, {ref['wall_s']:.0f} s")
     pl = Planner(sc, cat)
     runs = []
     for s in range(1 if quick else seeds):
-        r = run_loop(pl, strategy="bo", structure=True, max_trials=cap, stall_trials=20, seed=s)
+        r = run_loop(pl, strategy="bo", structure=True, max_trials=cap, stall_trials=20, seed=s, absorb=False)
         r["gap_pct"] = (r["best"] / ref["best"] - 1) * 100
         r["trials_to_1pct"], r["s_to_1pct"] = to_within(r, ref["best"])
         runs.append(r)
         print(f"  bo seed {s}: best {r['best']:.3f} s (gap {r['gap_pct']:.2f} %), within 1 % after {r['trials_to_1pct']} trials / "
               f"{r['s_to_1pct']} s; stopped at {r['trials']} trials / {r['total_s']:.1f} s ({r['stop']})")
-    rnd = run_loop(pl, strategy="random", structure=True, max_trials=cap, stall_trials=20)
+    rnd = run_loop(pl, strategy="random", structure=True, max_trials=cap, stall_trials=20, absorb=False)
     rnd["gap_pct"] = (rnd["best"] / ref["best"] - 1) * 100
     rnd["trials_to_1pct"], rnd["s_to_1pct"] = to_within(rnd, ref["best"])
     res["three"] = {"machine": _machine(), "scenario": THREE, "reference": ref, "bo": runs, "random": rnd}
@@ -272,7 +272,7 @@ def part_ablation(res: dict, quick: bool, seeds: int, cap: int) -> None:
     for name, structure in ABLATION:
         runs = []
         for s in range(1 if quick else seeds):
-            r = run_loop(pl, strategy="bo", structure=structure, max_trials=cap, stall_trials=20, seed=s)
+            r = run_loop(pl, strategy="bo", structure=structure, max_trials=cap, stall_trials=20, seed=s, absorb=False)
             r["gap_pct"] = (r["best"] / ref - 1) * 100
             r["trials_to_1pct"], r["s_to_1pct"] = to_within(r, ref)
             runs.append({k: v for k, v in r.items() if k not in ("stamps",)})
@@ -289,7 +289,7 @@ def part_stopping(res: dict, quick: bool, cap: int) -> None:
     for over in STOP_VARIANTS[: 2 if quick else None]:
         sc = three_scenario(cat, **over)
         pl = Planner(sc, cat)
-        r = run_loop(pl, strategy="bo", structure=True, max_trials=cap, stall_trials=20)
+        r = run_loop(pl, strategy="bo", structure=True, max_trials=cap, stall_trials=20, absorb=False)
         row = {"variant": over, "paper_stop_trials": r["trials"], "paper_stop_s": r["total_s"], "paper_best": r["best"], "stop": r["stop"]}
         for thr in EHVI_THRESHOLDS:
             best, stop_at = math.inf, None
