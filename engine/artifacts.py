@@ -58,6 +58,7 @@ def router_config(plan: Plan, cmds: list[dict]) -> dict:
         "schema_version": SCHEMA_VERSION,
         "router": {"kind": "score-bands", "scorer": plan.router, "thresholds": list(plan.thresholds),
                    "rule": "query -> models[j] where thresholds[j-1] <= score < thresholds[j] (cheapest first)"},
+        "dispatch": {"policy": plan.dispatch_policy, "rule": "request -> endpoint i with probability weight_i / sum(weights) (LiteLLM simple-shuffle with weight)"},
         "models": [
             {"name": d.model, "hf_id": d.hf_id, "share": d.load_share,
              "endpoints": [{"url": c["endpoint"], "weight": c["weight"], "gpu": c["gpu"]} for c in cmds if c["model"] == d.model]}

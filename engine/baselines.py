@@ -38,6 +38,7 @@ def _summary(planner, ev, verify: bool) -> dict[str, Any]:
         try:
             p = planner.assemble(ev, verify=True)
             out["simulated"] = p.simulated
+            out["latency_verified"] = p.verification["ok"]  # re-simulated within its own bound
             out["allocation_text"] = {d.model: d.allocation() for d in p.deployments}
         except BouteError as exc:
             out["verification_error"] = exc.one_line()

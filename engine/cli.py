@@ -11,12 +11,13 @@ import argparse
 import json
 import logging
 import math
+import os
 import pathlib
 import sys
 import time
 from typing import Any
 
-from boute.engine.errors import BouteError, InputError, did_you_mean
+from boute.engine.errors import BouteError, InputError
 
 __all__ = ["main"]
 
@@ -24,6 +25,17 @@ __all__ = ["main"]
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
         raise InputError(f"{self.prog}: {message}", hint=f"run '{self.prog} --help'")
+
+
+class _Once(argparse.Action):
+    """Store an option's value, refusing the option given twice (argparse keeps the last)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        seen = namespace.__dict__.setdefault("_given", set())
+        if self.dest in seen:
+            raise InputError(f"{option_string}: given twice", hint=f"give {option_string} once")
+        seen.add(self.dest)
+        setattr(namespace, self.dest, values)
 
 
 def _add_solve(sub) -> None:
@@ -52,6 +64,9 @@ def _add_solve(sub) -> None:
     p.add_argument("--out", metavar="DIR", default="out", help="folder for plan.json, pareto.png, deploy/ (default: out)")
     p.add_argument("--json", action="store_true", help="print plan.json to stdout instead of the table")
     p.add_argument("--no-cache", action="store_true", help="rebuild the performance DB instead of reading the cache")
+    for action in p._actions:  # every valued option may be given once
+        if type(action) is argparse._StoreAction:
+            action.__class__ = _Once
 
 
 def _add_predict(sub) -> None:
@@ -81,55 +96,87 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _items(text: str, field: str, example: str) -> list[str]:
+    """The comma-separated items of a list flag; an empty flag or item is an error."""
+    if not text.strip():
+        raise InputError(f"{field}: {text!r} is empty", hint=f"e.g. {field} {example}, or leave the flag out")
+    items = [part.strip() for part in text.split(",")]
+    if any(not part for part in items):
+        raise InputError(f"{field}: {text!r} has an empty item", hint=f"e.g. {field} {example}")
+    return items
+
+
 def _pairs(text: str, field: str) -> dict[str, int]:
+    """``NAME=COUNT,...`` as a dict; a name given twice is an error (aliases are checked
+    again by the scenario, after canonicalisation)."""
     out: dict[str, int] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
+    for part in _items(text, field, "H100=8,RTX5090=16"):
         if "=" not in part:
             raise InputError(f"{field}: {part!r} is not NAME=COUNT", hint="e.g. --gpus H100=8,RTX5090=16")
-        k, v = part.split("=", 1)
-        try:
-            out[k.strip()] = int(v)
-        except ValueError:
-            raise InputError(f"{field}: count {v!r} for {k.strip()} is not a whole number", hint="e.g. H100=8") from None
-    if not out:
-        raise InputError(f"{field}: {text!r} names no GPU", hint="e.g. --gpus H100=8,RTX5090=16")
+        k, v = (x.strip() for x in part.split("=", 1))
+        if not k:
+            raise InputError(f"{field}: {part!r} has no GPU name", hint="e.g. H100=8")
+        if not v.isascii() or not v.isdigit():
+            raise InputError(f"{field}: count {v!r} for {k} is not a whole number", hint="e.g. H100=8")
+        if k in out:
+            raise InputError(f"{field}: {k} is given twice", hint="give each GPU type once")
+        out[k] = int(v)
     return out
 
 
-def _scenario(args, catalog):
-    from boute.engine.scenario import DEFAULT, Scenario, load_scenario
+# Flag -> scenario field, for the flags that set one field as given.
+_FLAG_FIELDS = {
+    "objective": "objective", "budget": "budget_usd_per_hour", "quality_min": "quality_min", "slo": "latency_slo_s",
+    "price_set": "price_set", "workload": "workload", "rate": "arrival_rate_per_s", "mode": "mode", "seed": "seed",
+    "max_trials": "max_trials",
+}
 
-    if getattr(args, "scenario", None):
-        base = load_scenario(args.scenario, catalog).to_dict()
-        base_dir = pathlib.Path(args.scenario).parent
-    else:
-        base, base_dir = dict(DEFAULT), None
-    over = {
-        "objective": getattr(args, "objective", None), "budget_usd_per_hour": getattr(args, "budget", None),
-        "quality_min": getattr(args, "quality_min", None), "latency_slo_s": getattr(args, "slo", None),
-        "price_set": getattr(args, "price_set", None), "workload": getattr(args, "workload", None),
-        "arrival_rate_per_s": getattr(args, "rate", None), "mode": getattr(args, "mode", None),
-        "seed": getattr(args, "seed", None), "max_trials": getattr(args, "max_trials", None),
-    }
-    for k, v in over.items():
-        if v is not None:
-            base[k] = v
-    if getattr(args, "gpus", None):
-        base["gpus"] = _pairs(args.gpus, "--gpus")
-        base["price_overrides"] = {k: v for k, v in (base.get("price_overrides") or {}).items() if k in base["gpus"]}
-    if getattr(args, "models", None):
-        base["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
-    q = dict(base.get("quality") or {})
-    if getattr(args, "router", None):
-        q["router"] = args.router
-    if getattr(args, "auc", None) is not None:
-        q["auc"] = args.auc
-    base["quality"] = q
-    if base.get("objective") == "cost" and over["budget_usd_per_hour"] is None and not getattr(args, "scenario", None):
-        base["budget_usd_per_hour"] = None
-    return Scenario.from_dict(base, catalog, base_dir=base_dir)
+
+def _scenario(args, catalog):
+    """The scenario file (or the built-in default) with the flags applied, validated once."""
+    from boute.engine.scenario import default_scenario, load_scenario
+
+    given = getattr(args, "scenario", None)
+    base = load_scenario(given, catalog) if given is not None else default_scenario(catalog)
+    changes = {f: getattr(args, a) for a, f in _FLAG_FIELDS.items() if getattr(args, a, None) is not None}
+    if getattr(args, "gpus", None) is not None:
+        changes["gpus"] = _pairs(args.gpus, "--gpus")
+    if getattr(args, "models", None) is not None:
+        changes["models"] = _items(args.models, "--models", "Llama-3.1-8B,Llama-3.1-70B")
+    quality = {k: getattr(args, k) for k in ("router", "auc") if getattr(args, k, None) is not None}
+    if quality:
+        changes["quality"] = quality
+    if changes.get("objective") == "cost" and "budget_usd_per_hour" not in changes and given is None:
+        changes["budget_usd_per_hour"] = None  # the default scenario's budget belongs to its latency objective
+    return base.with_overrides(catalog, **changes)
+
+
+def _check_out_dir(text: str) -> pathlib.Path:
+    """``--out`` must be (or be creatable as) a writable folder: checked before planning."""
+    if not text.strip():
+        raise InputError("--out: '' is not a folder name", hint="e.g. --out out")
+    path = pathlib.Path(text)
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is" if probe == path else f"is under {str(probe)!r}, which is"
+        raise InputError(f"--out: {text!r} {where} not a folder", hint="give a folder path, e.g. --out out")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"--out: cannot write under {str(probe)!r} (permission denied)", hint="give a folder you can write to")
+    return path
+
+
+def _request(args, catalog):
+    """Everything ``solve`` checks before planning: the scenario with its flags, the
+    strategy for that scenario, and the output folder. Raises InputError."""
+    from boute.engine.optimizer import check_strategy
+
+    sc = _scenario(args, catalog)
+    check_strategy(args.strategy, models=len(sc.models), mode=sc.mode)
+    return sc, _check_out_dir(args.out)
 
 
 def _progress_factory(enabled: bool):
@@ -174,23 +221,51 @@ def render_table(plan) -> str:
         f"routing: {plan.router}, thresholds {[round(t, 4) for t in plan.thresholds]}; quality {plan.quality:.2f} {plan.quality_unit}"
         + (f" (required {plan.quality_min:g})" if plan.quality_min is not None else "")
     )
+    bound = "pooled P95 (all requests)" if plan.latency_metric == "system" else "every model's P95"
     lines.append(
-        f"P95 {_fmt(sim.get('p95_s'))} s re-simulated (MILP bound {plan.p95_bound_s:.2f} s), mean {_fmt(sim.get('mean_s'))} s, "
-        f"TTFT {_fmt(sim.get('ttft_mean_s'), 3)} s, TPOT {_fmt(sim.get('tpot_mean_s') and sim['tpot_mean_s'] * 1e3, 1)} ms; "
-        f"cost ${plan.cost_usd_per_hour:.2f}/h" + (f" of ${plan.budget_usd_per_hour:.2f}/h" if plan.budget_usd_per_hour else "")
+        f"latency: {bound} <= {plan.p95_bound_s:.2f} s (MILP bound); re-simulated ({plan.dispatch_policy} dispatch): "
+        + ", ".join(f"{d.model} P95 {_fmt(d.simulated.get('p95_s'))} s [{_fmt(d.simulated.get('p95_lo_s'))}-{_fmt(d.simulated.get('p95_hi_s'))}]"
+                    for d in plan.deployments if d.simulated)
+        + f"; pooled P95 {_fmt(sim.get('p95_s'))} s, mean {_fmt(sim.get('mean_s'))} s, TTFT P95 {_fmt(sim.get('ttft_p95_s'), 3)} s, "
+        f"TPOT P95 {_fmt(sim.get('tpot_p95_s') and sim['tpot_p95_s'] * 1e3, 1)} ms; cost ${plan.cost_usd_per_hour:.2f}/h"
+        + (f" of ${plan.budget_usd_per_hour:.2f}/h" if plan.budget_usd_per_hour else "")
     )
+    slos = []
+    if plan.ttft_slo_s is not None:
+        slos.append(f"P95 TTFT <= {plan.ttft_slo_s:g} s")
+    if plan.tpot_slo_s is not None:
+        slos.append(f"P95 TPOT <= {plan.tpot_slo_s * 1e3:g} ms")
+    ver = plan.verification
+    if ver.get("latency_verified"):
+        st = plan.stats
+        line = f"verified: allocation re-derived and latency re-simulated ({int(ver.get('latency_requests', 0)):,} requests"
+        line += f"; {', '.join(slos)} checked" if slos else ""
+        line += ")"
+        if st.get("derate_rounds"):
+            line += (f"; the first plan failed its re-simulation, so {len(st.get('derated_capacity', {}))} config(s) were derated "
+                     f"and re-solved in {st['derate_rounds']} round(s)")
+        lines.append(line)
     if plan.spec_only_gpus:
         lines.append(f"* spec-only: no measured calibration for {', '.join(plan.spec_only_gpus)} (spec-sheet roofline, borrowed efficiencies)")
     if plan.baselines:
-        b_rows = [["boute (this plan)", f"{plan.quality:.2f}", f"{plan.p95_bound_s:.2f}", _fmt(sim.get("p95_s")), _fmt(sim.get("mean_s")), f"{plan.cost_usd_per_hour:.2f}"]]
+        def metrics(s: dict) -> list[str]:
+            tp = s.get("tpot_p95_s")
+            return [_fmt(s.get("max_model_p95_s")), _fmt(s.get("p95_s")), _fmt(s.get("mean_s")), _fmt(s.get("ttft_p95_s"), 3),
+                    _fmt(tp * 1e3 if tp is not None else None, 1), _fmt(s.get("throughput_rps"))]
+
+        b_rows = [["boute (this plan)", f"{plan.quality:.2f}", f"{plan.p95_bound_s:.2f}", *metrics(sim), f"{plan.cost_usd_per_hour:.2f}"]]
         for name, b in plan.baselines.items():
             if b.get("feasible"):
-                s = b.get("simulated", {})
-                b_rows.append([name, f"{b['quality']:.2f}", f"{b['p95_bound_s']:.2f}", _fmt(s.get("p95_s")), _fmt(s.get("mean_s")), f"{b['cost_usd_per_hour']:.2f}"])
+                mark = "" if b.get("latency_verified", True) else " (!)"
+                b_rows.append([name + mark, f"{b['quality']:.2f}", f"{b['p95_bound_s']:.2f}", *metrics(b.get("simulated", {})),
+                               f"{b['cost_usd_per_hour']:.2f}"])
             else:
-                b_rows.append([name, "-", "-", "-", "-", f"infeasible: {b.get('reason', '')[:60]}"])
+                b_rows.append([name, "-", "-", "-", "-", "-", "-", "-", "-", f"infeasible: {b.get('reason', '')[:60]}"])
         lines.append("")
-        lines.append(tabulate(b_rows, headers=["system", "quality", "P95 bound (s)", "P95 sim (s)", "mean sim (s)", "USD/h"]))
+        lines.append(tabulate(b_rows, headers=["system", "quality", "P95 bound (s)", "worst model P95 (s)", "pooled P95 (s)", "mean (s)",
+                                               "TTFT P95 (s)", "TPOT P95 (ms)", "req/s", "USD/h"]))
+        if any(not b.get("latency_verified", True) for b in plan.baselines.values() if b.get("feasible")):
+            lines.append("(!) its re-simulation exceeds its own bound (baselines are not derated)")
     st = plan.stats
     lines.append("")
     lines.append(
@@ -208,12 +283,10 @@ def _cmd_solve(args) -> int:
     from boute.engine.plugins import load_catalog
 
     catalog = load_catalog()
-    sc = _scenario(args, catalog)
-    from boute.engine.planner import STRATEGIES, resolve_strategy
+    sc, out_dir = _request(args, catalog)
+    from boute.engine.planner import resolve_strategy
 
-    if args.strategy not in STRATEGIES + ("auto",):
-        raise InputError(f"--strategy: {args.strategy!r} is not a strategy", hint=did_you_mean(args.strategy, STRATEGIES + ("auto",)))
-    strategy = resolve_strategy(args.strategy, len(sc.models))
+    strategy = resolve_strategy(args.strategy, len(sc.models), sc.latency_metric)
     interactive = sys.stderr.isatty() and not args.json
     t_start, cpu_start = time.perf_counter(), time.process_time()
     planner = Planner(sc, catalog, use_cache=not args.no_cache, progress=_progress_factory(interactive))
@@ -222,8 +295,11 @@ def _cmd_solve(args) -> int:
     plan.stats["plan_wall_s"] = round(time.perf_counter() - t_start, 3)
     # CPU time of this process: on a shared machine the wall time includes waiting for cores
     plan.stats["plan_cpu_s"] = round(time.process_time() - cpu_start, 3)
-    paths = write_artifacts(plan, pathlib.Path(args.out), max_model_len=planner.perfdb.max_model_len,
-                            gpus_per_node={g: catalog.gpu(g).gpus_per_node for g in sc.gpus}, trials=loop.trials)
+    try:
+        paths = write_artifacts(plan, out_dir, max_model_len=planner.perfdb.max_model_len,
+                                gpus_per_node={g: catalog.gpu(g).gpus_per_node for g in sc.gpus}, trials=loop.trials)
+    except OSError as exc:
+        raise InputError(f"--out: cannot write the plan under {args.out!r}: {exc.strerror or exc}", hint="give a folder you can write to") from None
     if args.json:
         print(json.dumps(plan.to_dict(), indent=2))
     else:
@@ -320,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "verbose", False):
             logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         else:
-            logging.basicConfig(level=logging.ERROR)
+            logging.basicConfig(level=logging.ERROR, format="%(levelname)s: %(message)s")
+            logging.getLogger("boute").setLevel(logging.WARNING)  # boute's own warnings (e.g. an unwritable cache) are shown
         cmd = args.command or "solve"
         return {"solve": _cmd_solve, "predict": _cmd_predict, "catalog": _cmd_catalog, "perfdb": _cmd_perfdb}[cmd](args)
     except BouteError as exc:

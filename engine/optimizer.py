@@ -22,7 +22,30 @@ from typing import Any
 import attrs
 import numpy as np
 
-__all__ = ["Trial", "LoopResult", "run_outer_loop", "pareto_front", "stop_message"]
+from boute.engine.errors import InputError, did_you_mean
+
+__all__ = ["Trial", "LoopResult", "run_outer_loop", "pareto_front", "stop_message", "STRATEGIES", "check_strategy"]
+
+STRATEGIES = ("auto", "exact", "bo", "random", "grid")
+"""``auto`` picks ``exact`` for one or two models and ``bo`` for more (the planner)."""
+
+
+def check_strategy(strategy: str, *, models: int, mode: str) -> None:
+    """Raise :class:`InputError` unless ``strategy`` can search this request's space.
+
+    The one place that says which strategy supports which request: ``exact`` answers at
+    most one routing dimension (one or two models, either mode: split mode's budget is
+    eliminated exactly); ``bo``, ``random`` and ``grid`` search any number of models
+    (``grid``: every routing on a simplex lattice for three or more). A new strategy adds
+    its name to ``STRATEGIES`` and its limits here.
+    """
+    if strategy not in STRATEGIES:
+        raise InputError(f"--strategy: {strategy!r} is not a strategy", hint=did_you_mean(strategy, STRATEGIES))
+    if strategy == "exact" and models > 2:
+        raise InputError(
+            f"strategy: 'exact' searches at most one routing dimension; {models} models have {models - 1}",
+            hint="use bo (default for three or more models), random or grid",
+        )
 
 log = logging.getLogger(__name__)
 

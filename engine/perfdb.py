@@ -1,16 +1,50 @@
-"""The performance DB: P95 (and mean, TTFT, TPOT) against load for every replica config.
+"""The performance DB: steady-state latency quantiles against load for every replica config.
 
 For each candidate model, each GPU type of the scenario and each feasible (TP, PP,
-dtype), one replica is simulated (stage 2) at a grid of arrival rates spanning 4 % to
-120 % of its estimated saturation throughput. The same seeded request stream (scaled
-in time) is used at every rate (common random numbers), and P95 is stored as its
-running maximum over the grid, a monotone envelope, so that ``capacity(config, T)``,
-the highest rate with P95 <= T, is well defined (linear interpolation between points).
+dtype), one replica is simulated (stage 2):
+
+1. **Sustainable throughput, measured directly.** A saturated run: a queue of the
+   workload's length mix is submitted at once and the completion rate is measured while
+   the queue is never empty (from the 10 % completion to the moment the last request is
+   admitted). That is ``saturation_rps``; a load at or above it is unstable by definition
+   and is never simulated.
+2. **Load points, each a steady-state estimate.** At each rate the replica serves the
+   workload's own arrival process (Poisson, gamma or the trace's gaps) scaled to that
+   rate, and keeps serving until the P95 estimate converges (95 % confidence interval
+   half-width <= 5 % of the estimate, :func:`boute.engine.steady.estimate_quantile`:
+   warm-up removed, sectioning over time-contiguous batches, Student-t) or a request cap
+   is reached. A point is **kept only if it is stable and converged**: a run whose latency
+   or queue length grows over the run (:func:`boute.engine.steady.trend_test`), whose
+   oldest waiting request waits longer than ``LATENCY_CAP_S``, or that does not converge
+   within the cap is excluded, and so is every higher load.
+3. **Adaptive grid.** A coarse ladder of loads (few points where the curve is flat),
+   then bisection between the last kept point and the first excluded one, so the kept
+   points reach close to the replica's stable limit.
+
+Stored per kept point: point estimates and upper confidence bounds (UCB) of end-to-end
+P50/P90/P95/P99, P95 TTFT, P95 TPOT (per request ``(finish - first token) / (output -
+1)``, only requests with at least two output tokens), and the means. The curves the
+planner uses are monotone envelopes (running maxima over rate) of the UCBs, so
+``capacity(T)``, the largest rate whose UCB is <= T, is well defined. It interpolates
+linearly only between two kept points: latency is convex in load near saturation, so the
+chord lies above the curve and the interpolated capacity errs low. It never goes beyond
+the last kept (stable, converged) point, and never extrapolates from the saturation rate.
+
+**Per-replica arrival assumption.** Each replica sees the workload's arrival process at
+the replica's share of the rate. For Poisson workloads this is exactly what
+weighted-random dispatch produces (a random split of a Poisson process is Poisson); for
+bursty gamma or trace arrivals a random split smooths bursts, so the per-replica stream
+assumed here is at least as bursty as the real one: conservative.
+
+The same seeded request stream (scaled in time) is used at every rate (common random
+numbers), so curves are smooth in rate and the build is deterministic. Configs are built
+in parallel by a process pool (default) or, optionally, by Ray (``backend="ray"``, for
+catalogs that outgrow one machine; same results).
 
 The DB is cached on disk keyed by a SHA-256 of every input (model and GPU specs with
-calibration, configs, workload, seed, grid, simulator settings) and of the source of
-the code that computes it; the file stores its key and a checksum of its payload, so a
-stale or corrupt cache is detected and rebuilt, never trusted.
+calibration, configs, workload, seed, the estimator's settings) and of the source of the
+code that computes it; the file stores its key and a checksum of its payload, so a stale
+or corrupt cache is detected and rebuilt, never trusted.
 """
 
 from __future__ import annotations
@@ -18,30 +52,47 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import pathlib
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import attrs
 import numpy as np
 
 from boute.engine.catalog import GPUType, LLMSpec
+from boute.engine.errors import InputError
 from boute.engine.problem import capacity_at
-from boute.engine.replica import ReplicaConfig, ReplicaModel, candidate_configs, steady_state_closed_loop
-from boute.engine.simulator import simulate_replica
+from boute.engine.replica import ReplicaConfig, ReplicaModel, candidate_configs
+from boute.engine.simulator import ReplicaSim
+from boute.engine.steady import QUANTILE_LEVELS, estimate_quantile, trend_test
 from boute.engine.workload import Workload
 
-__all__ = ["PerfDB", "ConfigCurve", "build_perfdb", "cache_dir", "LOAD_FRACTIONS"]
+__all__ = ["PerfDB", "ConfigCurve", "build_perfdb", "cache_dir", "tpot_samples", "BACKENDS", "LOAD_FRACTIONS"]
 
 log = logging.getLogger(__name__)
 
-# Offered load as a fraction of the estimated saturation throughput (24 points).
-LOAD_FRACTIONS = tuple(np.round(np.concatenate([np.linspace(0.04, 0.8, 16), np.linspace(0.85, 1.2, 8)]), 4))
-SIM_REQUESTS = 1200
+# Coarse ladder of offered load as a fraction of the measured saturation throughput:
+# sparse where the curve is flat, denser towards saturation; bisection refines after it.
+LOAD_FRACTIONS = (0.1, 0.3, 0.5, 0.65, 0.75, 0.83, 0.89, 0.93, 0.96, 0.98)
+BISECTIONS = 3
+MIN_REQUESTS = 2000
+"""Requests simulated before the first convergence check of a point."""
+MAX_REQUESTS = 24000
+"""Cap on requests per load point; a point not converged by then is excluded."""
+HOPELESS = 1.3
+"""A point whose projected need exceeds this multiple of the cap is abandoned early."""
+GROWTH = 1.5
+"""Requests are extended by this factor between convergence checks."""
+SATURATION_REQUESTS = 3000
 WARMUP_FRACTION = 0.1
+REL_TOL = 0.05
+CONFIDENCE = 0.95
 LATENCY_CAP_S = 600.0
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+BACKENDS = ("process", "ray")
+METRICS = ("e2e", "ttft", "tpot")
 
 
 def cache_dir() -> pathlib.Path:
@@ -52,46 +103,216 @@ def cache_dir() -> pathlib.Path:
 
 @attrs.frozen(kw_only=True)
 class ConfigCurve:
-    """One replica config's latency against offered load."""
+    """One replica config's steady-state latency against offered load (kept points only)."""
 
     config: ReplicaConfig
     kv_capacity_tokens: int
     max_model_len: int
     rates_rps: tuple[float, ...]
+    """Offered loads of the kept (stable, converged) points, increasing."""
     p95_s: tuple[float, ...]
-    """Monotone envelope (running max) of simulated P95 end-to-end latency."""
+    """Monotone envelope (running max over rate) of the P95 end-to-end upper confidence bound."""
     mean_s: tuple[float, ...]
+    """Monotone envelope of mean end-to-end latency."""
     ttft_mean_s: tuple[float, ...]
     tpot_mean_s: tuple[float, ...]
+    """Mean TPOT over requests with at least two output tokens."""
+    p95_point_s: tuple[float, ...] = ()
+    """P95 end-to-end point estimate per rate (not an envelope)."""
+    p95_halfwidth_s: tuple[float, ...] = ()
+    """Half-width of the P95 confidence interval per rate."""
+    quantiles_s: dict[str, dict[float, tuple[float, ...]]] = attrs.field(factory=dict)
+    """``{metric: {level: UCB envelope per rate}}`` for e2e (all ``QUANTILE_LEVELS``), ttft and tpot (0.95)."""
+    saturation_rps: float = 0.0
+    """Sustainable throughput of the replica on the workload's length mix (saturated run)."""
+    requests: tuple[int, ...] = ()
+    """Requests simulated per kept point."""
+    excluded: tuple[tuple[float, str], ...] = ()
+    """(rate, reason) of simulated points that were not kept: unstable or not converged."""
 
-    def capacity(self, latency_s: float) -> float:
-        """Highest arrival rate (req/s) one replica sustains with P95 <= ``latency_s``."""
-        return capacity_at(self.rates_rps, self.p95_s, latency_s)
+    def capacity(self, latency_s: float, *, metric: str = "e2e", level: float = 0.95) -> float:
+        """Largest arrival rate (req/s) one replica sustains with the ``level`` quantile of
+        ``metric`` latency (upper confidence bound) <= ``latency_s``; 0 if no kept point does.
+
+        Args:
+            latency_s: the latency target (seconds).
+            metric: ``e2e``, ``ttft`` or ``tpot``.
+            level: quantile level stored for that metric (e2e: any of ``QUANTILE_LEVELS``).
+        """
+        curve = self.curve(metric, level)
+        if not self.rates_rps:
+            return 0.0
+        return capacity_at(self.rates_rps, curve, latency_s)
+
+    def curve(self, metric: str = "e2e", level: float = 0.95) -> tuple[float, ...]:
+        """The monotone UCB envelope of one stored quantile, per rate."""
+        if metric not in self.quantiles_s:
+            if metric == "e2e" and level == 0.95:
+                return self.p95_s
+            raise InputError(f"metric: {metric!r} is not stored in the perf DB", hint=f"use one of {', '.join(METRICS)}")
+        row = self.quantiles_s[metric]
+        if level not in row:
+            raise InputError(f"level: {level!r} is not stored for {metric}", hint=f"stored levels: {', '.join(f'{x:g}' for x in row)}")
+        return row[level]
+
+
+# ----------------------------------------------------------------------------- simulation
+def _saturation_rps(rm: ReplicaModel, kv: int, workload: Workload, seed: int) -> float:
+    """Completions per second of a replica whose queue never empties (the workload's mix)."""
+    s = workload.stream(1.0, SATURATION_REQUESTS, seed + 7919)
+    sim = ReplicaSim(rm, kv)
+    for p, o in zip(s.prompt_tokens.tolist(), s.output_tokens.tolist()):
+        sim.submit(0.0, p, o)
+    sim.run_until(math.inf)
+    fin = np.array(sim.finish)
+    first = np.array(sim.first)
+    fin = np.sort(fin[~np.isnan(fin)])
+    if fin.size < 10:
+        return 0.0
+    t_a = fin[int(0.1 * fin.size)]
+    t_b = float(np.nanmax(first))  # the last admission: the queue is non-empty before it
+    if not t_b > t_a:
+        t_a, t_b = 0.0, float(fin[-1])
+    done = int(np.sum((fin > t_a) & (fin <= t_b)))
+    return done / (t_b - t_a) if t_b > t_a and done else fin.size / float(fin[-1])
+
+
+def _run_point(rm: ReplicaModel, kv: int, base, rate: float) -> dict:
+    """Serve the base stream at ``rate`` until the P95 converges, the cap, or instability."""
+    arr = (base.arrival_s / rate).tolist()
+    pr, out = base.prompt_tokens.tolist(), base.output_tokens.tolist()
+    sim = ReplicaSim(rm, kv)
+    in_system = []
+    n_sent, target = 0, MIN_REQUESTS
+    verdict = None
+    while True:
+        while n_sent < target:
+            a = arr[n_sent]
+            sim.run_until(a)
+            sim.submit(a, pr[n_sent], out[n_sent])
+            in_system.append(sim.outstanding)
+            n_sent += 1
+            if sim.waiting and a - sim.arrival[sim.waiting[0]] > LATENCY_CAP_S:
+                verdict = f"oldest waiting request waited > {LATENCY_CAP_S:g} s"
+                break
+        if verdict:
+            break
+        # Latencies of the completed arrival-order prefix are final.
+        fin = np.array(sim.finish[:n_sent])
+        nan = np.flatnonzero(np.isnan(fin))
+        k = int(nan[0]) if nan.size else n_sent
+        if k < MIN_REQUESTS // 2:
+            # The replica has not even finished half of the first requests: it is far behind.
+            if n_sent >= MAX_REQUESTS:
+                verdict = "fewer than half the requests completed"
+                break
+            target = min(int(target * GROWTH), MAX_REQUESTS)
+            continue
+        e2e = fin[:k] - np.array(sim.arrival[:k])
+        if trend_test(e2e, warmup_fraction=WARMUP_FRACTION).growing:
+            verdict = "latency grows over the run"
+            break
+        if trend_test(np.asarray(in_system[:k], dtype=float), warmup_fraction=WARMUP_FRACTION).growing:
+            verdict = "queue grows over the run"
+            break
+        est = estimate_quantile(e2e, 0.95, warmup_fraction=WARMUP_FRACTION, confidence=CONFIDENCE, rel_tol=REL_TOL)
+        if est.converged:
+            break
+        # The half-width shrinks like 1 / sqrt(n): a point that would need far more than
+        # the cap is abandoned now rather than at the cap (the estimate of the need is noisy,
+        # hence the factor of slack).
+        if est.batches and k * (est.half_width_rel / REL_TOL) ** 2 > HOPELESS * MAX_REQUESTS:
+            verdict = f"P95 would need about {k * (est.half_width_rel / REL_TOL) ** 2:.0f} requests to converge (cap {MAX_REQUESTS})"
+            break
+        if n_sent >= MAX_REQUESTS:
+            verdict = f"P95 not converged in {MAX_REQUESTS} requests (half-width {est.half_width_rel:.1%})"
+            break
+        target = min(int(target * GROWTH), MAX_REQUESTS)
+    if verdict:
+        return {"rate": rate, "ok": False, "why": verdict, "n": n_sent}
+    first = np.array(sim.first[:k])
+    arrival = np.array(sim.arrival[:k])
+    outs = np.array(sim.output[:k])
+    ttft = first - arrival
+    tpot = tpot_samples(first, fin[:k], outs)
+    w = int(k * WARMUP_FRACTION)
+    kw = dict(warmup_fraction=WARMUP_FRACTION, confidence=CONFIDENCE, rel_tol=REL_TOL)
+    e2e_q = {lv: estimate_quantile(e2e, lv, **kw) for lv in QUANTILE_LEVELS}
+    ttft_q = estimate_quantile(ttft, 0.95, **kw)
+    tpot_q = estimate_quantile(tpot, 0.95, **kw) if tpot.size else None
+    tpot_post = tpot[int(tpot.size * WARMUP_FRACTION):]
+    return {
+        "rate": rate, "ok": True, "n": n_sent,
+        "p95": e2e_q[0.95].value_s, "hw": e2e_q[0.95].half_width_s,
+        "e2e": {str(lv): q.hi_s for lv, q in e2e_q.items()},
+        "ttft": ttft_q.hi_s, "tpot": tpot_q.hi_s if tpot_q else 0.0,
+        "mean": float(np.mean(e2e[w:])), "ttft_mean": float(np.mean(ttft[w:])),
+        "tpot_mean": float(np.mean(tpot_post)) if tpot_post.size else 0.0,
+    }
+
+
+def tpot_samples(first_s: np.ndarray, finish_s: np.ndarray, output_tokens: np.ndarray) -> np.ndarray:
+    """Per-request time per output token after the first, ``(finish - first) / (output - 1)``,
+    for requests with at least two output tokens only (a one-token answer has no
+    inter-token time: counting it as 0 would flatter the mean and the quantiles)."""
+    multi = np.asarray(output_tokens) >= 2
+    return (np.asarray(finish_s)[multi] - np.asarray(first_s)[multi]) / (np.asarray(output_tokens)[multi] - 1)
 
 
 def _simulate_config(args) -> dict:
     llm, gpu, cfg, workload, max_model_len, seed = args
     rm = ReplicaModel(llm, gpu, cfg, max_model_len=max_model_len)
-    mem = rm.memory()
-    pin, pout = workload.mean_tokens()
-    sat = steady_state_closed_loop(rm, rm.max_num_seqs, int(round(pin)), max(1, int(round(pout))))["throughput_rps"]
-    base = workload.stream(1.0, SIM_REQUESTS, seed)
-    rates, p95, mean, ttft, tpot = [], [], [], [], []
+    kv = rm.memory().kv_capacity_tokens
+    sat = _saturation_rps(rm, kv, workload, seed)
+    base = workload.stream(1.0, MAX_REQUESTS, seed)
+    points: dict[float, dict] = {}
+
+    def run(f: float) -> dict:
+        if f not in points:
+            points[f] = _run_point(rm, kv, base, sat * f)
+        return points[f]
+
+    good, bad = 0.0, None
     for f in LOAD_FRACTIONS:
-        rate = sat * float(f)
-        stream = attrs.evolve(base, arrival_s=base.arrival_s / rate)
-        res = simulate_replica(rm, stream, kv_capacity_tokens=mem.kv_capacity_tokens,
-                               warmup_fraction=WARMUP_FRACTION, max_latency_s=LATENCY_CAP_S)
-        s = res.summary()
-        rates.append(rate)
-        p95.append(s["p95_s"])
-        mean.append(s["mean_s"])
-        ttft.append(s["ttft_mean_s"])
-        tpot.append(s["tpot_mean_s"])
-    env = np.maximum.accumulate(np.asarray(p95))
+        if run(f)["ok"]:
+            good = f
+        else:
+            bad = f
+            break
+    if good == 0.0 and bad is not None:  # even the lowest rung failed: walk down
+        f = bad
+        for _ in range(4):
+            f = round(f / 2.0, 6)
+            if run(f)["ok"]:
+                good = f
+                break
+            bad = f
+    if bad is None:
+        bad = 1.0  # the saturation rate itself is unstable by definition
+    if good > 0.0:
+        for _ in range(BISECTIONS):
+            mid = round((good + bad) / 2.0, 6)
+            if mid >= 1.0 or mid in points:
+                break
+            if run(mid)["ok"]:
+                good = mid
+            else:
+                bad = mid
+    kept = sorted((f, p) for f, p in points.items() if p["ok"] and f <= good)
+    # Only the prefix below the first failure counts (a later "ok" beyond a failure is not trusted).
+    first_bad = min((f for f, p in points.items() if not p["ok"]), default=math.inf)
+    kept = [(f, p) for f, p in kept if f < first_bad]
+    excluded = sorted((p["rate"], p["why"]) for p in points.values() if not p["ok"])
+    env = lambda xs: np.maximum.accumulate(np.asarray(xs, dtype=float)).tolist() if xs else []  # noqa: E731
+    ps = [p for _, p in kept]
     return {
-        "key": cfg.key, "kv": mem.kv_capacity_tokens, "rates": rates, "p95": env.tolist(),
-        "mean": np.maximum.accumulate(np.asarray(mean)).tolist(), "ttft": ttft, "tpot": tpot,
+        "key": cfg.key, "kv": kv, "sat": sat,
+        "rates": [p["rate"] for p in ps], "n": [p["n"] for p in ps],
+        "p95": env([p["e2e"]["0.95"] for p in ps]), "p95_point": [p["p95"] for p in ps], "p95_hw": [p["hw"] for p in ps],
+        "q": {"e2e": {str(lv): env([p["e2e"][str(lv)] for p in ps]) for lv in QUANTILE_LEVELS},
+              "ttft": {"0.95": env([p["ttft"] for p in ps])}, "tpot": {"0.95": env([p["tpot"] for p in ps])}},
+        "mean": env([p["mean"] for p in ps]), "ttft_mean": [p["ttft_mean"] for p in ps], "tpot_mean": [p["tpot_mean"] for p in ps],
+        "excluded": excluded,
     }
 
 
@@ -107,13 +328,15 @@ class PerfDB:
     from_cache: bool = False
 
     def for_model(self, model: str) -> list[ConfigCurve]:
-        return [c for c in self.curves.values() if c.config.model == model]
+        """The usable configs of ``model``: those with at least one kept (stable, converged)
+        load point. A config without one has no capacity the planner could rely on."""
+        return [c for c in self.curves.values() if c.config.model == model and c.rates_rps]
 
     def table(self, slos_s=(2.0, 5.0, 10.0, 20.0)) -> list[dict]:
-        """Rows (config, KV tokens, capacity at a few SLOs) for printing."""
+        """Rows (config, KV tokens, sustainable rate, capacity at a few SLOs) for printing."""
         rows = []
         for c in self.curves.values():
-            row = {"config": c.config.key, "kv_tokens": c.kv_capacity_tokens}
+            row = {"config": c.config.key, "kv_tokens": c.kv_capacity_tokens, "sat_rps": round(c.saturation_rps, 3)}
             for t in slos_s:
                 row[f"cap@{t:g}s"] = round(c.capacity(t), 3)
             rows.append(row)
@@ -123,13 +346,19 @@ class PerfDB:
 def _code_version() -> str:
     h = hashlib.sha256()
     here = pathlib.Path(__file__).resolve().parent
-    for name in ("perfdb.py", "simulator.py", "replica.py", "workload.py"):
+    for name in ("perfdb.py", "steady.py", "simulator.py", "replica.py", "workload.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()[:16]
 
 
 def _digest(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _settings() -> dict:
+    return {"fractions": LOAD_FRACTIONS, "bisections": BISECTIONS, "min_n": MIN_REQUESTS, "max_n": MAX_REQUESTS,
+            "growth": GROWTH, "hopeless": HOPELESS, "sat_n": SATURATION_REQUESTS, "warmup": WARMUP_FRACTION, "rel_tol": REL_TOL,
+            "confidence": CONFIDENCE, "cap": LATENCY_CAP_S, "levels": QUANTILE_LEVELS}
 
 
 def build_perfdb(
@@ -143,6 +372,7 @@ def build_perfdb(
     use_cache: bool = True,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    backend: str = "process",
 ) -> PerfDB:
     """Build (or load from cache) the DB for every feasible config of ``models`` x ``gpus``.
 
@@ -151,9 +381,13 @@ def build_perfdb(
             availability); larger configs are skipped.
         workers: processes for the cold build (default: all cores).
         progress: called with (done, total) as configs finish.
+        backend: ``process`` (a local process pool) or ``ray`` (tasks on the Ray cluster
+            that ``ray.init`` connects to; needs ``pip install 'boute[ray]'``). Same results.
     """
     import time
 
+    if backend not in BACKENDS:
+        raise InputError(f"backend: {backend!r} is not a perf DB backend", hint=f"use one of {', '.join(BACKENDS)}")
     t0 = time.perf_counter()
     max_len = workload.max_model_len
     jobs = []
@@ -164,8 +398,7 @@ def build_perfdb(
                 jobs.append((llm, gpu, cfg, workload, max_len, seed))
     key = _digest({
         "v": FORMAT_VERSION, "code": _code_version(), "jobs": [(attrs.asdict(j[0]), attrs.asdict(j[1]), attrs.asdict(j[2])) for j in jobs],
-        "workload": attrs.asdict(workload), "seed": seed, "fractions": LOAD_FRACTIONS, "n": SIM_REQUESTS,
-        "warmup": WARMUP_FRACTION, "cap": LATENCY_CAP_S,
+        "workload": attrs.asdict(workload), "seed": seed, "settings": _settings(),
     })
     path = cache_dir() / f"perfdb-{key[:24]}.json"
     if use_cache:
@@ -174,31 +407,66 @@ def build_perfdb(
             curves = {r["key"]: _curve(r, jobs) for r in cached}
             return PerfDB(curves=curves, workload=workload.name, max_model_len=max_len, key=key,
                           build_s=time.perf_counter() - t0, from_cache=True)
-    results = []
-    n_workers = workers or os.cpu_count() or 1
-    if n_workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=n_workers) as pool:
-            for i, r in enumerate(pool.map(_simulate_config, jobs)):
-                results.append(r)
-                if progress:
-                    progress(i + 1, len(jobs))
+    if backend == "ray":
+        results = _run_ray(jobs, progress)
     else:
-        for i, j in enumerate(jobs):
-            results.append(_simulate_config(j))
-            if progress:
-                progress(i + 1, len(jobs))
+        results = _run_local(jobs, workers, progress)
     if use_cache:
         _write_cache(path, key, results)
     curves = {r["key"]: _curve(r, jobs) for r in results}
     return PerfDB(curves=curves, workload=workload.name, max_model_len=max_len, key=key, build_s=time.perf_counter() - t0)
 
 
+def _run_local(jobs, workers, progress) -> list[dict]:
+    n_workers = workers or os.cpu_count() or 1
+    out: list[dict | None] = [None] * len(jobs)
+    if n_workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=min(n_workers, len(jobs))) as pool:
+            futs = {pool.submit(_simulate_config, j): i for i, j in enumerate(jobs)}
+            for done, fut in enumerate(as_completed(futs), 1):
+                out[futs[fut]] = fut.result()
+                if progress:
+                    progress(done, len(jobs))
+    else:
+        for i, j in enumerate(jobs):
+            out[i] = _simulate_config(j)
+            if progress:
+                progress(i + 1, len(jobs))
+    return out  # type: ignore[return-value]
+
+
+def _run_ray(jobs, progress) -> list[dict]:
+    try:
+        import ray
+    except ImportError:
+        raise InputError("backend: 'ray' needs the ray package", hint="pip install 'boute[ray]', or use backend='process'") from None
+    if not ray.is_initialized():
+        ray.init(include_dashboard=False, log_to_driver=False)
+    task = ray.remote(_simulate_config)
+    refs = [task.remote(j) for j in jobs]
+    index = {r: i for i, r in enumerate(refs)}
+    out: list[dict | None] = [None] * len(jobs)
+    pending, done = list(refs), 0
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        for r in ready:
+            out[index[r]] = ray.get(r)
+            done += 1
+            if progress:
+                progress(done, len(jobs))
+    return out  # type: ignore[return-value]
+
+
 def _curve(r: dict, jobs) -> ConfigCurve:
     cfg = next(j[2] for j in jobs if j[2].key == r["key"])
+    q = {m: {float(lv): tuple(v) for lv, v in row.items()} for m, row in r["q"].items()}
     return ConfigCurve(
         config=cfg, kv_capacity_tokens=int(r["kv"]), max_model_len=int(jobs[0][4]),
         rates_rps=tuple(r["rates"]), p95_s=tuple(r["p95"]), mean_s=tuple(r["mean"]),
-        ttft_mean_s=tuple(r["ttft"]), tpot_mean_s=tuple(r["tpot"]),
+        ttft_mean_s=tuple(r["ttft_mean"]), tpot_mean_s=tuple(r["tpot_mean"]),
+        p95_point_s=tuple(r["p95_point"]), p95_halfwidth_s=tuple(r["p95_hw"]), quantiles_s=q,
+        saturation_rps=float(r["sat"]), requests=tuple(int(x) for x in r["n"]),
+        excluded=tuple((float(a), str(b)) for a, b in r["excluded"]),
     )
 
 
@@ -210,7 +478,7 @@ def _read_cache(path: pathlib.Path, key: str):
             log.warning("perf DB cache %s is stale or corrupt; rebuilding", path)
             return None
         return payload
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no cache yet (an unusable folder is reported on write)
         return None
     except (ValueError, KeyError, TypeError, OSError):
         log.warning("perf DB cache %s is unreadable; rebuilding", path)
@@ -223,5 +491,11 @@ def _write_cache(path: pathlib.Path, key: str, payload) -> None:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"key": key, "checksum": _digest(payload), "payload": payload}))
         tmp.replace(path)
-    except OSError as exc:  # a read-only home must not stop planning
-        log.warning("could not write perf DB cache %s: %s", path, exc)
+    except OSError as exc:  # a read-only home must not stop planning; say so once per folder
+        if str(path.parent) not in _UNWRITABLE_WARNED:
+            _UNWRITABLE_WARNED.add(str(path.parent))
+            log.warning("cannot write the perf DB cache under %s (%s): it is rebuilt on every run; set BOUTE_CACHE_DIR to a writable folder",
+                        path.parent, exc.strerror or exc)
+
+
+_UNWRITABLE_WARNED: set[str] = set()

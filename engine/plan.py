@@ -41,7 +41,11 @@ class ModelDeployment:
     """What this model's replicas cost."""
     groups: tuple[ReplicaGroup, ...]
     simulated: dict[str, float] = attrs.field(factory=dict)
-    """This model's re-simulated latency metrics (P95, mean, TTFT, TPOT)."""
+    """This model's re-simulated latency metrics (P95 with ``p95_lo_s``/``p95_hi_s``, its
+    95 % interval, ``p95_requests`` and ``p95_converged``; mean, TTFT, TPOT, throughput)."""
+    quantile_level: float = 0.95
+    """Quantile of this model's latency its replicas hold at the bound (0.95 for the
+    per-model metric; the MILP's pick for the pooled ``system`` metric)."""
 
     def allocation(self) -> str:
         """e.g. ``8 x RTX-5090 + 4 x H100-SXM``."""
@@ -87,6 +91,16 @@ class Plan:
     stats: dict[str, Any]
     verification: dict[str, Any]
     spec_only_gpus: tuple[str, ...]
+    dispatch_policy: str = "weighted-random"
+    """How each model's requests are spread over its replicas (perf DB assumption,
+    re-simulation and router.yaml alike): each request to replica i with probability
+    proportional to ``capacity_rps_at_bound``."""
+    latency_metric: str = "per-model"
+    """What ``p95_bound_s`` bounds: every model's P95 (``per-model``) or all requests pooled (``system``)."""
+    ttft_slo_s: float | None = None
+    """P95 time-to-first-token SLO the plan meets (verified by re-simulation), if any."""
+    tpot_slo_s: float | None = None
+    """P95 time-per-output-token SLO the plan meets (verified by re-simulation), if any."""
 
     @property
     def p95_s(self) -> float:

@@ -17,11 +17,14 @@ import attrs
 import numpy as np
 
 from boute.engine.errors import InfeasibleError, InputError, did_you_mean
+from boute.engine.infeasible import explain_no_plan
 from boute.engine.optimizer import LoopResult, Trial, _better, pareto_front, run_outer_loop
 from boute.engine.perfdb import PerfDB, build_perfdb
 from boute.engine.plan import ModelDeployment, ParetoPoint, Plan, ReplicaGroup
 from boute.engine.plugins import Catalog, load_catalog
-from boute.engine.problem import ConfigOption, DeploymentProblem, ModelDemand, PooledDemand, SolveResult, solve_problem
+from boute.engine.problem import (
+    PERCENTILE, ConfigOption, DeploymentProblem, ModelDemand, PooledDemand, SolveResult, capacity_at, model_levels, solve_problem,
+)
 from boute.engine.replica import ReplicaConfig
 from boute.engine.routing import (
     QualityTable,
@@ -35,11 +38,12 @@ from boute.engine.routing import (
     sticks_from_shares,
 )
 from boute.engine.scenario import Scenario
+from boute.engine.simulator import DISPATCH_POLICY
 from boute.engine.solvers import get_solver
-from boute.engine.verify import resimulate, verify_allocation
+from boute.engine.verify import Promise, Resimulation, resimulate, verify_allocation
 from boute.engine.workload import Workload, get_workload, load_azure_trace
 
-__all__ = ["Planner", "plan", "Evaluation", "CALIBRATED_QUALITY", "BO_BATCH", "STRATEGIES", "STRUCTURE"]
+__all__ = ["Planner", "plan", "Evaluation", "CALIBRATED_QUALITY", "BO_BATCH", "MAX_DERATE_ROUNDS", "STRATEGIES", "STRUCTURE"]
 
 STRATEGIES = ("exact", "bo", "random", "grid")
 STRUCTURE = ("bound", "seeds", "preference", "transform")
@@ -49,6 +53,14 @@ STRUCTURE = ("bound", "seeds", "preference", "transform")
 # scenario (2 cores): 24 trials in 59 s with batch 1, 24 s with batch 3, same best plan
 # (docs/performance.md, scripts/bench_planner.py).
 BO_BATCH = 3
+
+# Per-model loads below this count as zero: ten times HiGHS's default primal feasibility
+# tolerance (1e-7), so a "needs no replica" rounding can never hide a real load.
+MIN_LOAD_RPS = 1e-6
+# Derate-and-re-solve rounds after a failed latency re-simulation before giving up: each
+# round cuts the offending capacities by at least the measured overshoot, so a plan that
+# still fails after three is far from what the perf DB predicts (reported, not returned).
+MAX_DERATE_ROUNDS = 3
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +88,9 @@ class Evaluation:
     budget_split: tuple[float, ...] | None
     quality: float
     result: SolveResult
+    derate: dict[str, float] = attrs.field(factory=dict)
+    """Config key -> capacity factor (< 1) the inner problem was solved with (after a
+    failed latency verification; empty otherwise)."""
 
     @property
     def feasible(self) -> bool:
@@ -154,46 +169,70 @@ class Planner:
         return calibrated_gsm8k(models, tuple(known[m] for m in models), seed=self.scenario.seed)
 
     def _build_options(self) -> dict[str, tuple[ConfigOption, ...]]:
+        """Every model's configs as inner-problem options: the perf DB's P95 (upper
+        confidence) envelope, its other end-to-end quantile curves (pooled metric) and the
+        rate ceiling the scenario's P95 TTFT / TPOT SLOs impose."""
+        sc = self.scenario
         out = {}
-        for m in self.scenario.models:
+        for m in sc.models:
             opts = []
             for c in self.perfdb.for_model(m):
-                price = self.scenario.price(self.catalog, c.config.gpu)
+                price = sc.price(self.catalog, c.config.gpu)
+                e2e = c.quantiles_s.get("e2e", {})
+                ceiling = math.inf
+                if sc.ttft_slo_s is not None:
+                    ceiling = min(ceiling, capacity_at(c.rates_rps, c.curve("ttft", PERCENTILE), sc.ttft_slo_s))
+                if sc.tpot_slo_s is not None:
+                    ceiling = min(ceiling, capacity_at(c.rates_rps, c.curve("tpot", PERCENTILE), sc.tpot_slo_s))
                 opts.append(ConfigOption(key=c.config.key, model=m, gpu=c.config.gpu, tp=c.config.tp, pp=c.config.pp,
-                                         usd_per_hour=price * c.config.num_gpus, rates_rps=c.rates_rps, p95_s=c.p95_s))
+                                         usd_per_hour=price * c.config.num_gpus, rates_rps=c.rates_rps, p95_s=c.p95_s,
+                                         quantiles_s={q: tuple(v) for q, v in e2e.items() if q != PERCENTILE},
+                                         ceiling_rps=ceiling))
             out[m] = tuple(opts)
         return out
 
     # ------------------------------------------------------------------ inner
-    def problem(self, shares, budget_split=None, *, objective: str | None = None, gpus: tuple[str, ...] | None = None) -> DeploymentProblem:
-        """The inner problem for routing ``shares`` (and per-model budget split)."""
+    def problem(self, shares, budget_split=None, *, objective: str | None = None, gpus: tuple[str, ...] | None = None,
+                derate: dict[str, float] | None = None) -> DeploymentProblem:
+        """The inner problem for routing ``shares`` (and per-model budget split).
+
+        Args:
+            derate: config key -> capacity factor (< 1) learned from a failed latency
+                verification; the planner's own options are never changed by it.
+        """
         sc = self.scenario
         objective = objective or sc.objective
         demands = []
         for i, m in enumerate(sc.models):
             opts = self._options[m] if gpus is None else tuple(o for o in self._options[m] if o.gpu in gpus)
+            if derate:
+                opts = tuple(attrs.evolve(o, capacity_scale=derate[o.key]) if o.key in derate else o for o in opts)
             mb = None
             if budget_split is not None and sc.budget_usd_per_hour is not None:
                 mb = float(budget_split[i]) * sc.budget_usd_per_hour
             demands.append(ModelDemand(model=m, load_rps=float(shares[i]) * sc.arrival_rate_per_s, options=opts, budget_usd_per_hour=mb))
-        total = sc.budget_usd_per_hour if (budget_split is None and objective == "latency") else None
-        if objective == "cost":
-            total = None
+        total = sc.budget_usd_per_hour if budget_split is None else None  # C3 in both objectives: a given budget binds
         avail = dict(sc.gpus) if gpus is None else {g: n for g, n in sc.gpus.items() if g in gpus}
         return DeploymentProblem(
             demands=tuple(demands), availability=avail,
             gpus_per_node={g: self.catalog.gpu(g).gpus_per_node for g in sc.gpus},
             budget_usd_per_hour=total, objective=objective, latency_slo_s=sc.latency_slo_s,
+            latency_metric=sc.latency_metric,
         )
 
-    def evaluate(self, shares, budget_split=None, *, objective: str | None = None, gpus: tuple[str, ...] | None = None) -> Evaluation:
+    def evaluate(self, shares, budget_split=None, *, objective: str | None = None, gpus: tuple[str, ...] | None = None,
+                 derate: dict[str, float] | None = None) -> Evaluation:
         """Answer one routing (and budget split) exactly with the inner solver."""
         s = np.asarray(shares, dtype=float)
         s = np.clip(s, 0, None) / s.sum()
+        # A load below MIN_LOAD_RPS passes C1 with no replica inside the MILP's feasibility
+        # tolerance, yet verification (rightly) wants replicas for any share: call it zero.
+        s = np.where(s * self.scenario.arrival_rate_per_s < MIN_LOAD_RPS, 0.0, s)
+        s = s / s.sum()
         q = self.router.quality(s)
-        res = solve_problem(self.problem(s, budget_split, objective=objective, gpus=gpus), self.solver)
+        res = solve_problem(self.problem(s, budget_split, objective=objective, gpus=gpus, derate=derate), self.solver)
         return Evaluation(shares=tuple(float(v) for v in s), budget_split=None if budget_split is None else tuple(float(v) for v in budget_split),
-                          quality=q, result=res)
+                          quality=q, result=res, derate=dict(derate or {}))
 
     def min_strong_share(self) -> float:
         """Least share of the strongest model meeting the quality target (two models)."""
@@ -442,7 +481,10 @@ class Planner:
             candidates = self.simplex_grid(grid_steps or 10)
         evaluate = self._trial
         if absorb is None:
-            absorb = k >= 3
+            absorb = k >= 3 and sc.latency_metric == "per-model"
+        if absorb and k >= 3 and sc.latency_metric != "per-model":
+            raise InputError(f"absorb: needs the per-model latency metric (this request uses {sc.latency_metric!r})",
+                             hint="absorb=False searches every dimension with the outer loop")
         if absorb and k >= 3:
             # the last stick and the budget sticks leave the outer loop (solved exactly)
             keep = {f"u{i}" for i in range(k - 2)}
@@ -465,7 +507,7 @@ class Planner:
 
     def resolve_strategy(self, strategy: str) -> str:
         """See :func:`resolve_strategy`."""
-        return resolve_strategy(strategy, len(self.scenario.models))
+        return resolve_strategy(strategy, len(self.scenario.models), self.scenario.latency_metric)
 
     # ------------------------------------------------------------------ exact path
     def _exact(self, gpus: tuple[str, ...] | None = None, *, frontier_points: int = 0) -> LoopResult:
@@ -562,7 +604,8 @@ class Planner:
             x = a
             if res.ok:
                 T = float(res.latency_bound_s)
-                cap = {m: sum(n * self.perfdb.curves[key].capacity(T) for key, n in res.counts.get(m, {}).items()) for m in sc.models}
+                opts = {(o.model, o.key): o for o in prob.options()}  # the MILP's capacities (SLO ceilings included)
+                cap = {m: sum(n * opts[(m, key)].capacity(T) for key, n in res.counts.get(m, {}).items()) for m in sc.models}
                 rest = 1.0 - float(np.sum(prefix))
                 lo_x = max(a, rest - cap[sc.models[-2]] / lam)
                 hi_x = min(b, cap[sc.models[-1]] / lam)
@@ -637,11 +680,7 @@ class Planner:
     def finish(self, loop, opt_s: float, *, strategy: str, structure: bool, baselines: bool = True, verify: bool = True) -> Plan:
         """Turn a finished outer loop into a verified plan with frontier, baselines and stats."""
         if loop.best_index is None:
-            reasons = sorted({t.reason for t in loop.trials if t.reason})
-            raise InfeasibleError(
-                f"no routing and deployment meets the request: {reasons[0] if reasons else 'no feasible trial'}",
-                hint="raise the budget or latency SLO, lower quality_min or the arrival rate, or add GPUs",
-            )
+            raise explain_no_plan(self, loop.trials).error()
         best: Evaluation = loop.trials[loop.best_index].payload
         stats = {
             "perfdb_s": round(self.perfdb_s, 3), "perfdb_from_cache": self.perfdb.from_cache, "perfdb_configs": len(self.perfdb.curves),
@@ -662,28 +701,90 @@ class Planner:
             base = run_baselines(self, verify=verify)
             stats["baselines_s"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()
-        out = self.assemble(best, pareto=pareto, baselines=base, stats=stats, verify=verify)
+        out = self.verified(best, pareto=pareto, baselines=base, stats=stats, verify=verify)
         out.stats["verify_s"] = round(time.perf_counter() - t0, 3)
         return out
 
     def config_of(self, key: str) -> ReplicaConfig:
+        """The replica config of a perf DB key."""
         return self.perfdb.curves[key].config
 
-    def assemble(self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True) -> Plan:
-        """Turn an evaluation into a verified :class:`Plan`."""
+    def verified(self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True) -> Plan:
+        """Assemble ``ev`` and check its latency by re-simulation; while that fails, derate
+        the offending configs' capacities by the measured ratio (below the load they
+        failed at, see :class:`~boute.engine.verify.Resimulation`) and re-solve the same
+        routing, at most ``MAX_DERATE_ROUNDS`` times. Deterministic: the re-simulation is
+        seeded, so the same request derates the same way.
+
+        Raises:
+            InfeasibleError: the plan still fails after the last round, or derating leaves
+                no feasible deployment for this routing. A failing plan is never returned.
+        """
+        derate: dict[str, float] = dict(ev.derate)
+        history: list[dict[str, Any]] = []
+        for rnd in range(MAX_DERATE_ROUNDS + 1):
+            out = self.assemble(ev, pareto=pareto, baselines=baselines, stats=stats, verify=verify)
+            if out.verification["ok"]:
+                break
+            failed = [c for c in out.verification["checks"] if not c["ok"]]
+            history.append({"round": rnd, "bound_s": out.p95_bound_s, "cost_usd_per_hour": out.cost_usd_per_hour,
+                            "failed": [c["detail"] if c.get("model") is None else f"{c['name']}: {c['detail']}" for c in failed],
+                            "derate": {k: round(v, 4) for k, v in out.verification["derate"].items()}})
+            what = "; ".join(f"{c['name']}: {c['detail']}" for c in failed)
+            if rnd == MAX_DERATE_ROUNDS or not out.verification["derate"]:
+                raise InfeasibleError(
+                    f"the plan failed its latency re-simulation after {rnd} derating round(s): {what}",
+                    hint="raise latency_slo_s or the budget, lower the arrival rate, or add GPUs",
+                )
+            log.info("latency verification failed (%s); derating %s", what, out.verification["derate"])
+            for key, factor in out.verification["derate"].items():
+                derate[key] = derate.get(key, 1.0) * factor
+            ev = self.evaluate(ev.shares, ev.budget_split, derate=derate)
+            if not ev.feasible:
+                raise InfeasibleError(
+                    f"the plan failed its latency re-simulation ({what}) and, with the failing configs derated, "
+                    f"this routing has no deployment: {ev.result.explanation}",
+                    hint="raise latency_slo_s or the budget, lower the arrival rate, or add GPUs",
+                )
+        out.stats["derate_rounds"] = len(history)
+        out.stats["derated_capacity"] = {k: round(v, 4) for k, v in sorted(derate.items())}
+        if history:
+            out.stats["latency_failures"] = history
+        return out
+
+    def assemble(self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True, seed: int | None = None) -> Plan:
+        """Turn an evaluation into a :class:`Plan`, checked by :mod:`boute.engine.verify`.
+
+        The allocation checks (budget, availability, packing, memory, shares, quality) must
+        pass, else this raises: they re-derive what the solver guaranteed. With ``verify``
+        the plan is also re-simulated as a whole system and every latency promise is a
+        named check; a failure there is returned in ``plan.verification`` (``ok`` False,
+        with the capacities to derate) for :meth:`verified` to act on.
+        """
         sc, r = self.scenario, ev.result
         if not r.ok:
             raise InfeasibleError(f"cannot assemble an infeasible evaluation: {r.explanation}", hint="check the request")
         T = float(r.latency_bound_s)
         counts = {m: {k: (self.config_of(k), n) for k, n in row.items()} for m, row in r.counts.items()}
-        weights = {m: {k: self.perfdb.curves[k].capacity(T) for k in row} for m, row in r.counts.items()}
+        prob = self.problem(ev.shares, ev.budget_split, derate=ev.derate)
+        opts = {(o.model, o.key): o for o in prob.options()}
+        levels = {m: q if q is not None else PERCENTILE for m, q in model_levels(prob, r.counts, T).items()}
+        cap = {m: {k: opts[(m, k)].capacity(T, levels.get(m, PERCENTILE)) for k in row} for m, row in r.counts.items()}
         checks = verify_allocation(sc, self.catalog, self.router, ev.shares, counts, self.perfdb.max_model_len, budget_split=ev.budget_split)
         if not checks["ok"]:
             bad = "; ".join(f"{c['name']}: {c['detail']}" for c in checks["checks"] if not c["ok"])
             raise InfeasibleError(f"plan failed independent verification: {bad}", hint="report this as a bug in boute")
+        checks["latency_verified"] = bool(verify)
         sim, per_model = ({}, {})
         if verify:
-            sim, per_model = resimulate(sc, self.catalog, self.workload, ev.shares, counts, weights, self.perfdb.max_model_len, seed=sc.seed)
+            promise = Promise(bound_s=T, latency_metric=sc.latency_metric, levels=levels, ttft_slo_s=sc.ttft_slo_s, tpot_slo_s=sc.tpot_slo_s)
+            res: Resimulation = resimulate(sc, self.catalog, self.workload, ev.shares, counts, cap, self.perfdb.max_model_len,
+                                           promise=promise, seed=sc.seed if seed is None else seed)
+            sim, per_model = res.system, res.per_model
+            checks["checks"] = list(checks["checks"]) + list(res.checks)
+            checks["ok"] = bool(checks["ok"] and res.ok)
+            checks["derate"] = dict(res.derate)
+            checks["latency_requests"] = res.requests
         deployments = []
         for i, m in enumerate(sc.models):
             groups = []
@@ -693,12 +794,13 @@ class Planner:
                 groups.append(ReplicaGroup(
                     config=key, gpu=cfg.gpu, tp=cfg.tp, pp=cfg.pp, weight_dtype=cfg.weight_dtype, kv_dtype=cfg.kv_dtype,
                     replicas=n, gpus=n * cfg.num_gpus, usd_per_hour=n * cfg.num_gpus * sc.price(self.catalog, cfg.gpu),
-                    kv_capacity_tokens=curve.kv_capacity_tokens, capacity_rps_at_bound=curve.capacity(T), spec_only=gpu.spec_only,
+                    kv_capacity_tokens=curve.kv_capacity_tokens, capacity_rps_at_bound=cap[m][key], spec_only=gpu.spec_only,
                 ))
             llm = self.catalog.model(m)
             deployments.append(ModelDeployment(
                 model=m, hf_id=llm.hf_id, load_share=ev.shares[i], load_rps=ev.shares[i] * sc.arrival_rate_per_s,
                 budget_usd_per_hour=sum(g.usd_per_hour for g in groups), groups=tuple(groups), simulated=per_model.get(m, {}),
+                quantile_level=levels.get(m, PERCENTILE),
             ))
         used_gpus = {g.gpu for d in deployments for g in d.groups}
         return Plan(
@@ -709,6 +811,7 @@ class Planner:
             latency_slo_s=sc.latency_slo_s, p95_bound_s=T, simulated=sim, pareto=tuple(pareto), baselines=baselines or {},
             stats=dict(stats or {}), verification=checks,
             spec_only_gpus=tuple(sorted(g for g in used_gpus if self.catalog.gpu(g).spec_only)),
+            dispatch_policy=DISPATCH_POLICY, latency_metric=sc.latency_metric, ttft_slo_s=sc.ttft_slo_s, tpot_slo_s=sc.tpot_slo_s,
         )
 
     def replan(self, *, arrival_rate_per_s: float | None = None, quality_min: float | None = None, **kw) -> Plan:
@@ -720,7 +823,7 @@ class Planner:
             changes["arrival_rate_per_s"] = float(arrival_rate_per_s)
         if quality_min is not None:
             changes["quality_min"] = float(quality_min)
-        self.scenario = attrs.evolve(self.scenario, **changes)
+        self.scenario = self.scenario.with_overrides(self.catalog, **changes)
         self._options = self._build_options()
         return self.plan(**kw)
 
@@ -731,18 +834,30 @@ def plan(scenario: Scenario, catalog: Catalog | None = None, **kw: Any) -> Plan:
     return Planner(scenario, catalog, **kw).plan(**plan_kw)
 
 
-def resolve_strategy(strategy: str, n_models: int) -> str:
+def resolve_strategy(strategy: str, n_models: int, latency_metric: str = "per-model") -> str:
     """``auto`` -> ``exact`` for at most two models (at most one routing dimension once
-    split mode's budget is eliminated), else ``bo``; other names checked, and ``exact``
-    refused for three or more models (one line, before any perf DB is built)."""
+    split mode's budget is eliminated) under the per-model latency metric, ``grid`` for
+    two models under the ``system`` metric (its pooled quantile constraint is not linear
+    in the share, so the share cannot be left to the MILP), else ``bo``; other names
+    checked, and ``exact`` refused where it does not apply (one line, before any perf DB
+    is built)."""
     if strategy == "auto":
-        return "exact" if n_models <= 2 else "bo"
+        if n_models <= 1:
+            return "exact"
+        if n_models == 2:
+            return "exact" if latency_metric == "per-model" else "grid"
+        return "bo"
     if strategy not in STRATEGIES:
         raise InputError(f"strategy: {strategy!r} is not a strategy", hint=did_you_mean(strategy, STRATEGIES + ("auto",)))
     if strategy == "exact" and n_models > 2:
         raise InputError(
             f"strategy: 'exact' searches at most one routing dimension; {n_models} models have {n_models - 1}",
             hint="use bo (default for three or more models), random or grid",
+        )
+    if strategy == "exact" and n_models == 2 and latency_metric != "per-model":
+        raise InputError(
+            f"strategy: 'exact' needs the per-model latency metric (this request uses {latency_metric!r})",
+            hint="use grid (exhaustive over the routing share) or bo",
         )
     return strategy
 

@@ -12,22 +12,56 @@ Cost at a latency target :math:`T` (one MILP)::
     C2 Gpu_Availability  sum_{m, c on g} n_c x_{m,c} <= A_g             for every GPU type g
     C3 Total_Budget      sum_{m,c} p_c x_{m,c} <= B                     (joint mode)
     C4 Model_Budget      sum_c p_c x_{m,c} <= B_m                       (split mode)
-    C6 Meet_Pooled_Demand sum_{m in M_j, c} cap_c(T) x_{m,c} >= Lambda_j    for every pool j (optional)
     C5 Node_Packing      sum_{m, c on g, tp_c >= s} n_c x_{m,c}
                            <= N_g floor(A_g / N_g) + s floor((A_g mod N_g) / s)
                                                                         for g, s in {2, 4, 8}
+    C8 Meet_Pooled_Demand sum_{m in M_j} sum_c cap_c(T) x_{m,c} >= Lambda_j
+                                                                        for every pool j (optional)
     x_{m,c} in {0, 1, 2, ...}
 
-C6 is how the routing share becomes a decision variable (the outer loop's exact path,
+C8 is how the routing share becomes a decision variable (the outer loop's exact path,
 :meth:`boute.engine.planner.Planner.optimize` with ``strategy="exact"``): two models
 whose share ``x`` of the total load ``Lambda`` may lie anywhere in ``[a, b]`` need
 ``C_s >= Lambda x`` and ``C_w >= Lambda (1 - x)`` for some such ``x``; eliminating ``x``
-(Fourier-Motzkin) leaves C1 with loads ``Lambda a`` and ``Lambda (1 - b)`` plus one C6 row
-``C_w + C_s >= Lambda``.
+(Fourier-Motzkin) leaves C1 with loads ``Lambda a`` and ``Lambda (1 - b)`` plus one C8 row
+``C_w + C_s >= Lambda``. ("Pooled" here is demand shared by models, not the pooled P95
+of the ``system`` metric below; the exact path uses the per-model metric.)
 
 with ``cap_c(T)`` the highest rate one replica of ``c`` sustains at P95 <= T (perf DB),
 ``n_c = tp * pp`` GPUs, ``p_c = n_c * price_g``, ``N_g`` GPUs per node (C5: TP groups
 are powers of two packed inside nodes; the nested bound is exact for such blocks).
+
+**System-wide (pooled) P95** (``latency_metric = "system"``). Every request pooled, the
+P95 over all models is at most T when the pooled CDF at T is at least 0.95. That CDF is a
+mixture: with load shares ``s_m = lambda_m / sum lambda``,
+``F(T) = sum_m s_m F_m(T)``, and within a model ``F_m(T)`` is again the mixture of its
+replicas' CDFs. So instead of forcing every model to its own P95 <= T, the MILP picks for
+every model one quantile level ``q`` from the perf DB's grid ``L`` (0.5, 0.9, 0.95, 0.99)
+and requires each model's replicas to hold its ``q``-quantile at T, with
+``sum_m s_m q_m >= 0.95``::
+
+    C1' Meet_Demand_At_Level  sum_c cap_c^q(T) x_{m,c} >= lambda_m PickLevel_{m,q}   for every m, q in L
+    C6  One_Level             sum_{q in L} PickLevel_{m,q} = 1                          for every model m
+    C7  Pooled_Quantile       sum_{m, q} lambda_m q PickLevel_{m,q} >= 0.95 sum_m lambda_m
+    PickLevel_{m,q} in {0, 1}
+
+``cap_c^q(T)`` is the highest rate at which one replica of ``c`` keeps its ``q``-quantile
+<= T (the perf DB's upper-confidence envelope for that level). C1' is linear without a
+big-M: for the unpicked levels its right-hand side is 0. Sound: with load split within
+each model in proportion to ``cap_c^{q_m}(T)`` every replica's ``q_m``-quantile is <= T,
+so ``F_m(T) >= q_m`` and ``F(T) >= sum_m s_m q_m >= 0.95``. Exact on the level grid: every
+pooled plan the perf DB certifies through some per-model levels in ``L`` is searched.
+The per-model bound is the special case ``q_m = 0.95`` for every model.
+
+**TTFT / TPOT SLOs** (P95 of time to first token, of time per output token). They do not
+depend on T, so each config gets a rate ceiling ``cap_c^TTFT`` / ``cap_c^TPOT`` (highest
+rate whose P95 TTFT / TPOT meets the SLO) and ``cap_c(T)`` above is replaced by
+``min(cap_c(T), cap_c^TTFT, cap_c^TPOT)``: no structural change to the MILP.
+
+**Derating.** When the whole-system re-simulation of a plan (verification) measures a
+P95 above its bound, the planner scales the capacities of the offending configs by
+``bound / measured`` (``ConfigOption.capacity_scale``) and re-solves; a uniform scaling
+of ``cap_c`` keeps every argument above intact.
 
 Latency mode: the least T on the latency grid for which that MILP is feasible
 (feasibility is monotone in T because every ``cap_c`` is non-decreasing), found by
@@ -43,6 +77,7 @@ model, up to the grid's resolution in T (1 %).
 
 from __future__ import annotations
 
+import enum
 import math
 import time
 from typing import Protocol
@@ -50,7 +85,7 @@ from typing import Protocol
 import attrs
 import numpy as np
 
-from boute.engine.errors import InputError
+from boute.engine.errors import InputError, did_you_mean
 
 __all__ = [
     "ConfigOption",
@@ -62,10 +97,82 @@ __all__ = [
     "solve_problem",
     "latency_grid",
     "capacity_at",
-    "STATUSES",
+    "check_counts",
+    "model_levels",
+    "node_packing_limits",
+    "packing_violations",
+    "TP_BLOCK_SIZES",
+    "SolveStatus",
+    "SolverError",
+    "MinCost",
+    "LATENCY_METRICS",
+    "SYSTEM_LEVELS",
+    "PERCENTILE",
 ]
 
-STATUSES = ("optimal", "feasible", "infeasible", "time_limit", "error")
+
+
+class SolveStatus(enum.StrEnum):
+    """How a solve ended (compares equal to its string value)."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    """A plan exists but optimality is not proven (e.g. stopped at the time limit)."""
+    INFEASIBLE = "infeasible"
+    TIME_LIMIT = "time_limit"
+    """Stopped at the time limit without any plan."""
+    ERROR = "error"
+
+
+class SolverError(Exception):
+    """The one failure a backend may declare (e.g. an instance beyond its reach):
+    :func:`solve_problem` turns it into ``status error`` with the message. Any other
+    exception is a bug and propagates."""
+
+
+@attrs.frozen(kw_only=True)
+class MinCost:
+    """What a backend returns for one T: the least-cost replica counts, or why there are none."""
+
+    status: SolveStatus
+    counts: dict[str, dict[str, int]] | None = None
+    """model -> config key -> replicas (None when no plan)."""
+    cost_usd_per_hour: float | None = None
+
+
+_NO_PLAN = MinCost(status=SolveStatus.INFEASIBLE)
+LATENCY_METRICS = ("per-model", "system")
+"""``per-model``: every model's P95 <= T (default); ``system``: P95 of all requests pooled <= T."""
+PERCENTILE = 0.95
+"""The quantile every latency promise is about (P95)."""
+SYSTEM_LEVELS = (0.5, 0.9, 0.95, 0.99)
+"""Per-model quantile levels the pooled objective chooses from (the perf DB's
+``QUANTILE_LEVELS``; repeated here so that solvers need only this module)."""
+
+
+TP_BLOCK_SIZES = (2, 4, 8)
+"""TP group sizes C5 distinguishes (powers of two, packed inside one node)."""
+
+
+def node_packing_limits(available: int, gpus_per_node: int) -> dict[int, int]:
+    """C5, the one place it is written: for each TP block size ``s`` that fits a node, the
+    most GPUs that TP groups of size >= ``s`` may use among ``available`` GPUs in nodes of
+    ``gpus_per_node``: every whole node, plus the partial node's whole ``s``-blocks,
+    ``N floor(A / N) + s floor((A mod N) / s)``. Exact for power-of-two blocks: a block of
+    size >= s never straddles an s-aligned boundary."""
+    n = max(int(gpus_per_node), 1)
+    return {s: (available // n) * n + ((available % n) // s) * s for s in TP_BLOCK_SIZES if s <= n}
+
+
+def packing_violations(available: int, gpus_per_node: int, gpus_by_tp: dict[int, int]) -> list[tuple[int, int, int]]:
+    """``(s, used, room)`` for every C5 block size whose TP groups of size >= ``s`` use more
+    GPUs than :func:`node_packing_limits` allows (``gpus_by_tp``: TP size -> GPUs used)."""
+    out = []
+    for s, room in node_packing_limits(available, gpus_per_node).items():
+        used = sum(v for tp, v in gpus_by_tp.items() if tp >= s)
+        if used > room:
+            out.append((s, used, room))
+    return out
 
 
 def capacity_at(rates_rps, p95_s, latency_s: float) -> float:
@@ -77,9 +184,9 @@ def capacity_at(rates_rps, p95_s, latency_s: float) -> float:
     for i in range(1, len(p)):
         if p[i] > latency_s:
             if p[i] == p[i - 1] or not math.isfinite(p[i]):
-                return r[i - 1]
-            return r[i - 1] + (latency_s - p[i - 1]) / (p[i] - p[i - 1]) * (r[i] - r[i - 1])
-    return r[-1]
+                return float(r[i - 1])
+            return float(r[i - 1] + (latency_s - p[i - 1]) / (p[i] - p[i - 1]) * (r[i] - r[i - 1]))
+    return float(r[-1])
 
 
 def latency_grid(lo_s: float = 0.05, hi_s: float = 600.0, step: float = 0.01) -> tuple[float, ...]:
@@ -102,14 +209,32 @@ class ConfigOption:
     rates_rps: tuple[float, ...] = attrs.field(repr=False)
     p95_s: tuple[float, ...] = attrs.field(repr=False)
     """The replica's monotone P95-vs-rate curve from the perf DB."""
+    quantiles_s: dict[float, tuple[float, ...]] = attrs.field(factory=dict, repr=False)
+    """Monotone end-to-end quantile curves by level (e.g. 0.5, 0.9, 0.99), same rates;
+    needed only by the pooled (``system``) objective. Level 0.95 is ``p95_s``."""
+    ceiling_rps: float = math.inf
+    """Highest rate meeting the scenario's TTFT / TPOT SLOs (independent of T)."""
+    capacity_scale: float = 1.0
+    """Derating factor (<= 1) set when verification measured this config above its bound."""
 
     @property
     def num_gpus(self) -> int:
         return self.tp * self.pp
 
-    def capacity(self, latency_s: float) -> float:
-        """Highest rate with P95 <= ``latency_s`` (linear interpolation on the curve)."""
-        return capacity_at(self.rates_rps, self.p95_s, latency_s)
+    def curve(self, level: float = PERCENTILE) -> tuple[float, ...]:
+        """The monotone ``level``-quantile curve (P95 by default)."""
+        if level == PERCENTILE:
+            return self.p95_s
+        if level not in self.quantiles_s:
+            raise InputError(f"quantile level {level:g}: config {self.key} has no such curve",
+                             hint=f"levels available: {sorted({PERCENTILE, *self.quantiles_s})}")
+        return self.quantiles_s[level]
+
+    def capacity(self, latency_s: float, level: float = PERCENTILE) -> float:
+        """Highest rate whose ``level``-quantile (P95 by default) is <= ``latency_s``, within
+        the TTFT/TPOT ceiling, times the derating factor (linear interpolation on the curve)."""
+        cap = capacity_at(self.rates_rps, self.curve(level), latency_s)
+        return self.capacity_scale * min(cap, self.ceiling_rps)
 
 
 @attrs.frozen(kw_only=True)
@@ -125,7 +250,7 @@ class ModelDemand:
 
 @attrs.frozen(kw_only=True)
 class PooledDemand:
-    """C6: the replicas of ``models`` together sustain ``load_rps`` (a share left free)."""
+    """C8: the replicas of ``models`` together sustain ``load_rps`` (a share left free)."""
 
     models: tuple[str, ...]
     load_rps: float
@@ -144,27 +269,51 @@ class DeploymentProblem:
     latency_slo_s: float | None = None
     latency_grid_s: tuple[float, ...] = attrs.field(factory=latency_grid, repr=False)
     time_limit_s: float = 10.0
+    latency_metric: str = "per-model"
+    """``per-model`` (every model's P95 <= T) or ``system`` (pooled P95 <= T, C1'/C6/C7)."""
+    levels: tuple[float, ...] = SYSTEM_LEVELS
+    """Per-model quantile levels the ``system`` metric chooses from."""
     pooled: tuple[PooledDemand, ...] = ()
-    """C6 rows (empty unless the routing share is left to the solver)."""
+    """C8 rows (empty unless the routing share is left to the solver)."""
 
     def __attrs_post_init__(self) -> None:
         if self.objective not in ("latency", "cost"):
             raise InputError(f"objective: {self.objective!r}", hint="use 'latency' or 'cost'")
+        if self.latency_metric not in LATENCY_METRICS:
+            raise InputError(f"latency_metric: {self.latency_metric!r} is not a latency metric", hint=did_you_mean(self.latency_metric, LATENCY_METRICS))
+        if self.latency_metric == "system":
+            if not self.levels or any(not 0 < q < 1 for q in self.levels) or max(self.levels) < PERCENTILE:
+                raise InputError(f"levels: {self.levels!r} must be quantile levels in (0, 1) reaching {PERCENTILE}", hint=f"e.g. {SYSTEM_LEVELS}")
+            for o in self.options():
+                missing = [q for q in self.levels if q != PERCENTILE and q not in o.quantiles_s]
+                if missing:
+                    raise InputError(f"latency_metric: system needs quantile curves at {missing} for config {o.key}",
+                                     hint="build the perf DB with quantile curves, or use latency_metric: per-model")
         if self.objective == "cost" and self.latency_slo_s is None:
             raise InputError("latency_slo_s: cost mode needs a latency SLO", hint="e.g. 8")
         if self.objective == "latency" and self.budget_usd_per_hour is None and any(d.budget_usd_per_hour is None for d in self.demands):
             raise InputError("budget_usd_per_hour: latency mode needs a budget", hint="give a total or per-model budgets")
 
     def options(self) -> list[ConfigOption]:
+        """Every model's candidate configs, in demand order."""
         return [o for d in self.demands for o in d.options]
+
+    @property
+    def active_levels(self) -> tuple[float, ...]:
+        """Quantile levels a model may be held to: (0.95,) per model, the grid for ``system``."""
+        return tuple(sorted(set(self.levels))) if self.latency_metric == "system" else (PERCENTILE,)
+
+    def total_load_rps(self) -> float:
+        """Sum of every model's load."""
+        return sum(d.load_rps for d in self.demands)
 
 
 @attrs.frozen(kw_only=True)
 class SolveResult:
     """Outcome of one inner solve; never None, whatever happened."""
 
-    status: str
-    """One of ``optimal``, ``feasible``, ``infeasible``, ``time_limit``, ``error``."""
+    status: SolveStatus
+    """``optimal``, ``feasible``, ``infeasible``, ``time_limit`` or ``error``."""
     counts: dict[str, dict[str, int]] | None
     """model -> config key -> replicas, when a plan exists."""
     latency_bound_s: float | None
@@ -188,26 +337,51 @@ class InnerBackend(Protocol):
 
     def available(self) -> bool: ...
 
-    def min_cost(self, problem: DeploymentProblem, latency_s: float, *, relax: frozenset[str] = frozenset()) -> tuple[str, dict | None, float | None]:
-        """Return (status, counts, cost). ``relax`` names constraints to drop
-        (``budget``, ``availability``) for infeasibility diagnosis."""
+    def min_cost(self, problem: DeploymentProblem, latency_s: float, *, relax: frozenset[str] = frozenset()) -> MinCost:
+        """The least-cost counts at ``latency_s``. ``relax`` names constraints to drop
+        (``budget``, ``availability``) for infeasibility diagnosis. Raises only
+        :class:`SolverError` for a failure it declares."""
         ...
 
 
+def model_levels(problem: DeploymentProblem, counts: dict[str, dict[str, int]], latency_s: float) -> dict[str, float | None]:
+    """Per loaded model, the highest quantile level (of ``problem.active_levels``) its
+    replicas in ``counts`` hold at ``latency_s`` for its load; None when none.
+
+    Capacity falls as the level rises, so the levels a model holds are those up to this
+    one: taking the highest per model maximises ``sum_m s_m q_m`` (C7) for given counts.
+    That is how a plan's per-model levels are read back from any solver's counts.
+    """
+    out: dict[str, float | None] = {}
+    for d in problem.demands:
+        if d.load_rps <= 0:
+            continue
+        opts = {o.key: o for o in d.options}
+        row = counts.get(d.model, {})
+        best = None
+        for q in problem.active_levels:
+            if sum(x * opts[k].capacity(latency_s, q) for k, x in row.items()) >= d.load_rps - 1e-9:
+                best = q
+        out[d.model] = best
+    return out
+
+
 def check_counts(problem: DeploymentProblem, counts: dict[str, dict[str, int]], latency_s: float, relax=frozenset()) -> str:
-    """Re-check a candidate assignment against C1-C5; returns '' if it satisfies them."""
+    """Re-check a candidate assignment against C1-C5 (C1'/C6/C7 for the pooled metric);
+    returns '' if it satisfies them."""
     opts = {(o.model, o.key): o for o in problem.options()}
     total = 0.0
     used: dict[str, int] = {}
+    levels = model_levels(problem, counts, latency_s)
     for d in problem.demands:
         cap, spend = 0.0, 0.0
         for key, x in counts.get(d.model, {}).items():
             o = opts[(d.model, key)]
-            cap += x * o.capacity(latency_s)
+            cap += x * o.capacity(latency_s, min(problem.active_levels))
             spend += x * o.usd_per_hour
             used[o.gpu] = used.get(o.gpu, 0) + x * o.num_gpus
         total += spend
-        if cap < d.load_rps - 1e-9:
+        if d.load_rps > 0 and levels.get(d.model) is None:
             return f"{d.model} capacity {cap:.3f} < load {d.load_rps:.3f} req/s"
         if "budget" not in relax and d.budget_usd_per_hour is not None and spend > d.budget_usd_per_hour + 1e-6:
             return f"{d.model} spends {spend:.2f} > its budget {d.budget_usd_per_hour:.2f}"
@@ -221,6 +395,19 @@ def check_counts(problem: DeploymentProblem, counts: dict[str, dict[str, int]], 
         for g, n in used.items():
             if n > problem.availability.get(g, 0):
                 return f"{g}: uses {n} > available {problem.availability.get(g, 0)}"
+        by_tp: dict[str, dict[int, int]] = {}
+        for d in problem.demands:
+            for key, x in counts.get(d.model, {}).items():
+                o = opts[(d.model, key)]
+                by_tp.setdefault(o.gpu, {})
+                by_tp[o.gpu][o.tp] = by_tp[o.gpu].get(o.tp, 0) + x * o.num_gpus
+        for g, row in by_tp.items():
+            for size, n, room in packing_violations(problem.availability.get(g, 0), problem.gpus_per_node.get(g, 8), row):
+                return f"{g}: {n} GPUs in TP groups >= {size} exceed the node packing room {room}"
+    if problem.latency_metric == "system":
+        held = sum(d.load_rps * (levels.get(d.model) or 0.0) for d in problem.demands if d.load_rps > 0)
+        if held < PERCENTILE * problem.total_load_rps() - 1e-9:
+            return f"pooled quantile {held / problem.total_load_rps():.4f} < {PERCENTILE} at {latency_s:g} s"
     return ""
 
 
@@ -228,10 +415,11 @@ def _quick_infeasible(problem: DeploymentProblem, latency_s: float) -> bool:
     """Necessary conditions: every loaded model has some capacity at T, and the cheapest
     fractional cover of each model fits the budget (an LP lower bound)."""
     lower = 0.0
+    q = min(problem.active_levels)  # the most lenient level a model may be held to
     for d in problem.demands:
         if d.load_rps <= 0:
             continue
-        best = min((o.usd_per_hour / c for o in d.options if (c := o.capacity(latency_s)) > 0), default=None)
+        best = min((o.usd_per_hour / c for o in d.options if (c := o.capacity(latency_s, q)) > 0), default=None)
         if best is None:
             return True
         need = best * d.load_rps
@@ -247,54 +435,52 @@ def solve_problem(problem: DeploymentProblem, backend: InnerBackend) -> SolveRes
     t0 = time.perf_counter()
     solves = 0
 
-    def at(T: float):
+    def at(T: float) -> MinCost:
         nonlocal solves
         if _quick_infeasible(problem, T):
-            return "infeasible", None, None
+            return _NO_PLAN
         solves += 1
         return backend.min_cost(problem, T)
+
+    def done(r: MinCost, T: float) -> SolveResult:
+        return SolveResult(status=r.status, counts=r.counts, latency_bound_s=T, cost_usd_per_hour=r.cost_usd_per_hour,
+                           wall_s=time.perf_counter() - t0, solves=solves, backend=backend.name)
 
     try:
         if problem.objective == "cost":
             T = float(problem.latency_slo_s)
-            status, counts, cost = at(T)
-            if counts is None:
-                return _infeasible(problem, backend, T, t0, solves, status)
-            return SolveResult(status=status, counts=counts, latency_bound_s=T, cost_usd_per_hour=cost,
-                               wall_s=time.perf_counter() - t0, solves=solves, backend=backend.name)
+            r = at(T)
+            if r.counts is None:
+                return _infeasible(problem, backend, T, t0, solves, r.status)
+            return done(r, T)
         grid = problem.latency_grid_s
         hi = len(grid) - 1
-        status, counts, cost = at(grid[hi])
-        if counts is None:
-            return _infeasible(problem, backend, grid[hi], t0, solves, status)
-        best = (hi, status, counts, cost)
-        lo = 0
+        r = at(grid[hi])
+        if r.counts is None:
+            return _infeasible(problem, backend, grid[hi], t0, solves, r.status)
+        best_i, best = hi, r
         # quick lower end: no config of a loaded model has capacity below min P95 at zero load
-        floor_t = max((min(o.p95_s[0] for o in d.options) for d in problem.demands if d.load_rps > 0 and d.options), default=grid[0])
-        lo = int(np.searchsorted(grid, floor_t, side="left"))
-        lo = min(lo, hi)
-        while lo < best[0]:
-            mid = (lo + best[0]) // 2
-            s, c, k = at(grid[mid])
-            if c is not None:
-                best = (mid, s, c, k)
+        q = min(problem.active_levels)
+        floor_t = max((min(o.curve(q)[0] for o in d.options) for d in problem.demands if d.load_rps > 0 and d.options), default=grid[0])
+        lo = min(int(np.searchsorted(grid, floor_t, side="left")), hi)
+        while lo < best_i:
+            mid = (lo + best_i) // 2
+            r = at(grid[mid])
+            if r.counts is not None:
+                best_i, best = mid, r
             else:
-                if s in ("time_limit", "error"):
-                    status = s
                 lo = mid + 1
-        i, s, c, k = best
-        return SolveResult(status=s, counts=c, latency_bound_s=grid[i], cost_usd_per_hour=k,
-                           wall_s=time.perf_counter() - t0, solves=solves, backend=backend.name)
-    except Exception as exc:  # noqa: BLE001 - a backend failure is a result, not a crash
-        return SolveResult(status="error", counts=None, latency_bound_s=None, cost_usd_per_hour=None,
+        return done(best, grid[best_i])
+    except SolverError as exc:
+        return SolveResult(status=SolveStatus.ERROR, counts=None, latency_bound_s=None, cost_usd_per_hour=None,
                            wall_s=time.perf_counter() - t0, solves=solves, backend=backend.name,
-                           explanation=f"{type(exc).__name__}: {exc}")
+                           explanation=f"{backend.name}: {exc}")
 
 
-def _infeasible(problem, backend, T, t0, solves, status) -> SolveResult:
+def _infeasible(problem, backend, T, t0, solves, status: SolveStatus) -> SolveResult:
     expl = explain_infeasible(problem, backend, T)
-    return SolveResult(status="infeasible" if status not in ("time_limit", "error") else status, counts=None,
-                       latency_bound_s=None, cost_usd_per_hour=None, wall_s=time.perf_counter() - t0,
+    st = status if status in (SolveStatus.TIME_LIMIT, SolveStatus.ERROR) else SolveStatus.INFEASIBLE
+    return SolveResult(status=st, counts=None, latency_bound_s=None, cost_usd_per_hour=None, wall_s=time.perf_counter() - t0,
                        solves=solves, backend=backend.name, explanation=expl)
 
 
@@ -302,14 +488,19 @@ def explain_infeasible(problem: DeploymentProblem, backend: InnerBackend, T: flo
     """Which constraint binds, and what would make the request feasible."""
     what = f"P95 <= {T:g} s" if problem.objective == "cost" else f"any latency up to {T:g} s"
     for d in problem.demands:
+        if d.load_rps > 0 and d.options and all(o.ceiling_rps <= 0 for o in d.options):
+            return (f"{d.model}: no config meets the P95 TTFT / TPOT SLOs (ttft_slo_s, tpot_slo_s) even at the lowest load; "
+                    "relax those SLOs or add faster GPUs")
         if d.load_rps > 0 and not d.options:
             return (f"{d.model}: no replica config fits in memory on the available GPU types "
                     f"({', '.join(g for g, n in problem.availability.items() if n > 0)}); add a GPU type with more memory or more GPUs per node")
-        if d.load_rps > 0 and all(o.capacity(T) <= 0 for o in d.options):
-            best = min(o.p95_s[0] for o in d.options)
+        q = min(problem.active_levels)
+        if d.load_rps > 0 and all(o.capacity(T, q) <= 0 for o in d.options):
+            best = min(o.curve(q)[0] for o in d.options)
             return (f"{d.model}: no config reaches {what} even at the lowest load (best zero-load P95 is {best:.2f} s); "
                     f"raise latency_slo_s above {best:.2f} s or add faster GPUs")
-    s_nb, c_nb, cost_nb = backend.min_cost(problem, T, relax=frozenset({"budget"}))
+    nb = backend.min_cost(problem, T, relax=frozenset({"budget"}))
+    c_nb, cost_nb = nb.counts, nb.cost_usd_per_hour
     if c_nb is not None:
         budget = problem.budget_usd_per_hour
         if budget is None:
@@ -319,7 +510,7 @@ def explain_infeasible(problem: DeploymentProblem, backend: InnerBackend, T: flo
             return f"budget: the per-model budget of {names} is too small for {what}; the cheapest plan costs ${cost_nb:.2f}/h in total"
         return (f"budget_usd_per_hour: ${budget:.2f}/h is below the cheapest plan meeting {what}, "
                 f"which costs ${cost_nb:.2f}/h; raise the budget to at least ${cost_nb:.2f}/h")
-    s_na, c_na, _ = backend.min_cost(problem, T, relax=frozenset({"budget", "availability"}))
+    c_na = backend.min_cost(problem, T, relax=frozenset({"budget", "availability"})).counts
     if c_na is not None:
         need: dict[str, int] = {}
         for d in problem.demands:

@@ -15,6 +15,8 @@ The optimiser sees stick-breaking coordinates ``u`` in ``[0, 1]^(k-1)``:
 from __future__ import annotations
 
 import csv
+import io
+import itertools
 import json
 import math
 import pathlib
@@ -64,6 +66,10 @@ class QualityTable:
             )
         if self.scores is not None and self.scores.shape != (q.shape[0],):
             raise InputError("quality data: router scores must have one value per query", hint="check the score column")
+        if not np.all(np.isfinite(q)):
+            raise InputError("quality data: every quality figure must be a finite number", hint="drop or fix NaN/inf cells")
+        if self.scores is not None and not np.all(np.isfinite(self.scores)):
+            raise InputError("quality data: every router score must be a finite number", hint="drop or fix NaN/inf scores")
 
     @property
     def n(self) -> int:
@@ -152,10 +158,47 @@ class Router:
         return total / self.n
 
     def thresholds(self, shares) -> list[float]:
-        """The ``k - 1`` score cut points: query -> model j when t_(j-1) <= score < t_j."""
+        """The ``k - 1`` score cut points: query -> model j when t_(j-1) <= score < t_j.
+
+        A deployed router sends whole queries, so each cut falls between two queries:
+        the fractional boundary ``n * cumsum(shares)`` is rounded down or up, whichever
+        gives the higher quality on the data (the safe side for ``quality_min``). Quality
+        is linear between neighbouring boundaries, so the rounded cuts reach at least
+        :meth:`quality` of ``shares``, which the plan reports and checks against
+        ``quality_min``. Each cut sits midway between its two neighbouring scores.
+        """
         s = _check_shares(shares, self.k)
-        cuts = np.cumsum(s)[:-1]
-        return [float(np.quantile(self.sorted_scores, c)) for c in cuts]
+        bounds = np.cumsum(s)[:-1] * self.n
+        choices = [sorted({int(math.floor(b)), min(int(math.ceil(b)), self.n)}) for b in bounds]
+        best_cuts, best_q = None, -math.inf
+        for combo in itertools.product(*choices):
+            if any(a > b for a, b in zip(combo, combo[1:])):
+                continue
+            cuts = [self._cut_at(j) for j in combo]
+            q = self.quality_at_thresholds(cuts)
+            if q > best_q + 1e-12:
+                best_cuts, best_q = cuts, q
+        return best_cuts if best_cuts is not None else [self._cut_at(int(round(b))) for b in bounds]
+
+    def _cut_at(self, j: int) -> float:
+        """A score threshold below which exactly the ``j`` lowest-scored queries fall
+        (fewer where scores tie across the boundary)."""
+        v = self.sorted_scores
+        if j <= 0:
+            return float(v[0])
+        if j >= self.n:
+            return float(np.nextafter(v[-1], math.inf))
+        return float(v[j - 1] + (v[j] - v[j - 1]) / 2)
+
+    def quality_at_thresholds(self, thresholds) -> float:
+        """Mean quality when queries are routed by score cut points, as deployed:
+        query -> model j when t_(j-1) <= score < t_j."""
+        t = np.asarray(thresholds, dtype=float)
+        if t.shape != (self.k - 1,) or not np.all(np.isfinite(t)) or np.any(np.diff(t) < 0):
+            raise InputError(f"thresholds: {list(t)} must be {self.k - 1} finite, non-decreasing cut points", hint="one per model boundary")
+        j = np.concatenate([[0], np.searchsorted(self.sorted_scores, t, side="left"), [self.n]])
+        total = sum(self.cum[j[m + 1], m] - self.cum[j[m], m] for m in range(self.k))
+        return float(total / self.n)
 
     def curve(self, points: int = 101) -> tuple[np.ndarray, np.ndarray]:
         """(strong-model share, quality) for two models."""
@@ -437,40 +480,81 @@ def load_routellm_mt_bench(path: str | pathlib.Path | None = None) -> QualityTab
     )
 
 
+MAX_SCORE_ABS = 1e12
+"""Bound on a router score's magnitude: score thresholds interpolate between neighbours,
+which stays finite and ordered far inside float64's range."""
+
+
 def load_quality_file(path: str | pathlib.Path, models: tuple[str, ...] | None = None) -> QualityTable:
     """A plain CSV or JSONL: one row per query, one numeric column per model (named as
     the catalog's model), optional ``score`` column (router score); correctness given as
-    0/1 or True/False becomes percent."""
+    0/1 or True/False becomes percent.
+
+    The file must be UTF-8; every JSONL line a JSON object; every quality cell a finite
+    number of magnitude at most ``MAX_QUALITY_ABS`` (1e6) and every score a finite
+    number of magnitude at most :data:`MAX_SCORE_ABS`. A bad cell raises
+    :class:`InputError` naming its row and column.
+    """
+    from boute.engine.scenario import MAX_QUALITY_ABS
+
     p = pathlib.Path(path)
     if not p.is_file():
         raise InputError(f"quality.data: {str(p)!r} not found", hint="give a CSV or JSONL path")
+    try:
+        text = p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"quality.data: {p.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+                         hint="save the file as UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"quality.data: cannot read {str(p)!r}: {exc.strerror}", hint="check the path and its permissions") from None
+    rows: list[dict] = []
     if p.suffix.lower() == ".jsonl":
-        rows = [json.loads(x) for x in p.read_text(encoding="utf-8").splitlines() if x.strip()]
+        for n, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+            except ValueError as exc:
+                raise InputError(f"quality.data: {p.name} line {n} is not valid JSON: {exc.msg}", hint="one JSON object per line") from None
+            if not isinstance(r, dict) or not all(isinstance(k, str) for k in r):
+                raise InputError(f"quality.data: {p.name} line {n} is a {type(r).__name__}, not a JSON object",
+                                 hint='one object per line, e.g. {"Llama-3.1-8B": 1, "Llama-3.1-70B": 1}')
+            rows.append(r)
     else:
-        with p.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+        try:
+            rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        except csv.Error as exc:
+            raise InputError(f"quality.data: {p.name} is not a valid CSV: {exc}", hint="one row per query, one column per model") from None
     if not rows:
         raise InputError(f"quality.data: {p.name} has no rows", hint="one row per query")
     cols = [c for c in rows[0] if c not in ("score", "prompt", "query", "id")]
     if models is not None:
         cols = list(models)
-    def num(v, c, i):
+    if any(c is None or not str(c).strip() for c in cols):
+        raise InputError(f"quality.data: {p.name} has a column without a name", hint="name every column after a model (or score)")
+
+    def num(v, c, i, bound):
         if isinstance(v, bool) or v in ("True", "False", "true", "false"):
             return 100.0 if str(v).lower() == "true" else 0.0
         try:
-            return float(v)
-        except (TypeError, ValueError):
-            raise InputError(f"quality.data: {p.name} row {i + 1} column {c!r} = {v!r} is not a number", hint="use 0/1, True/False or a score") from None
+            x = float(v) if isinstance(v, (int, float, str)) else None
+        except (ValueError, OverflowError):
+            x = None
+        if x is None or not math.isfinite(x) or abs(x) > bound:
+            raise InputError(f"quality.data: {p.name} row {i + 1} column {c!r} = {v!r} is not a finite number of magnitude <= {bound:g}",
+                             hint="use 0/1, True/False or a score") from None
+        return x
+
     try:
-        q = np.array([[num(r[c], c, i) for c in cols] for i, r in enumerate(rows)])
+        q = np.array([[num(r[c], c, i, MAX_QUALITY_ABS) for c in cols] for i, r in enumerate(rows)], dtype=float)
+        scores = None
+        if "score" in rows[0]:
+            scores = np.array([num(r["score"], "score", i, MAX_SCORE_ABS) for i, r in enumerate(rows)], dtype=float)
     except KeyError as exc:
-        raise InputError(f"quality.data: {p.name} has no column {exc.args[0]!r}", hint=f"columns: {', '.join(rows[0])}") from None
-    binary = np.isin(q, (0.0, 1.0)).all()
+        raise InputError(f"quality.data: {p.name} has no column {exc.args[0]!r} in some row", hint=f"columns: {', '.join(map(str, rows[0]))}") from None
+    binary = bool(np.isin(q, (0.0, 1.0)).all())
     if binary:
         q = q * 100.0
-    scores = None
-    if "score" in rows[0]:
-        scores = np.array([num(r["score"], "score", i) for i, r in enumerate(rows)])
     return QualityTable(models=tuple(cols), quality=q, unit="accuracy %" if binary or q.max() > 10 else "judge score (1-10)",
                         scores=scores, source=f"file {p.name}")
 

@@ -17,37 +17,66 @@ completion, arrival or KV limit instead of looping over every token. That is wha
 makes a performance DB of hundreds of simulations take seconds.
 
 :func:`simulate_pool` runs several replicas (different GPU types and parallelisms
-allowed) behind one load balancer: capacity-proportional (smooth weighted round robin)
-or join-shortest-queue.
+allowed) behind one load balancer. Its default, and the one policy the perf DB, the
+verification re-simulation and the exported router configuration share, is
+**weighted random** (:data:`DISPATCH_POLICY`): each request goes to replica ``i`` with
+probability ``w_i / sum w`` independently of the others, ``w_i`` being the replica's
+capacity at the plan's latency bound. That is what LiteLLM's ``simple-shuffle`` routing
+does with per-deployment ``weight`` (``random.choices(range(len(weights)),
+weights=weights)`` in BerriAI/litellm ``litellm/router_strategy/simple_shuffle.py``,
+commit 1116dd5, read 2026-11-28), and it is why the perf DB's assumption holds: a
+Poisson stream split by independent coin flips (thinning) gives each replica a Poisson
+stream of rate ``lambda w_i / sum w``, exactly the per-replica arrival process each DB
+point was simulated with. Smooth weighted round robin (``proportional``) and
+join-shortest-queue (``jsq``) remain available for comparison only.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 
 import attrs
 import numpy as np
 
-from boute.engine.errors import InputError
+from boute.engine.errors import InputError, did_you_mean
 from boute.engine.replica import ReplicaModel
 from boute.engine.workload import RequestStream
 
-__all__ = ["ReplicaSim", "SimResult", "simulate_replica", "simulate_pool", "simulate_closed_loop", "summarize"]
+__all__ = [
+    "ReplicaSim", "SimResult", "simulate_replica", "simulate_pool", "simulate_closed_loop", "summarize",
+    "DISPATCH_POLICY", "DISPATCH_POLICIES",
+]
+
+DISPATCH_POLICY = "weighted-random"
+"""The dispatch policy of every plan: perf DB assumption, re-simulation, router.yaml."""
+DISPATCH_POLICIES = (DISPATCH_POLICY, "proportional", "jsq")
 
 
 @attrs.frozen(kw_only=True)
 class SimResult:
-    """Per-request latencies (seconds) and aggregates of one simulation."""
+    """Per-request latencies (seconds) and aggregates of one simulation.
+
+    Per-request arrays hold the completed post-warm-up requests in arrival order.
+    """
 
     ttft_s: np.ndarray
     tpot_s: np.ndarray
+    """Time per output token after the first, only for requests with at least two output
+    tokens (a one-token output has no inter-token gap: counting it as 0 would bias the
+    mean down), so it may be shorter than ``e2e_s``."""
     e2e_s: np.ndarray
     completed: int
     submitted: int
     duration_s: float
     busy_s: float
+    """Mean busy time per replica after the warm-up (so ``utilization`` <= 1)."""
     preemptions: int
+    arrival_s: np.ndarray | None = None
+    """Arrival time of each entry of ``e2e_s`` (pools only; None for one replica)."""
+    replica: np.ndarray | None = None
+    """Index of the replica that served each entry of ``e2e_s`` (pools only)."""
 
     @property
     def p50_s(self) -> float:
@@ -82,7 +111,11 @@ def _pct(x: np.ndarray, q: float) -> float:
 
 
 def summarize(r: SimResult) -> dict[str, float]:
-    """Aggregates as a plain dict (P50/P95/P99/mean e2e, TTFT, TPOT, throughput)."""
+    """Aggregates as a plain dict (P50/P95/P99/mean e2e, TTFT, TPOT, throughput).
+
+    TPOT aggregates skip one-token outputs (no inter-token gap; see ``SimResult.tpot_s``).
+    """
+    tpot = r.tpot_s
     return {
         "p50_s": r.p50_s,
         "p95_s": r.p95_s,
@@ -90,7 +123,8 @@ def summarize(r: SimResult) -> dict[str, float]:
         "mean_s": r.mean_s,
         "ttft_mean_s": float(np.mean(r.ttft_s)) if len(r.ttft_s) else math.inf,
         "ttft_p95_s": _pct(r.ttft_s, 95),
-        "tpot_mean_s": float(np.mean(r.tpot_s)) if len(r.tpot_s) else math.inf,
+        "tpot_mean_s": float(np.mean(tpot)) if len(tpot) else math.inf,
+        "tpot_p95_s": _pct(tpot, 95),
         "throughput_rps": r.throughput_rps,
         "utilization": r.utilization,
         "completed": float(r.completed),
@@ -137,6 +171,13 @@ class ReplicaSim:
         self.kv_used = 0
         self.outstanding = 0
         self.n_partial = 0  # waiting requests whose prompt is partly prefilled (they hold a seat)
+        # Decode bookkeeping without touching every running sequence on every step (speed
+        # only, same results): a running request r has generated ``_steps - _gbase[r]``
+        # tokens (``generated[r]`` is brought up to date when it leaves the batch), and a
+        # heap holds each running request's finishing step ``_gbase[r] + output[r]``.
+        self._steps = 0
+        self._gbase: dict[int, int] = {}
+        self._fheap: list[tuple[int, int]] = []
 
     # ---------------------------------------------------------------- API
     def submit(self, arrival_s: float, prompt_tokens: int, output_tokens: int) -> int:
@@ -172,7 +213,7 @@ class ReplicaSim:
         first = np.array(self.first[start:])[done]
         fin = fin[done]
         out = np.array(self.output[start:])[done]
-        tpot = np.where(out > 1, (fin - first) / np.maximum(out - 1, 1), 0.0)
+        tpot = ((fin - first) / np.maximum(out - 1, 1))[out > 1]  # TPOT is undefined for one-token outputs
         t0 = self.arrival[start] if n > start else 0.0
         return SimResult(
             ttft_s=first - arr,
@@ -197,6 +238,7 @@ class ReplicaSim:
 
     def _preempt_last(self) -> None:
         r = self.running.pop()
+        self.generated[r] = self._steps - self._gbase.pop(r)
         ctx = self.prompt[r] + self.generated[r]
         self.ctx_sum -= ctx
         self.kv_used -= ctx
@@ -232,7 +274,10 @@ class ReplicaSim:
         P, pairs = 0, 0.0
         done: list[int] = []
         partial_seen = 0
-        for r in list(self.waiting):
+        # Iterate the deque itself (not a copy): the loop stops after the few requests the
+        # budget admits, and copying a long queue on every iteration made overloaded runs
+        # quadratic in the queue length. The queue is only changed after the loop.
+        for r in self.waiting:
             if budget <= 0:
                 break
             new = self.prefilled[r] == 0
@@ -291,25 +336,51 @@ class ReplicaSim:
                 self.outstanding -= 1
             else:
                 self.running.append(r)
+                self._join(r)
                 self.ctx_sum += ctx
+
+    def _join(self, r: int) -> None:
+        base = self._steps - self.generated[r]
+        self._gbase[r] = base
+        heapq.heappush(self._fheap, (base + self.output[r], r))
+
+    def _clean_heap(self) -> None:
+        # Drop entries of requests that left the batch (preempted) or were re-queued since.
+        h, gb, out = self._fheap, self._gbase, self.output
+        while h:
+            fs, r = h[0]
+            b = gb.get(r)
+            if b is not None and b + out[r] == fs:
+                return
+            heapq.heappop(h)
 
     def _advance_running(self, k: int) -> None:
         B = len(self.running)
         self.ctx_sum += B * k
         self.kv_used += B * k
-        still = []
-        for r in self.running:
-            g = self.generated[r] + k
+        self._steps += k
+        steps = self._steps
+        self._clean_heap()
+        h = self._fheap
+        if not h or h[0][0] > steps:
+            return
+        done = set()
+        while h and h[0][0] <= steps:
+            _, r = heapq.heappop(h)
+            base = self._gbase.get(r)
+            if base is None or base + self.output[r] > steps:
+                continue  # stale entry
+            del self._gbase[r]
+            g = steps - base
             self.generated[r] = g
-            if g >= self.output[r]:
-                self.finish[r] = self.t
-                ctx = self.prompt[r] + g
-                self.ctx_sum -= ctx
-                self.kv_used -= ctx
-                self.outstanding -= 1
-            else:
-                still.append(r)
-        self.running = still
+            self.finish[r] = self.t
+            ctx = self.prompt[r] + g
+            self.ctx_sum -= ctx
+            self.kv_used -= ctx
+            self.outstanding -= 1
+            done.add(r)
+        if done:
+            self.running = [r for r in self.running if r not in done]
 
     def _decode_steps(self, t_stop: float, max_steps: int | None = None) -> None:
         while True:
@@ -321,8 +392,8 @@ class ReplicaSim:
             if not self.running:
                 return
         B = len(self.running)
-        gen, out = self.generated, self.output
-        k = min(out[r] - gen[r] for r in self.running)
+        self._clean_heap()
+        k = self._fheap[0][0] - self._steps  # steps until the next completion
         k = min(k, (self.kv_cap - self.kv_used) // B)
         a = self._tok[min(B, self._ntok)] + self._d0 + self._samp[min(B, len(self._samp) - 1)]
         C = self.ctx_sum
@@ -414,8 +485,9 @@ def simulate_pool(
     replicas: list[tuple[ReplicaModel, int]],
     stream: RequestStream,
     *,
-    policy: str = "proportional",
+    policy: str = DISPATCH_POLICY,
     weights: list[float] | None = None,
+    seed: int = 0,
     chunked_prefill: bool = True,
     warmup_fraction: float = 0.1,
 ) -> SimResult:
@@ -423,24 +495,40 @@ def simulate_pool(
 
     Args:
         replicas: ``(model, kv_capacity_tokens)`` per replica.
-        policy: ``proportional`` (smooth weighted round robin by ``weights``, e.g. each
-            replica's capacity) or ``jsq`` (join the replica with the fewest outstanding
-            requests, ties by weight).
+        policy: ``weighted-random`` (default: each request independently to replica ``i``
+            with probability ``w_i / sum w``, seeded by ``seed``), ``proportional`` (smooth
+            weighted round robin) or ``jsq`` (join the replica with the fewest outstanding
+            requests per unit weight, ties by weight).
         weights: relative capacity of each replica (default equal).
+        seed: seed of the weighted-random draws (same seed, same dispatch).
+        warmup_fraction: leading fraction of the stream whose requests are not reported;
+            utilisation also counts only busy time after the warm-up.
     """
-    if policy not in ("proportional", "jsq"):
-        raise InputError(f"policy: {policy!r} is not a balancing policy", hint="use 'proportional' or 'jsq'")
+    if policy not in DISPATCH_POLICIES:
+        raise InputError(f"policy: {policy!r} is not a dispatch policy", hint=did_you_mean(policy, DISPATCH_POLICIES))
     if not replicas:
         raise InputError("replicas: empty pool", hint="give at least one replica")
     sims = [ReplicaSim(m, kv, chunked_prefill=chunked_prefill) for m, kv in replicas]
     w = np.asarray(weights if weights is not None else [1.0] * len(sims), dtype=float)
-    if len(w) != len(sims) or np.any(w <= 0):
-        raise InputError(f"weights: {weights!r} must be one positive number per replica", hint="e.g. capacities")
+    if w.shape != (len(sims),) or not np.all(np.isfinite(w)) or np.any(w <= 0):
+        raise InputError(f"weights: {weights!r} must be one positive finite number per replica", hint="e.g. capacities")
     w = w / w.sum()
+    arrivals = stream.arrival_s.tolist()
+    n = len(arrivals)
+    start = int(n * warmup_fraction)
+    if policy == DISPATCH_POLICY:
+        picks = np.random.default_rng(seed).choice(len(sims), size=n, p=w).tolist() if n else []
     credit = np.zeros(len(sims))
     owner: list[tuple[int, int]] = []
-    for a, p, o in zip(stream.arrival_s.tolist(), stream.prompt_tokens.tolist(), stream.output_tokens.tolist()):
-        if policy == "proportional":
+    busy0 = [0.0] * len(sims)
+    t0 = arrivals[start] if n > start else 0.0
+    for j, (a, p, o) in enumerate(zip(arrivals, stream.prompt_tokens.tolist(), stream.output_tokens.tolist())):
+        if j == start:
+            busy0 = _busy_before(sims, t0)
+        if policy == DISPATCH_POLICY:
+            i = picks[j]
+            sims[i].run_until(a)
+        elif policy == "proportional":
             credit += w
             i = int(np.argmax(credit))
             credit[i] -= 1.0
@@ -448,13 +536,11 @@ def simulate_pool(
         else:
             for s in sims:
                 s.run_until(a)
-            i = min(range(len(sims)), key=lambda j: (sims[j].outstanding / w[j], -w[j]))
+            i = min(range(len(sims)), key=lambda k: (sims[k].outstanding / w[k], -w[k]))
         owner.append((i, sims[i].submit(a, p, o)))
     for s in sims:
         s.run_until(math.inf)
-    n = len(owner)
-    start = int(n * warmup_fraction)
-    ttft, tpot, e2e = [], [], []
+    ttft, tpot, e2e, arr, rep = [], [], [], [], []
     for i, rid in owner[start:]:
         s = sims[i]
         f = s.finish[rid]
@@ -462,11 +548,29 @@ def simulate_pool(
             continue
         e2e.append(f - s.arrival[rid])
         ttft.append(s.first[rid] - s.arrival[rid])
-        tpot.append((f - s.first[rid]) / (s.output[rid] - 1) if s.output[rid] > 1 else 0.0)
-    t0 = stream.arrival_s[start] if n > start else 0.0
+        if s.output[rid] > 1:  # TPOT is undefined for a one-token output
+            tpot.append((f - s.first[rid]) / (s.output[rid] - 1))
+        arr.append(s.arrival[rid])
+        rep.append(i)
     end = max(s.t for s in sims)
+    busy = sum(s.busy - b for s, b in zip(sims, busy0)) / len(sims)
     return SimResult(
         ttft_s=np.array(ttft), tpot_s=np.array(tpot), e2e_s=np.array(e2e), completed=len(e2e), submitted=n - start,
-        duration_s=max(end - t0, 1e-12), busy_s=float(sum(s.busy for s in sims)) / len(sims),
-        preemptions=sum(s.preemptions for s in sims),
+        duration_s=max(end - t0, 1e-12), busy_s=float(busy), preemptions=sum(s.preemptions for s in sims),
+        arrival_s=np.array(arr), replica=np.array(rep, dtype=np.int64),
     )
+
+
+def _busy_before(sims: list[ReplicaSim], t0: float) -> list[float]:
+    """Each replica's busy time up to ``t0`` (the end of the warm-up).
+
+    Runs every replica up to ``t0`` (iterations are exact, so advancing a replica earlier
+    than its next arrival changes nothing). An iteration that started before ``t0`` and
+    ends after it counts only its part before ``t0``: busy time and clock advance together
+    by the same step, so the overshoot is ``t - t0``.
+    """
+    out = []
+    for s in sims:
+        s.run_until(t0)
+        out.append(s.busy - max(s.t - t0, 0.0))
+    return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import io
 import math
 import pathlib
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from boute.engine.errors import InputError, did_you_mean
 
-__all__ = ["Workload", "LengthDist", "RequestStream", "builtin_workloads", "get_workload", "load_azure_trace"]
+__all__ = ["Workload", "LengthDist", "RequestStream", "builtin_workloads", "get_workload", "load_azure_trace", "MAX_TOKENS_PER_REQUEST"]
 
 ARRIVALS = ("poisson", "gamma", "trace")
 
@@ -180,38 +181,63 @@ def get_workload(name: str) -> Workload:
     return table[name]
 
 
+MAX_TOKENS_PER_REQUEST = 10_000_000
+"""Largest prompt or output length accepted in a trace: the longest context window of a
+released model (Llama 4 Scout, 10M tokens; Meta, 2025-04-05)."""
+
+
 def load_azure_trace(path: str | pathlib.Path, name: str | None = None, max_rows: int | None = None) -> Workload:
     """A workload that replays an Azure-format CSV (``TIMESTAMP,ContextTokens,GeneratedTokens``).
 
     Lengths become 101-point quantile tables and the inter-arrival gaps are replayed
-    (rescaled to the rate asked for).
+    (rescaled to the rate asked for). Every row is checked: a timestamp, and token counts
+    that are whole numbers from 1 to :data:`MAX_TOKENS_PER_REQUEST`; the file must be
+    UTF-8 text. A bad row raises :class:`InputError` naming its line.
     """
     path = pathlib.Path(path)
+    where = "workload.trace"
     if not path.is_file():
-        raise InputError(f"workload.trace: file {str(path)!r} does not exist", hint="give the path of an Azure-format CSV")
+        raise InputError(f"{where}: file {str(path)!r} does not exist", hint="give the path of an Azure-format CSV")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{where}: {path.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+                         hint="save the trace as UTF-8 CSV") from None
+    except OSError as exc:
+        raise InputError(f"{where}: cannot read {str(path)!r}: {exc.strerror}", hint="check the path and its permissions") from None
     times, ctx, gen = [], [], []
-    with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         need = {"TIMESTAMP", "ContextTokens", "GeneratedTokens"}
         if not reader.fieldnames or not need <= set(reader.fieldnames):
             raise InputError(
-                f"workload.trace: {path.name} has columns {reader.fieldnames}, not TIMESTAMP,ContextTokens,GeneratedTokens",
+                f"{where}: {path.name} has columns {reader.fieldnames}, not TIMESTAMP,ContextTokens,GeneratedTokens",
                 hint="use the Azure LLM inference trace format",
             )
         for i, row in enumerate(reader):
             if max_rows is not None and i >= max_rows:
                 break
+            line = reader.line_num
             try:
-                times.append(datetime.datetime.fromisoformat(row["TIMESTAMP"].strip()[:26]).timestamp())
-                ctx.append(int(row["ContextTokens"]))
-                gen.append(int(row["GeneratedTokens"]))
-            except (ValueError, TypeError):
+                ts = datetime.datetime.fromisoformat(str(row["TIMESTAMP"]).strip()[:26]).timestamp()
+                c, g = _tokens(row["ContextTokens"]), _tokens(row["GeneratedTokens"])
+            except (ValueError, TypeError, OverflowError, OSError):
                 raise InputError(
-                    f"workload.trace: {path.name} line {i + 2} is not a timestamp and two integers: {row}",
+                    f"{where}: {path.name} line {line} is not a timestamp and two whole token counts: "
+                    + " ".join(repr(row)[:120].split()),
                     hint="fix or drop that line",
                 ) from None
+            for col, v in (("ContextTokens", c), ("GeneratedTokens", g)):
+                if not 1 <= v <= MAX_TOKENS_PER_REQUEST:
+                    raise InputError(f"{where}: {path.name} line {line} {col} = {v} must be between 1 and {MAX_TOKENS_PER_REQUEST:,}",
+                                     hint="every request has a prompt and generates at least one token; fix or drop that line")
+            times.append(ts)
+            ctx.append(c)
+            gen.append(g)
+    except csv.Error as exc:
+        raise InputError(f"{where}: {path.name} is not a valid CSV: {exc}", hint="use the Azure LLM inference trace format") from None
     if len(times) < 3:
-        raise InputError(f"workload.trace: {path.name} has {len(times)} rows; need at least 3", hint="give a longer trace")
+        raise InputError(f"{where}: {path.name} has {len(times)} rows; need at least 3", hint="give a longer trace")
     t = np.sort(np.asarray(times))
     gaps = np.diff(t)
     gaps = np.where(gaps > 0, gaps, 1e-6)
@@ -225,3 +251,11 @@ def load_azure_trace(path: str | pathlib.Path, name: str | None = None, max_rows
         default_rate_per_s=float(len(t) / max(t[-1] - t[0], 1e-9)),
         source=f"replay of {path.name} ({len(t)} requests)",
     )
+
+
+def _tokens(v) -> int:
+    """A whole token count written as an integer (``12``, not ``12.5`` or ``1e3``)."""
+    s = str(v).strip()
+    if not s.lstrip("+-").isdigit() or not s.isascii():
+        raise ValueError(s)
+    return int(s)

@@ -47,13 +47,12 @@ GPUS4 = ("H100-SXM", "RTX-PRO-6000", "RTX-5090", "RTX-4090")
 
 
 def scenario(cat, workload, quality_min, *, objective="latency", slo=None, gpus=None, budget=30.0, extra=None):
-    from boute.engine import Scenario, default_scenario
+    from boute.engine import default_scenario
 
-    d = default_scenario(cat).to_dict()
-    d.update(workload=workload, quality_min=quality_min, objective=objective, latency_slo_s=slo,
-             budget_usd_per_hour=budget if objective == "latency" else None, gpus=gpus or d["gpus"])
-    d.update(extra or {})
-    return Scenario.from_dict(d, cat)
+    base = default_scenario(cat)
+    return base.with_overrides(cat, workload=workload, quality_min=quality_min, objective=objective, latency_slo_s=slo,
+                               budget_usd_per_hour=budget if objective == "latency" else None, gpus=gpus or base.gpus,
+                               **(extra or {}))
 
 
 def solve_all(planner, verify=True):
@@ -149,12 +148,10 @@ def table2(cat, tiny):
     if not tiny:
         models = ("Llama-3.1-8B", "Qwen3-8B", "Qwen3-32B", "Llama-3.1-70B")
         gpus = {g: n for g, n in zip(cat.gpus, (91, 91, 91, 91, 91, 91, 91, 91, 91, 91, 90))}
-        d = dict(scenario(cat, "gsm8k", 90).to_dict(), models=list(models), gpus=gpus, price_set="aws",
-                 price_overrides={"H100-PCIe": 2.39, "RTX-PRO-6000": 1.79, "RTX-5090": 0.89, "RTX-4090": 0.69},
-                 arrival_rate_per_s=100.0, budget_usd_per_hour=800.0, max_trials=40)
-        from boute.engine import Scenario
-
-        sc = Scenario.from_dict(d, cat)
+        sc = scenario(cat, "gsm8k", 90).with_overrides(
+            cat, models=list(models), gpus=gpus, price_set="aws",
+            price_overrides={"H100-PCIe": 2.39, "RTX-PRO-6000": 1.79, "RTX-5090": 0.89, "RTX-4090": 0.69},
+            arrival_rate_per_s=100.0, budget_usd_per_hour=800.0, max_trials=40)
         # ILLUSTRATIVE accuracies for a timing test, not quality claims: the two Llama figures are
         # Meta's; the Qwen3 ones are placeholders between them.
         table = calibrated_gsm8k(models, (84.5, 88.0, 92.0, 95.1), seed=0)

@@ -2,7 +2,9 @@
 
 Enumerates every integer replica vector within its bounds (depth-first over configs,
 pruning on budget, availability and the best cost found) and returns the least-cost one
-satisfying C1-C5 of :mod:`boute.engine.problem`. It shares the binary-search driver
+satisfying C1-C5 of :mod:`boute.engine.problem` (for the pooled-P95 objective: C1', C6
+and C7, each model held to the highest quantile level its replicas cover, which is the
+best level choice for a given replica vector). It shares the binary-search driver
 with the MILP, so the two are compared like for like. Refuses instances whose search
 space exceeds ``max_nodes``.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from boute.engine.problem import DeploymentProblem
+from boute.engine.problem import PERCENTILE, DeploymentProblem, MinCost, SolverError, SolveStatus, packing_violations
 
 __all__ = ["ExhaustiveSolver"]
 
@@ -29,16 +31,19 @@ class ExhaustiveSolver:
 
     def min_cost(self, problem: DeploymentProblem, latency_s: float, *, relax: frozenset[str] = frozenset()):
         items = [(d.model, o) for d in problem.demands for o in d.options]
-        caps = [o.capacity(latency_s) for _, o in items]
+        levels = problem.active_levels
+        caps_at = [{q: o.capacity(latency_s, q) for q in levels} for _, o in items]  # per level
         loads = {d.model: d.load_rps for d in problem.demands}
-        # C6: a model may have to carry up to the whole pooled load of a pool it is in.
+        total_load = sum(loads.values())
+        # C8: a model may have to carry up to the whole pooled load of a pool it is in.
         need = {m: max([v] + [pool.load_rps for pool in problem.pooled if m in pool.models]) for m, v in loads.items()}
         mbud = {d.model: d.budget_usd_per_hour for d in problem.demands}
         budget = problem.budget_usd_per_hour if "budget" not in relax else None
         use_avail = "availability" not in relax
         bounds = []
-        for (m, o), cap in zip(items, caps):
-            b = 0 if cap <= 0 else math.ceil(need[m] / cap - 1e-12)  # more than needed never helps cost
+        for (m, o), cap_q in zip(items, caps_at):
+            # More than a level's need never helps cost: bound by the largest need over levels.
+            b = max((math.ceil(need[m] / c - 1e-12) for c in cap_q.values() if c > 0), default=0)
             if use_avail:
                 b = min(b, problem.availability.get(o.gpu, 0) // o.num_gpus)
             if budget is not None:
@@ -48,29 +53,29 @@ class ExhaustiveSolver:
         for b in bounds:
             space *= b + 1
         if space > self.max_nodes:
-            raise ValueError(f"exhaustive search space {space} exceeds max_nodes={self.max_nodes}; use the MILP")
+            raise SolverError(f"search space {space} exceeds max_nodes={self.max_nodes}; use the MILP")
         best = [math.inf, None]
         x = [0] * len(items)
 
         def packing_ok(used_by_tp: dict[str, dict[int, int]]) -> bool:
-            for g, by_tp in used_by_tp.items():
-                node = problem.gpus_per_node.get(g, 8)
-                avail = problem.availability.get(g, 0)
-                for s in (2, 4, 8):
-                    if s > node:
-                        continue
-                    n = sum(v for tp, v in by_tp.items() if tp >= s)
-                    if n > (avail // node) * node + ((avail % node) // s) * s:
-                        return False
-            return True
+            return not any(packing_violations(problem.availability.get(g, 0), problem.gpus_per_node.get(g, 8), by_tp)
+                           for g, by_tp in used_by_tp.items())
 
         def rec(i: int, cost: float, capsum: dict, gpus: dict, spend: dict) -> None:
             if cost >= best[0] - 1e-12:
                 return
             if i == len(items):
-                if any(capsum.get(m, 0.0) < loads[m] - 1e-9 for m in loads if loads[m] > 0):
+                held = 0.0  # sum_m lambda_m q_m with q_m the highest level model m holds
+                for m in loads:
+                    if loads[m] <= 0:
+                        continue
+                    q_m = max((q for q in levels if capsum.get((m, q), 0.0) >= loads[m] - 1e-9), default=None)
+                    if q_m is None:
+                        return
+                    held += loads[m] * q_m
+                if problem.latency_metric == "system" and held < PERCENTILE * total_load - 1e-9:
                     return
-                if any(sum(capsum.get(m, 0.0) for m in pool.models) < pool.load_rps - 1e-9 for pool in problem.pooled):
+                if any(sum(capsum.get((m, PERCENTILE), 0.0) for m in pool.models) < pool.load_rps - 1e-9 for pool in problem.pooled):
                     return
                 if use_avail:
                     per_tp: dict[str, dict[int, int]] = {}
@@ -94,14 +99,17 @@ class ExhaustiveSolver:
                 if use_avail and g2 > problem.availability.get(o.gpu, 0):
                     break
                 x[i] = v
-                rec(i + 1, c2, {**capsum, m: capsum.get(m, 0.0) + v * caps[i]}, {**gpus, o.gpu: g2}, {**spend, m: s2})
+                cs = dict(capsum)
+                for q, c in caps_at[i].items():
+                    cs[(m, q)] = cs.get((m, q), 0.0) + v * c
+                rec(i + 1, c2, cs, {**gpus, o.gpu: g2}, {**spend, m: s2})
             x[i] = 0
 
         rec(0, 0.0, {}, {}, {})
         if best[1] is None:
-            return "infeasible", None, None
+            return MinCost(status=SolveStatus.INFEASIBLE)
         counts: dict[str, dict[str, int]] = {}
         for (m, o), v in zip(items, best[1]):
             if v:
                 counts.setdefault(m, {})[o.key] = v
-        return "optimal", counts, float(best[0])
+        return MinCost(status=SolveStatus.OPTIMAL, counts=counts, cost_usd_per_hour=float(best[0]))

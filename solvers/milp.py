@@ -1,6 +1,7 @@
 """The default inner solver: the MILP of :mod:`boute.engine.problem` in Pyomo, solved by HiGHS.
 
-The formulation (docstring of :mod:`boute.engine.problem`, constraints ``C1``-``C5``) is
+The formulation (docstring of :mod:`boute.engine.problem`, constraints ``C1``-``C5``, and
+``C1'``/``C6``/``C7`` for the pooled-P95 objective with its binary level choice) is
 built once per problem structure as a persistent APPSI model with *mutable* capacity
 and budget parameters; the binary search over T only updates ``capacity_rps`` and
 re-solves (about 3 ms each on two cores, against ~20 ms rebuilding, measured in
@@ -16,25 +17,24 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from boute.engine.problem import DeploymentProblem
+from boute.engine.problem import PERCENTILE, DeploymentProblem, MinCost, SolverError, SolveStatus, node_packing_limits
 
 __all__ = ["HighsSolver", "highs_status"]
 
-HIGHS_NAME = "appsi_highs"  # the one place the registered HiGHS solver is named
 
+def highs_status(term: Any, has_solution: bool) -> SolveStatus:
+    """Map APPSI's ``TerminationCondition`` (an enum, matched by member, not by name) to
+    boute's statuses: the one mapping."""
+    from pyomo.contrib.appsi.base import TerminationCondition as TC
 
-def highs_status(term: Any, has_solution: bool) -> str:
-    """Map APPSI/HiGHS termination conditions to boute's statuses (the one mapping)."""
-    name = str(getattr(term, "name", term)).lower()
-    if "optimal" in name:
-        return "optimal"
-    if "infeasible" in name and "unbounded" not in name:
-        return "infeasible"
-    if "infeasibleorunbounded" in name or "infeasible_or_unbounded" in name:
-        return "infeasible"
-    if "time" in name or "limit" in name:
-        return "time_limit" if not has_solution else "feasible"
-    return "feasible" if has_solution else "error"
+    if term == TC.optimal:
+        return SolveStatus.OPTIMAL
+    if term in (TC.infeasible, TC.infeasibleOrUnbounded):
+        # every variable is >= 0 with a cost >= 0: the formulation is never unbounded
+        return SolveStatus.INFEASIBLE
+    if term in (TC.maxTimeLimit, TC.maxIterations, TC.objectiveLimit, TC.interrupted):
+        return SolveStatus.FEASIBLE if has_solution else SolveStatus.TIME_LIMIT
+    return SolveStatus.FEASIBLE if has_solution else SolveStatus.ERROR
 
 
 class HighsSolver:
@@ -63,6 +63,7 @@ class HighsSolver:
             tuple(sorted(problem.availability.items())),
             tuple(sorted(problem.gpus_per_node.items())),
             problem.budget_usd_per_hour,
+            problem.active_levels,
             tuple(pool.models for pool in problem.pooled),
             relax,
         )
@@ -78,7 +79,9 @@ class HighsSolver:
         f.CONFIGS = pyo.Set(initialize=pairs, dimen=2, ordered=True)
         f.GPU_TYPES = pyo.Set(initialize=sorted({o.gpu for o in opt_of.values()}), ordered=True)
         f.price_usd_per_hour = pyo.Param(f.CONFIGS, initialize={p: opt_of[p].usd_per_hour for p in pairs})
-        f.capacity_rps = pyo.Param(f.CONFIGS, initialize=0.0, mutable=True)
+        system = problem.latency_metric == "system"
+        f.LEVELS = pyo.Set(initialize=list(problem.active_levels), ordered=True)
+        f.capacity_rps = pyo.Param(f.CONFIGS, f.LEVELS, initialize=0.0, mutable=True)
         f.load_rps = pyo.Param(f.MODELS, initialize={d.model: d.load_rps for d in problem.demands}, mutable=True)
         f.gpus_per_replica = pyo.Param(f.CONFIGS, initialize={p: opt_of[p].num_gpus for p in pairs})
 
@@ -94,19 +97,38 @@ class HighsSolver:
         f.NumReplicas = pyo.Var(f.CONFIGS, domain=pyo.NonNegativeIntegers, bounds=ub)
         f.Total_Cost = pyo.Objective(expr=sum(f.price_usd_per_hour[p] * f.NumReplicas[p] for p in f.CONFIGS), sense=pyo.minimize)
 
-        # C1: every model's replicas together sustain its load at P95 <= T.
-        def meet(_f, m):
-            terms = [f.capacity_rps[p] * f.NumReplicas[p] for p in f.CONFIGS if p[0] == m]
-            if not terms:
-                return pyo.Constraint.Skip
-            return sum(terms) >= f.load_rps[m]
+        if not system:
+            # C1: every model's replicas together sustain its load at P95 <= T.
+            def meet(_f, m):
+                terms = [f.capacity_rps[p, PERCENTILE] * f.NumReplicas[p] for p in f.CONFIGS if p[0] == m]
+                if not terms:
+                    return pyo.Constraint.Skip
+                return sum(terms) >= f.load_rps[m]
 
-        f.Meet_Demand = pyo.Constraint(f.MODELS, rule=meet)
-        # C6: pooled models together sustain a pooled load (a routing share left free).
+            f.Meet_Demand = pyo.Constraint(f.MODELS, rule=meet)
+        else:
+            f.PickLevel = pyo.Var(f.MODELS, f.LEVELS, domain=pyo.Binary)
+
+            # C1': the replicas hold the picked quantile level q at T (rhs 0 for unpicked levels).
+            def meet_at(_f, m, q):
+                terms = [f.capacity_rps[p, q] * f.NumReplicas[p] for p in f.CONFIGS if p[0] == m]
+                return (sum(terms) if terms else 0.0) >= f.load_rps[m] * f.PickLevel[m, q]
+
+            f.Meet_Demand_At_Level = pyo.Constraint(f.MODELS, f.LEVELS, rule=meet_at)
+            # C6: one level per model.
+            f.One_Level = pyo.Constraint(f.MODELS, rule=lambda _f, m: sum(f.PickLevel[m, q] for q in f.LEVELS) == 1)
+            # C7: the pooled CDF at T, sum_m s_m q_m, reaches 0.95.
+            f.Pooled_Quantile = pyo.Constraint(
+                expr=sum(f.load_rps[m] * q * f.PickLevel[m, q] for m in f.MODELS for q in f.LEVELS)
+                >= PERCENTILE * sum(f.load_rps[m] for m in f.MODELS)
+            )
+        # C8: the pooled models' replicas together sustain a shared load (a routing share left
+        # free for the exact outer path; per-model metric only, checked by the planner).
         f.POOLS = pyo.Set(initialize=range(len(problem.pooled)))
         f.pooled_load_rps = pyo.Param(f.POOLS, initialize={j: pool.load_rps for j, pool in enumerate(problem.pooled)}, mutable=True)
         f.Meet_Pooled_Demand = pyo.Constraint(
-            f.POOLS, rule=lambda _f, j: sum(f.capacity_rps[p] * f.NumReplicas[p] for p in f.CONFIGS if p[0] in problem.pooled[j].models)
+            f.POOLS,
+            rule=lambda _f, j: sum(f.capacity_rps[p, PERCENTILE] * f.NumReplicas[p] for p in f.CONFIGS if p[0] in problem.pooled[j].models)
             >= f.pooled_load_rps[j],
         )
         if "availability" not in relax:
@@ -119,14 +141,11 @@ class HighsSolver:
             # C5: TP groups of size >= s fit in whole nodes plus the partial node's s-blocks.
             packing = []
             for g in sorted({o.gpu for o in opt_of.values()}):
-                node = problem.gpus_per_node.get(g, 8)
-                avail = problem.availability.get(g, 0)
-                for s in (2, 4, 8):
-                    if s > node:
-                        continue
+                limits = node_packing_limits(problem.availability.get(g, 0), problem.gpus_per_node.get(g, 8))
+                for s, room in limits.items():
                     members = [p for p in pairs if opt_of[p].gpu == g and opt_of[p].tp >= s]
                     if members:
-                        packing.append((g, s, members, (avail // node) * node + ((avail % node) // s) * s))
+                        packing.append((g, s, members, room))
             f.PACKING = pyo.Set(initialize=range(len(packing)))
             f.Node_Packing = pyo.Constraint(
                 f.PACKING, rule=lambda _f, i: sum(f.gpus_per_replica[p] * f.NumReplicas[p] for p in packing[i][2]) <= packing[i][3]
@@ -159,7 +178,8 @@ class HighsSolver:
         f, opt, _ = self._cache[key]
         opt_of = {(d.model, o.key): o for d in problem.demands for o in d.options}  # this problem's curves
         for p, o in opt_of.items():
-            f.capacity_rps[p] = o.capacity(latency_s)
+            for q in problem.active_levels:
+                f.capacity_rps[p, q] = o.capacity(latency_s, q)
         for j, pool in enumerate(problem.pooled):
             f.pooled_load_rps[j] = pool.load_rps
         for d in problem.demands:
@@ -170,8 +190,10 @@ class HighsSolver:
         res = opt.solve(f)
         has = res.best_feasible_objective is not None
         status = highs_status(res.termination_condition, has)
-        if not has or status in ("infeasible", "error"):
-            return ("infeasible" if status in ("infeasible", "feasible", "optimal") else status), None, None
+        if status is SolveStatus.ERROR:
+            raise SolverError(f"HiGHS ended with {res.termination_condition.name} at T = {latency_s:g} s")
+        if not has or status is SolveStatus.INFEASIBLE:
+            return MinCost(status=SolveStatus.TIME_LIMIT if status is SolveStatus.TIME_LIMIT else SolveStatus.INFEASIBLE)
         prim = res.solution_loader.get_primals()
         counts: dict[str, dict[str, int]] = {}
         for (m, k), var in f.NumReplicas.items():
@@ -179,4 +201,4 @@ class HighsSolver:
             if x > 0:
                 counts.setdefault(m, {})[k] = x
         cost = sum(x * opt_of[(m, k)].usd_per_hour for m, row in counts.items() for k, x in row.items())
-        return status, counts, float(cost)
+        return MinCost(status=status, counts=counts, cost_usd_per_hour=float(cost))

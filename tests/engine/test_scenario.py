@@ -85,3 +85,122 @@ def test_trace_workload_path_relative_to_file(catalog, tmp_path, small_dict):
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump(small_dict))
     assert load_scenario(f, catalog).workload == str(csv)
+
+
+# ---------------------------------------------------------------- validated on the type (issue 16 item 5, issue 18)
+import math  # noqa: E402
+
+import attrs  # noqa: E402
+
+from boute.engine.scenario import MAX_ARRIVAL_RATE_PER_S, QualitySource  # noqa: E402
+
+RANGE = [
+    ({"arrival_rate_per_s": 1e-9}, r"arrival_rate_per_s: 1e-09 must be a positive finite number >= 0.001"),
+    ({"arrival_rate_per_s": 1e6}, r"arrival_rate_per_s: 1000000.0 is above the largest accepted value 100000"),
+    ({"arrival_rate_per_s": math.nan}, r"arrival_rate_per_s: nan must be a positive finite number"),
+    ({"budget_usd_per_hour": math.inf}, r"budget_usd_per_hour: inf must be a positive finite number"),
+    ({"budget_usd_per_hour": 1e308}, r"budget_usd_per_hour: 1e\+308 is above the largest accepted value"),
+    ({"price_overrides": {"H100": 1e308}}, r"price_overrides.H100: 1e\+308 is above the largest accepted value 1000"),
+    ({"price_overrides": {"H100": math.nan}}, r"price_overrides.H100: nan must be a positive finite number"),
+    ({"latency_slo_s": 601}, r"latency_slo_s: 601 is above the largest accepted value 600"),
+    ({"quality_min": math.nan}, r"quality_min: nan must be a number"),
+    ({"quality_min": 1e308}, r"quality_min: 1e\+308 must be a number"),
+    ({"quality": {"auc": math.nan}}, r"quality.auc: nan must be between"),
+    ({"gpus": {"H100": 10**7}}, r"gpus.H100: 10000000 must be a whole number of GPUs >= 0 and <= 1,000,000"),
+    ({"gpus": {"H100": 8.0}}, r"gpus.H100: 8.0 must be a whole number"),
+    ({"seed": 2**40}, r"seed: 1099511627776 must be an integer >= 0 and <= 4294967295"),
+    ({"max_trials": 0}, r"max_trials: 0 must be an integer >= 1"),
+    ({"arrival_rate_per_s": True}, r"arrival_rate_per_s: True must be a positive finite number"),
+]
+
+FALSY = [
+    ({"quality": 0}, r"quality: 0 must be a non-empty mapping"),
+    ({"quality": {}}, r"quality: \{\} must be a non-empty mapping"),
+    ({"quality": None}, r"quality: None must be a non-empty mapping"),
+    ({"quality": ""}, r"quality: '' must be a non-empty mapping"),
+    ({"price_overrides": []}, r"price_overrides: \[\] must map GPU names"),
+    ({"price_overrides": None}, r"price_overrides: None must map GPU names"),
+    ({"price_overrides": 0}, r"price_overrides: 0 must map GPU names"),
+    ({"gpus": {}}, r"gpus: \{\} must map GPU type names"),
+    ({"models": []}, r"models: \(\) must be a non-empty list"),
+    ({"models": ""}, r"models: \(''\,\) must be a non-empty list"),
+    ({"name": ""}, r"name: '' must be a non-empty string"),
+    ({"workload": ""}, r"workload: '' must be a built-in name"),
+    ({"workload": None}, r"workload: None must be a built-in name"),
+    ({"weight_dtypes": []}, r"weight_dtypes: \[\] must list dtypes"),
+    ({"objective": None}, r"objective: None is not an objective"),
+    ({"mode": ""}, r"mode: '' is not a mode"),
+    ({"seed": None}, r"seed: None must be an integer >= 0"),
+    ({"price_set": ""}, r"price_set: '' must be a non-empty string"),
+    ({"quality": {"data": ""}}, r"quality.data: '' must be a non-empty string"),
+    ({"quality": {"router": None}}, r"quality.router: unknown router None"),
+    ({"price_overrides": {"H100": 0}}, r"price_overrides.H100: 0 must be a positive finite number"),
+]
+
+
+@pytest.mark.parametrize("patch,match", RANGE + FALSY)
+def test_numbers_are_range_checked_and_falsy_values_are_not_defaults(catalog, small_dict, patch, match):
+    small_dict.update(patch)
+    with pytest.raises(InputError, match=match) as exc:
+        Scenario.from_dict(small_dict, catalog)
+    assert "\n" not in exc.value.one_line() and exc.value.hint
+
+
+def test_empty_price_overrides_mapping_is_the_value_no_overrides(catalog, small_dict):
+    small_dict["price_overrides"] = {}
+    assert Scenario.from_dict(small_dict, catalog).price_overrides == {}
+
+
+def test_validators_guard_every_construction_path(catalog, small_dict):
+    s = Scenario.from_dict(small_dict, catalog)
+    with pytest.raises(InputError, match=r"arrival_rate_per_s: -1 must be a positive"):
+        attrs.evolve(s, arrival_rate_per_s=-1)
+    with pytest.raises(InputError, match=r"budget_usd_per_hour: the latency objective needs a budget"):
+        attrs.evolve(s, budget_usd_per_hour=None)
+    with pytest.raises(InputError, match=r"latency_slo_s: the cost objective needs a P95 latency SLO"):
+        Scenario(gpus={"H100-SXM": 1}, models=("Llama-3.1-8B",), arrival_rate_per_s=1.0, objective="cost")
+    with pytest.raises(InputError, match=r"quality.auc: 2 must be between"):
+        QualitySource(auc=2)
+    with pytest.raises(InputError, match=r"arrival_rate_per_s: 200000.0 is above"):
+        Scenario(gpus={"H100-SXM": 1}, models=("Llama-3.1-8B",), arrival_rate_per_s=2 * MAX_ARRIVAL_RATE_PER_S, budget_usd_per_hour=1.0)
+
+
+def test_with_overrides_revalidates_and_canonicalises(catalog, small_dict):
+    s = Scenario.from_dict(small_dict, catalog)
+    t = s.with_overrides(catalog, gpus={"H100": 4}, models=["llama-3.1-70b", "Llama-3.1-8B"], quality={"router": "oracle"})
+    assert t.gpus == {"H100-SXM": 4} and t.models == ("Llama-3.1-8B", "Llama-3.1-70B")
+    assert t.quality == attrs.evolve(s.quality, router="oracle")  # only the key given changes
+    assert s.with_overrides(catalog) == s
+    with pytest.raises(InputError, match=r"gpus.H200-SXM: unknown GPU type|gpus.RTX9090: unknown GPU type"):
+        s.with_overrides(catalog, gpus={"RTX9090": 1})
+    with pytest.raises(InputError, match=r"scenario: unknown field 'rate'.*did you mean"):
+        s.with_overrides(catalog, rate=3)
+    with pytest.raises(InputError, match=r"quality: unknown field 'routr'"):
+        s.with_overrides(catalog, quality={"routr": "oracle"})
+    with pytest.raises(InputError, match=r"gpus.H100-SXM: H100-SXM is listed twice"):
+        s.with_overrides(catalog, gpus={"H100": 4, "H100-SXM": 4})
+
+
+def test_replan_goes_through_with_overrides(small_planner):
+    with pytest.raises(InputError, match=r"quality_min: nan must be a number"):
+        small_planner.replan(quality_min=math.nan)
+
+
+def test_yaml_duplicate_keys_and_non_utf8_files(catalog, tmp_path):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("gpus: {H100: 8, H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\n")
+    with pytest.raises(InputError, match=r"--scenario: key 'H100' is given twice \(line 1\)"):
+        load_scenario(dup, catalog)
+    raw = tmp_path / "raw.yaml"
+    raw.write_bytes(b"name: caf\xe9\n")
+    with pytest.raises(InputError, match=r"--scenario: raw.yaml is not UTF-8 text \(byte 0xe9 at offset 9\)"):
+        load_scenario(raw, catalog)
+    with pytest.raises(InputError, match=r"--scenario: '' is not a file name"):
+        load_scenario("", catalog)
+
+
+def test_with_overrides_defaults_to_the_installed_catalog(catalog, small_dict):
+    s = Scenario.from_dict(small_dict, catalog)
+    assert s.with_overrides(arrival_rate_per_s=3).arrival_rate_per_s == 3
+    with pytest.raises(InputError, match=r"models: unknown model 'GPT-9'"):
+        s.with_overrides(models=["GPT-9"])

@@ -5,7 +5,11 @@ import attrs
 import numpy as np
 import pytest
 
-from boute.engine.problem import ConfigOption, DeploymentProblem, ModelDemand, SolveResult, check_counts, latency_grid, solve_problem
+from boute.engine.errors import InputError
+from boute.engine.problem import (
+    ConfigOption, DeploymentProblem, ModelDemand, SolveResult, check_counts, latency_grid, model_levels, node_packing_limits,
+    packing_violations, solve_problem, SolveStatus,
+)
 from boute.engine.solvers import get_solver, solver_names
 
 
@@ -21,24 +25,32 @@ def _curve(rng, base_p95, max_rate, n=12):
     return tuple(rates.tolist()), tuple(np.maximum.accumulate(p95).tolist())
 
 
-def random_problem(rng, objective="latency"):
+LEVEL_SCALE = {0.5: 0.45, 0.9: 0.8, 0.95: 1.0, 0.99: 1.5}
+
+
+def random_problem(rng, objective="latency", metric="per-model"):
     gpus = ["G1", "G2", "G3"][: rng.integers(1, 4)]
     avail = {g: int(rng.integers(1, 9)) for g in gpus}
     price = {g: float(rng.choice([0.5, 0.9, 2.0, 3.0])) for g in gpus}
     demands = []
-    for m in range(int(rng.integers(1, 3))):
+    for m in range(2 if metric == "system" else int(rng.integers(1, 3))):
         opts = []
         for g in gpus:
             for tp in (1, 2):
                 if rng.random() < 0.6:
-                    rates, p95 = _curve(rng, float(rng.uniform(0.5, 3)), float(rng.uniform(0.5, 6)))
+                    base, top = float(rng.uniform(0.5, 3)), float(rng.uniform(0.5, 6))
+                    rates, p95 = _curve(rng, base, top)
+                    # other quantiles: the P95 curve scaled, steeper for higher levels
+                    quant = {q: tuple(np.maximum.accumulate(np.asarray(p95) * k * (1 + (k - 1) * np.asarray(rates) / top)).tolist())
+                             for q, k in LEVEL_SCALE.items() if q != 0.95}
                     opts.append(ConfigOption(key=f"m{m}@{g}:tp{tp}", model=f"m{m}", gpu=g, tp=tp, pp=1,
-                                             usd_per_hour=tp * price[g], rates_rps=rates, p95_s=p95))
-        demands.append(ModelDemand(model=f"m{m}", load_rps=float(rng.uniform(0.2, 6)), options=tuple(opts)))
+                                             usd_per_hour=tp * price[g], rates_rps=rates, p95_s=p95, quantiles_s=quant))
+        demands.append(ModelDemand(model=f"m{m}", load_rps=float(rng.uniform(0.2, 3 if metric == "system" else 6)), options=tuple(opts)))
     budget = float(rng.uniform(1, 15))
     return DeploymentProblem(demands=tuple(demands), availability=avail, gpus_per_node={g: 4 for g in gpus},
                              budget_usd_per_hour=budget if objective == "latency" else None, objective=objective,
-                             latency_slo_s=float(rng.uniform(1, 8)), latency_grid_s=latency_grid(0.1, 60, 0.02))
+                             latency_slo_s=float(rng.uniform(1, 8)), latency_grid_s=latency_grid(0.1, 60, 0.02),
+                             latency_metric=metric)
 
 
 @pytest.mark.parametrize("objective", ["latency", "cost"])
@@ -100,6 +112,9 @@ def test_node_packing_limits_tp_groups():
     for name in ("highs", "exhaustive"):
         r = solve_problem(p, get_solver(name))
         assert r.status == "infeasible", name
+    # the one C5 rule, and the oracle that re-checks allocations applies it too
+    assert node_packing_limits(6, 4) == {2: 6, 4: 4} and node_packing_limits(16, 8) == {2: 16, 4: 16, 8: 16}
+    assert packing_violations(6, 4, {4: 8, 1: 1}) == [(2, 8, 6), (4, 8, 4)] and packing_violations(6, 4, {4: 4, 2: 2}) == []
 
 
 def test_latency_mode_least_T_then_least_cost():
@@ -116,10 +131,97 @@ def test_latency_mode_least_T_then_least_cost():
 
 
 def test_highs_status_mapping():
+    from pyomo.contrib.appsi.base import TerminationCondition as TC
+
     from boute.solvers.milp import highs_status
 
-    assert highs_status("optimal", True) == "optimal"
-    assert highs_status("infeasible", False) == "infeasible"
-    assert highs_status("maxTimeLimit", True) == "feasible"
-    assert highs_status("maxTimeLimit", False) == "time_limit"
-    assert highs_status("unknown", False) == "error"
+    assert highs_status(TC.optimal, True) is SolveStatus.OPTIMAL
+    assert highs_status(TC.infeasible, False) is SolveStatus.INFEASIBLE
+    assert highs_status(TC.infeasibleOrUnbounded, False) is SolveStatus.INFEASIBLE
+    assert highs_status(TC.maxTimeLimit, True) is SolveStatus.FEASIBLE
+    assert highs_status(TC.maxTimeLimit, False) is SolveStatus.TIME_LIMIT
+    assert highs_status(TC.unknown, False) is SolveStatus.ERROR
+    assert SolveStatus.OPTIMAL == "optimal"  # a StrEnum: plan.json and old callers see the string
+
+
+def test_only_a_declared_solver_error_becomes_a_result():
+    from boute.solvers.exhaustive import ExhaustiveSolver
+
+    o = _opt("x", "m", "A", cap=0.01, price=0.1)
+    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=5.0, options=(o,)),), availability={"A": 4096},
+                          gpus_per_node={"A": 8}, objective="cost", latency_slo_s=4.0)
+    r = solve_problem(p, ExhaustiveSolver(max_nodes=10))
+    assert r.status is SolveStatus.ERROR and "exhaustive: search space" in r.explanation
+
+    class Broken:
+        name = "broken"
+
+        def available(self):
+            return True
+
+        def min_cost(self, problem, latency_s, *, relax=frozenset()):
+            raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):  # a backend bug is not dressed up as a status
+        solve_problem(p, Broken())
+
+
+@pytest.mark.parametrize("objective", ["latency", "cost"])
+def test_system_p95_milp_matches_exhaustive(objective):
+    """Pooled P95 (binary level choice, C1'/C6/C7): the MILP and the exhaustive reference
+    agree on small random instances, every MILP allocation re-checks, and the pooled
+    objective is never worse than the per-model bound it relaxes."""
+    rng = np.random.default_rng(11 if objective == "latency" else 13)
+    highs, ref = get_solver("highs"), get_solver("exhaustive")
+    feasible = mixed = 0
+    for _ in range(60):
+        p = random_problem(rng, objective, metric="system")
+        a, b = solve_problem(p, highs), solve_problem(p, ref)
+        assert a.status in ("optimal", "infeasible") and b.status in ("optimal", "infeasible"), (a, b)
+        assert a.ok == b.ok
+        per_model = solve_problem(attrs.evolve(p, latency_metric="per-model"), highs)
+        if per_model.ok:
+            assert a.ok
+        if not a.ok:
+            continue
+        feasible += 1
+        assert a.latency_bound_s == pytest.approx(b.latency_bound_s)
+        assert a.cost_usd_per_hour == pytest.approx(b.cost_usd_per_hour, abs=1e-6)
+        assert check_counts(p, a.counts, a.latency_bound_s) == ""
+        if per_model.ok:
+            key = (lambda r: r.latency_bound_s) if objective == "latency" else (lambda r: r.cost_usd_per_hour)
+            assert key(a) <= key(per_model) + 1e-9
+        levels = model_levels(p, a.counts, a.latency_bound_s)
+        loads = {d.model: d.load_rps for d in p.demands}
+        assert sum(loads[m] * q for m, q in levels.items()) >= 0.95 * sum(loads.values()) - 1e-9
+        mixed += len(set(levels.values())) > 1
+    assert feasible > 20 and mixed > 0
+
+
+def test_system_metric_needs_quantile_curves():
+    o = _opt("x", "m", "A", cap=1.0, price=1.0)
+    with pytest.raises(InputError, match=r"latency_metric: system needs quantile curves at \[0.5, 0.9, 0.99\] for config x"):
+        DeploymentProblem(demands=(ModelDemand(model="m", load_rps=1.0, options=(o,)),), availability={"A": 8},
+                          gpus_per_node={"A": 8}, budget_usd_per_hour=5.0, latency_metric="system")
+    with pytest.raises(InputError, match="latency_metric: .pooled. is not a latency metric.*per-model, system"):
+        DeploymentProblem(demands=(), availability={"A": 8}, gpus_per_node={"A": 8}, budget_usd_per_hour=5.0, latency_metric="pooled")
+
+
+def test_ttft_tpot_ceiling_binds():
+    """A TTFT/TPOT ceiling below the latency capacity caps what a replica may take: the
+    cost-mode plan then needs more replicas, and an unreachable ceiling is explained."""
+    o = _opt("x", "m", "A", cap=2.0, price=1.0)
+    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=3.0, options=(o,)),), availability={"A": 8},
+                          gpus_per_node={"A": 8}, objective="cost", latency_slo_s=4.0)
+    assert solve_problem(p, get_solver("highs")).counts == {"m": {"x": 2}}
+    tight = attrs.evolve(p, demands=(ModelDemand(model="m", load_rps=3.0, options=(attrs.evolve(o, ceiling_rps=0.5),)),))
+    for name in ("highs", "exhaustive"):
+        assert solve_problem(tight, get_solver(name)).counts == {"m": {"x": 6}}
+    none = attrs.evolve(p, demands=(ModelDemand(model="m", load_rps=3.0, options=(attrs.evolve(o, ceiling_rps=0.0),)),))
+    r = solve_problem(none, get_solver("highs"))
+    assert r.status == "infeasible" and "TTFT / TPOT SLOs" in r.explanation
+
+
+def test_capacity_scale_derates():
+    o = _opt("x", "m", "A", cap=2.0, price=1.0)
+    assert attrs.evolve(o, capacity_scale=0.5).capacity(4.0) == pytest.approx(o.capacity(4.0) * 0.5)
