@@ -79,7 +79,14 @@ def _save(res: dict) -> None:
 
 
 def _machine() -> dict:
-    return {"cpus": os.cpu_count(), "loadavg_1m": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {"cpus": os.cpu_count(), "loadavg_1m": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "commit": commit}
 
 
 def three_scenario(cat, **over):
@@ -327,7 +334,7 @@ Two models in joint mode have one routing dimension, and `boute solve` answers i
 (`--strategy auto` picks `exact`; see `Planner._exact`: the share becomes a continuous
 variable of the MILP through one pooled row, so a binary search over the latency grid
 gives the optimum over every share meeting the quality target). Measured on
-{d['machine']['cpus']} CPUs at load {d['machine']['loadavg_1m']:.1f} ({d['machine']['date']}), perf DB from the cache:
+{d['machine']['cpus']} CPUs at load {d['machine']['loadavg_1m']:.1f} ({d['machine']['date']}, commit {d['machine'].get('commit', 'h14 at 36dd5ea, before merging main (new perf DB)')}), perf DB from the cache:
 
 | | best P95 bound | quality | gap to the grid | MILP solves | wall |
 |---|---:|---:|---:|---:|---:|
@@ -365,7 +372,7 @@ synthetic (calibrated on Meta's published accuracies, `CALIBRATED_QUALITY`). Ref
 routing on the simplex in steps of 1/{ref['steps']} ({ref['points']} points, {ref['milp_solves']} MILP solves,
 {ref['workers']} processes, {ref['wall_s']:.0f} s{' from the answer cache' if ref['from_cache'] else ''}): best {ref['best']:.3f} s at shares
 {ref['best_shares']}. BO with every structural piece, the paper's stopping rule (best unchanged for
-20 trials) and a cap; machine: {t['machine']['cpus']} CPUs at load {t['machine']['loadavg_1m']:.1f}.
+20 trials) and a cap; machine: {t['machine']['cpus']} CPUs at load {t['machine']['loadavg_1m']:.1f}, commit {t['machine'].get('commit', 'h14 at 36dd5ea, before merging main (new perf DB)')}.
 
 | run | best | gap to grid | trials to 1 % | seconds to 1 % | trials run | MILP solves | time to stop | of which inner solves | stop reason |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---|
@@ -448,6 +455,11 @@ silently: the stop reason says which fired.
 
 | variant | paper rule: trials / time | """ + " | ".join(f"EHVI < {t}" for t in s["thresholds"]) + """ |
 |---|---|""" + "---|" * len(s["thresholds"]) + "\n" + "\n".join(rows) + "\n")
+    missing = [name for name in ("ablation", "stopping") if name not in res]
+    if missing:
+        parts.append("### Not yet measured\n\n" + "\n".join(
+            f"- `{name}`: implemented, not run on the reference machine yet: `python scripts/bench_planner.py --part {name}`"
+            for name in missing) + "\n")
     update_section("planner", "\n".join(parts))
 
 
