@@ -1,11 +1,15 @@
-"""Baselines on the same simulator, perf DB, prices and budget (the BOute paper's four).
+"""Baselines on the same simulator, perf DB, prices and budget (the BOute paper's four),
+for any number of candidate models ``k``.
 
 * Stand-Alone-Homo: the strongest model only, on the best single GPU type.
 * Stand-Alone-Hetero: the strongest model only, any mix of GPU types (MILP).
-* RouteLLM: the router at the quality target (least strong share), resources split
-  evenly across models (half the budget each for two), one GPU type (the best).
-* BOute-Homo: routing and deployment co-optimised, one GPU type (the best), the routing
-  searched on a fine grid.
+* RouteLLM: a two-model router (RouteLLM routes between a weak and a strong model; with
+  ``k >= 3`` candidates the cheapest and the strongest, the others unused) at the quality
+  target (least strong share), resources split evenly between the two models, one GPU
+  type (the best).
+* BOute-Homo: routing and deployment co-optimised on one GPU type (the best): the exact
+  path for two models (:meth:`Planner._exact` restricted to the type), the simplex grid
+  (shares in steps of ``1 / grid_steps``) for ``k >= 3``.
 
 Each is answered by the same exact inner solver and re-simulated like the plan.
 """
@@ -42,56 +46,83 @@ def _summary(planner, ev, verify: bool) -> dict[str, Any]:
     return out
 
 
-def _even_cost(planner, ev):
-    """Cost of an evaluation under uniform allocation (each model budgeted like the costliest)."""
+def _even_cost(planner, ev, used: list[int]):
+    """Cost of an evaluation under uniform allocation (each used model budgeted like the costliest)."""
     import attrs
 
     if not ev.feasible:
         return ev
     per = {o.key: o.usd_per_hour for d in planner.problem(ev.shares).demands for o in d.options}
     spend = [sum(n * per[key] for key, n in row.items()) for row in ev.result.counts.values()]
-    even = len(planner.scenario.models) * max(spend)
+    even = len(used) * max(spend)
     return attrs.evolve(ev, result=attrs.evolve(ev.result, cost_usd_per_hour=even))
 
 
-def _best(evals, objective: str):
-    feas = [e for e in evals if e is not None and e.feasible]
+def _key(objective: str):
+    if objective == "latency":
+        return lambda e: (e.result.latency_bound_s, e.result.cost_usd_per_hour, -e.quality)
+    return lambda e: (e.result.cost_usd_per_hour, -e.quality)
+
+
+def _best(evals, objective: str, quality_min: float | None = None):
+    feas = [e for e in evals if e is not None and e.feasible and (quality_min is None or e.quality >= quality_min - 1e-9)]
     if not feas:
         return next((e for e in evals if e is not None), None)
-    key = (lambda e: (e.result.latency_bound_s, e.result.cost_usd_per_hour)) if objective == "latency" else (lambda e: e.result.cost_usd_per_hour)
-    return min(feas, key=key)
+    return min(feas, key=_key(objective))
 
 
-def run_baselines(planner, *, verify: bool = True, grid_points: int = 41) -> dict[str, dict[str, Any]]:
-    """Evaluate the four baselines for the planner's scenario."""
+def run_baselines(planner, *, verify: bool = True, grid_steps: int = 5) -> dict[str, dict[str, Any]]:
+    """Evaluate the four baselines for the planner's scenario (any number of models)."""
     sc = planner.scenario
     k = len(sc.models)
     strong = np.zeros(k)
     strong[-1] = 1.0
     gpus = [g for g, n in sc.gpus.items() if n > 0]
     obj = sc.objective
+    qmin = sc.quality_min
+    split = sc.mode == "split" and sc.budget_usd_per_hour is not None
+    one = strong.copy() if split else None  # a single model in split mode gets the whole budget
     out: dict[str, dict[str, Any]] = {}
-    out["Stand-Alone-Homo"] = _summary(planner, _best([planner.evaluate(strong, gpus=(g,)) for g in gpus], obj), verify)
-    out["Stand-Alone-Hetero"] = _summary(planner, planner.evaluate(strong), verify)
-    if k == 2:
-        try:
-            x = planner.min_strong_share()
-        except BouteError:
-            x = None
-        if x is not None:
-            shares = np.array([1 - x, x])
-            split = np.full(k, 1.0 / k) if sc.budget_usd_per_hour is not None and obj == "latency" else None
-            evs = [planner.evaluate(shares, split, gpus=(g,)) for g in gpus]
-            if obj == "cost":
-                # uniform allocation: every model gets the same budget, so the bill is k times
-                # the largest per-model need
-                evs = [_even_cost(planner, e) for e in evs]
-            out["RouteLLM"] = _summary(planner, _best(evs, obj), verify)
-            xs = np.linspace(x, 1.0, grid_points)
-            evs = [planner.evaluate([1 - v, v], gpus=(g,)) for g in gpus for v in xs]
-            out["BOute-Homo"] = _summary(planner, _best(evs, obj), verify)
+    # Stand-alone: quality is the strongest model's; below the target it is infeasible.
+    homo = _best([planner.evaluate(strong, one, gpus=(g,)) for g in gpus], obj, qmin)
+    hetero = planner.evaluate(strong, one)
+    for name, ev in (("Stand-Alone-Homo", homo), ("Stand-Alone-Hetero", hetero)):
+        if ev is not None and qmin is not None and ev.quality < qmin - 1e-9:
+            out[name] = {"feasible": False, "reason": f"the strongest model alone reaches quality {ev.quality:.2f} < {qmin}"}
         else:
-            out["RouteLLM"] = out["BOute-Homo"] = {"feasible": False, "reason": "quality target unreachable"}
+            out[name] = _summary(planner, ev, verify)
+    if k == 1:
+        out["RouteLLM"] = out["BOute-Homo"] = {"feasible": False, "reason": "one model: nothing to route"}
+        return out
+    # RouteLLM: cheapest vs strongest at the quality target, budget split evenly between them.
+    pair = planner.router.sub_router((sc.models[0], sc.models[-1])) if k > 2 else planner.router
+    x = 0.0 if qmin is None else pair.min_strong_share(qmin)
+    if x is None:
+        out["RouteLLM"] = {"feasible": False, "reason": "quality target unreachable by the cheapest/strongest pair"}
     else:
-        out["RouteLLM"] = out["BOute-Homo"] = {"feasible": False, "reason": "defined for two models"}
+        shares = np.zeros(k)
+        shares[0], shares[-1] = 1.0 - x, x
+        even = np.zeros(k)
+        even[0] = even[-1] = 0.5
+        uniform = even if sc.budget_usd_per_hour is not None and obj == "latency" else None
+        evs = [planner.evaluate(shares, uniform, gpus=(g,)) for g in gpus]
+        if obj == "cost":
+            # uniform allocation: both models get the same budget, so the bill is twice the larger need
+            evs = [_even_cost(planner, e, [0, k - 1]) for e in evs]
+        out["RouteLLM"] = _summary(planner, _best(evs, obj, qmin), verify)
+    # BOute-Homo: co-optimised on the best single GPU type.
+    cands = []
+    for g in gpus:
+        if k == 2:
+            try:
+                loop = planner._exact(gpus=(g,))
+            except BouteError:
+                continue
+            if loop.best_index is not None:
+                cands.append(loop.trials[loop.best_index].payload)
+        else:
+            for p in planner.simplex_grid(grid_steps):
+                shares, spl = planner._params_to_point(p)
+                cands.append(planner.evaluate(shares, spl, gpus=(g,)))
+    out["BOute-Homo"] = _summary(planner, _best(cands, obj, qmin), verify) if cands else {"feasible": False, "reason": "quality target unreachable"}
     return out

@@ -18,6 +18,7 @@ import math
 import os
 import pathlib
 import sys
+import time
 from typing import Any
 
 import attrs
@@ -66,7 +67,8 @@ def _add_solve(sub) -> None:
     p.add_argument("--mode", metavar="{joint,split}", help="joint (MILP splits the budget) or split (BO also searches the split)")
     p.add_argument("--seed", type=int, help="random seed (same seed, same plan)")
     p.add_argument("--max-trials", type=int, metavar="N", help="cap on outer-loop trials")
-    p.add_argument("--strategy", default="bo", metavar="{bo,random,grid}", help="outer loop: bo (Ax), random, or grid (two models, joint mode)")
+    p.add_argument("--strategy", default="auto",
+                   help="auto (default: exact for one or two models, bo for more), exact, bo (Ax), random or grid")
     p.add_argument("--no-structure", action="store_true", help="disable structural seeds and pruning (for comparison)")
     p.add_argument("--no-baselines", action="store_true", help="skip the four baselines")
     p.add_argument("--out", metavar="DIR", default="out", help="folder for plan.json, pareto.png and deploy/<target>/")
@@ -293,6 +295,7 @@ def render_table(plan) -> str:
         f"solver: {st.trials} trials ({st.strategy}, best at trial {st.best_at_trial}, {st.stop_reason}), "
         f"{st.inner_solves} MILP solves; perf DB {st.perfdb_configs} configs "
         f"({'cache' if st.perfdb_from_cache else 'built'} in {st.perfdb_s} s); optimiser {st.optimizer_s} s"
+        + (f"; planned and verified in {st.plan_wall_s} s wall ({st.plan_cpu_s} s CPU)" if st.plan_wall_s is not None else "")
     )
     return "\n".join(lines)
 
@@ -304,9 +307,16 @@ def _cmd_solve(args) -> int:
 
     catalog = load_catalog()
     sc, out_dir = _request(args, catalog)
+    from boute.engine.planner import resolve_strategy
+
+    strategy = resolve_strategy(args.strategy, len(sc.models), sc.latency_metric)
     interactive = sys.stderr.isatty() and not args.json
+    t_start, cpu_start = time.perf_counter(), time.process_time()
     planner = Planner(sc, catalog, use_cache=not args.no_cache, progress=_progress_factory(interactive))
-    plan = planner.plan(strategy=args.strategy, structure=not args.no_structure, baselines=not args.no_baselines)
+    plan = planner.plan(strategy=strategy, structure=not args.no_structure, baselines=not args.no_baselines)
+    # CPU time of this process beside the wall time: on a shared machine the wall time includes waiting for cores
+    plan = attrs.evolve(plan, stats=attrs.evolve(plan.stats, plan_wall_s=round(time.perf_counter() - t_start, 3),
+                                                 plan_cpu_s=round(time.process_time() - cpu_start, 3)))
     out = pathlib.Path(out_dir)
     try:
         paths = write_artifacts(plan, out, frontier_csv=args.frontier_csv)

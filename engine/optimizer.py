@@ -6,8 +6,9 @@ minimise and quality to maximise, reported noise-free (SEM 0). Trials whose inne
 problem is infeasible are marked failed with the reason, never dropped or faked.
 
 Strategies: ``bo`` (Ax, seeded), ``random`` (seeded uniform points, the control with the
-same trial budget) and ``grid`` (exhaustive over a 1-D routing grid; ground truth for
-two models in joint mode).
+same trial budget) and ``grid`` (every point of a given list: a 1-D routing grid, or the
+planner's simplex grid for three or more models). The exact path for at most one routing
+dimension lives in the planner (it needs no outer loop and never imports Ax).
 """
 
 from __future__ import annotations
@@ -21,30 +22,39 @@ from typing import Any
 import attrs
 import numpy as np
 
-from boute.engine.errors import InputError
+from boute.engine.errors import InputError, did_you_mean
 
-__all__ = ["Trial", "LoopResult", "run_outer_loop", "pareto_front", "STRATEGIES", "check_strategy"]
+__all__ = ["Trial", "LoopResult", "run_outer_loop", "pareto_front", "stop_message", "STRATEGIES", "check_strategy"]
 
-STRATEGIES = ("bo", "random", "grid")
+STRATEGIES = ("auto", "exact", "bo", "random", "grid")
+"""``auto`` picks ``exact`` for one or two models and ``bo`` for more (the planner)."""
 
 
 def check_strategy(strategy: str, *, models: int, mode: str) -> None:
     """Raise :class:`InputError` unless ``strategy`` can search this request's space.
 
-    The one place that says which strategy supports which request: ``grid`` walks a
-    single routing parameter (two models, joint mode); ``bo`` and ``random`` search any
-    space. A new strategy adds its name to ``STRATEGIES`` and its limits here.
+    The one place that says which strategy supports which request: ``exact`` answers at
+    most one routing dimension (one or two models, either mode: split mode's budget is
+    eliminated exactly); ``bo``, ``random`` and ``grid`` search any number of models
+    (``grid``: every routing on a simplex lattice for three or more). A new strategy adds
+    its name to ``STRATEGIES`` and its limits here.
     """
     if strategy not in STRATEGIES:
-        raise InputError(f"--strategy: {strategy!r} is not a strategy", hint="use " + ", ".join(STRATEGIES))
-    if strategy == "grid" and (models != 2 or mode != "joint"):
+        raise InputError(f"--strategy: {strategy!r} is not a strategy", hint=did_you_mean(strategy, STRATEGIES))
+    if strategy == "exact" and models > 2:
         raise InputError(
-            f"--strategy: grid searches one routing parameter (two models, joint mode); this request has {models} "
-            f"model{'s' if models != 1 else ''} in {mode} mode",
-            hint="use --strategy bo or random",
+            f"strategy: 'exact' searches at most one routing dimension; {models} models have {models - 1}",
+            hint="use bo (default for three or more models), random or grid",
         )
 
 log = logging.getLogger(__name__)
+
+INFEASIBLE_OBJECTIVE = 600.0
+"""Penalty objective for a trial without any plan before any plan was seen (the top of
+the latency grid, seconds)."""
+
+TORCH_THREADS = 1
+"""Intra-op threads torch may use while Ax fits and optimises (see run_outer_loop)."""
 
 
 @attrs.define(kw_only=True)
@@ -57,8 +67,14 @@ class Trial:
     objective: float = math.inf
     """Latency bound (s) or cost (USD/h): lower is better."""
     quality: float = -math.inf
+    observed: float | None = None
+    """The inner solve's objective even when the quality target is missed (None when
+    the inner problem itself is infeasible): data the GP learns from."""
     reason: str = ""
     payload: Any = None
+    ehvi: float | None = None
+    """Ax's expected hypervolume improvement of the batch that proposed this trial
+    (standardised outcome units; None for seeds and non-GP proposals)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -70,10 +86,15 @@ class LoopResult:
     """Trial count at which the final best was first found."""
 
 
-def _better(a: Trial, b: Trial | None) -> bool:
+def _better(a: Trial, b: Trial | None, rel_tol: float = 1e-9) -> bool:
+    """``a`` beats ``b``: a lower objective, or the same objective (within ``rel_tol``,
+    relative) and a higher quality: the quality tie-break."""
     if b is None:
         return True
-    return (a.objective, -a.quality) < (b.objective - 1e-12, -b.quality)
+    tol = rel_tol * max(abs(b.objective), 1.0)
+    if a.objective < b.objective - tol:
+        return True
+    return abs(a.objective - b.objective) <= tol and a.quality > b.quality + 1e-12
 
 
 def pareto_front(trials) -> list[Trial]:
@@ -85,6 +106,15 @@ def pareto_front(trials) -> list[Trial]:
             out.append(t)
             best_q = t.quality
     return out
+
+
+def stop_message(kind: str, *, stall_trials: int, max_trials: int) -> str:
+    """The one wording of each stop reason (reported in the plan's stats)."""
+    if kind == "stall":
+        return f"best unchanged for {stall_trials} trials (the paper's rule)"
+    if kind == "cap":
+        return f"trial cap {max_trials} reached before the stall rule (best unchanged for {stall_trials} trials) fired"
+    raise ValueError(kind)
 
 
 def run_outer_loop(
@@ -101,16 +131,32 @@ def run_outer_loop(
     batch: int = 1,
     progress: Callable[[int, int], None] | None = None,
     grid_points: int = 101,
+    candidates: list[dict[str, float]] | None = None,
+    log_objective: bool = False,
+    ehvi_stop: float | None = None,
 ) -> LoopResult:
-    """Run the outer loop until ``stall_trials`` trials pass without a new best, or ``max_trials``.
+    """Run the outer loop until ``stall_trials`` trials pass without a new best (the
+    paper's rule), or the ``max_trials`` cap, whichever comes first; the stop reason
+    says which.
 
     Args:
-        space: (name, low, high) per parameter.
+        space: (name, low, high) per parameter; a parameter with ``low == high`` is held
+            fixed (Ax rejects empty ranges), and with no free parameter one evaluation
+            is exhaustive.
         evaluate: maps parameters to a finished :class:`Trial` (feasible or not).
         seeds: structural starting points, evaluated first.
+        strategy: ``bo``, ``random`` or ``grid``.
+        candidates: the points ``grid`` evaluates (default: ``grid_points`` evenly
+            spaced values of the one free parameter).
+        log_objective: report ``log(objective)`` to Ax (the output transformation).
+        ehvi_stop: also stop (``bo`` only) once a feasible plan exists and the GP's
+            expected hypervolume improvement of the next batch (qLogNEHVI's optimised
+            value, exponentiated; outcomes standardised by Ax) falls below this.
     """
     trials: list[Trial] = []
     state = {"best": None, "since": 0, "best_at": None}
+    fixed = {n: float(lo) for n, lo, hi in space if hi - lo <= 1e-12}
+    free = [(n, float(lo), float(hi)) for n, lo, hi in space if hi - lo > 1e-12]
 
     def record(t: Trial) -> bool:
         t.index = len(trials)
@@ -128,76 +174,126 @@ def run_outer_loop(
         return LoopResult(trials=tuple(trials), stop_reason=reason, best_index=None if b is None else b.index, best_at_trial=state["best_at"])
 
     def stop_reason() -> str:
-        return "max_trials" if len(trials) >= max_trials else f"no better plan in {stall_trials} trials"
+        stalled = state["best"] is not None and state["since"] >= stall_trials
+        return stop_message("stall" if stalled else "cap", stall_trials=stall_trials, max_trials=max_trials)
+
+    def run(p: dict[str, float], source: str) -> Trial:
+        t = evaluate({**fixed, **p})
+        t.source = source
+        return t
+
+    if strategy not in ("bo", "random", "grid"):
+        raise ValueError(f"unknown strategy {strategy!r}")
+    if not free and candidates is None:
+        record(run({}, strategy))
+        return finish("nothing to search: every parameter is fixed, one evaluation is exhaustive")
 
     for p in seeds:
-        t = evaluate(dict(p))
-        t.source = "seed"
-        if record(t):
+        if record(run(dict(p), "seed")):
             return finish(stop_reason())
 
-    if not space:  # one model in joint mode: a single point, nothing to search
-        if not trials:
-            t = evaluate({})
-            t.source = "seed"
-            record(t)
-        return finish("nothing to search (one point)")
-
     if strategy == "grid":
-        if len(space) != 1:
-            raise InputError(f"--strategy: grid searches one routing parameter; this space has {len(space)}", hint="use --strategy bo or random")
-        name, lo, hi = space[0]
-        for v in np.linspace(lo, hi, grid_points):
-            t = evaluate({name: float(v)})
-            t.source = "grid"
+        if candidates is None:
+            if len(free) != 1:
+                raise ValueError("grid strategy without candidates searches one parameter")
+            name, lo, hi = free[0]
+            candidates = [{name: float(v)} for v in np.linspace(lo, hi, grid_points)]
+        for p in candidates:
+            t = run(dict(p), "grid")
+            t.index = len(trials)
             trials.append(t)
-            t.index = len(trials) - 1
             if t.feasible and _better(t, state["best"]):
                 state["best"], state["best_at"] = t, len(trials)
+            if progress:
+                progress(len(trials), len(candidates) + len(seeds))
         return finish("grid exhausted")
 
     if strategy == "random":
         rng = np.random.default_rng(seed)
         while True:
-            p = {n: float(rng.uniform(lo, hi)) for n, lo, hi in space}
-            t = evaluate(p)
-            t.source = "random"
-            if record(t):
+            p = {n: float(rng.uniform(lo, hi)) for n, lo, hi in free}
+            if record(run(p, "random")):
                 return finish(stop_reason())
 
-    if strategy != "bo":
-        raise InputError(f"--strategy: {strategy!r} is not a strategy", hint="use " + ", ".join(STRATEGIES))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        import botorch.acquisition.multi_objective.logei as botorch_logei
+        import torch
         from ax import Client, RangeParameterConfig
         from ax.utils.common.logger import set_stderr_log_level
 
-        set_stderr_log_level(logging.ERROR)  # "only N trials could be generated" is expected at phase switches
-        client = Client(random_seed=seed)
-        client.configure_experiment(
-            parameters=[RangeParameterConfig(name=n, parameter_type="float", bounds=(float(lo), float(hi))) for n, lo, hi in space]
-        )
-        constraints = [f"quality >= {quality_ref}"] if quality_ref is not None else None
-        client.configure_optimization(objective=f"-{objective_name}, quality", outcome_constraints=constraints)
-        client.configure_generation_strategy(method="fast", initialization_random_seed=seed,
-                                             initialization_budget=max(2, 5 - len(seeds)))
-        for t in trials:
-            idx = client.attach_trial(parameters=t.params)
-            _report(client, idx, t, objective_name)
-        while True:
-            proposals = client.get_next_trials(max_trials=batch)
-            if not proposals:
-                return finish("optimiser proposed nothing")
-            for idx, params in proposals.items():
-                t = evaluate({k: float(v) for k, v in params.items()})
-                t.source = "bo"
-                _report(client, idx, t, objective_name)
-                if record(t):
-                    return finish(stop_reason())
+        # BoTorch 0.18 JIT-compiles a fused qLogNEHVI kernel (C++, -O3 -march=native) on first
+        # use, under a lock file in ~/.cache/torch_extensions. Observed on the shared build
+        # machine: the compile took over ten minutes under load, and a compile killed midway
+        # left its lock behind, so every later BO run waited on it forever. The pure-PyTorch
+        # path computes the same acquisition value; mark the load as attempted so it is used.
+        botorch_logei._load_attempted = True
+
+        # One intra-op thread: the GP fits here are tiny (tens of points), and torch's
+        # thread pool spin-waits when the cores are shared. Measured on the 2-core build
+        # machine under load (3-model scenario, 10 trials, batches of 3): one GP
+        # generation took 30-60 s with torch's default 2 threads and about 5 s with 1.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(TORCH_THREADS)
+        try:
+            set_stderr_log_level(logging.ERROR)  # "only N trials could be generated" is expected at phase switches
+            client = Client(random_seed=seed)
+            client.configure_experiment(
+                parameters=[RangeParameterConfig(name=n, parameter_type="float", bounds=(lo, hi)) for n, lo, hi in free]
+            )
+            constraints = [f"quality >= {quality_ref}"] if quality_ref is not None else None
+            client.configure_optimization(objective=f"-{objective_name}, quality", outcome_constraints=constraints)
+            client.configure_generation_strategy(method="fast", initialization_random_seed=seed,
+                                                 initialization_budget=max(2, 5 - len(seeds)))
+            def report(idx: int, t: Trial) -> None:
+                seen = [x.observed for x in trials if x.observed is not None]
+                penalty = 2.0 * max(seen) if seen else INFEASIBLE_OBJECTIVE
+                _report(client, idx, t, objective_name, log_objective, penalty if log_objective else None)
+
+            for t in trials:
+                idx = client.attach_trial(parameters={n: min(max(float(t.params[n]), lo), hi) for n, lo, hi in free})
+                report(idx, t)
+            while True:
+                proposals = client.get_next_trials(max_trials=batch)
+                if not proposals:
+                    return finish("optimiser proposed nothing")
+                ehvi = _expected_improvement(client, list(proposals))
+                if ehvi_stop is not None and ehvi is not None and state["best"] is not None and ehvi < ehvi_stop:
+                    return finish(f"expected hypervolume improvement {ehvi:.2g} < {ehvi_stop:g}")
+                for idx, params in proposals.items():
+                    t = run({k: float(v) for k, v in params.items()}, "bo")
+                    t.ehvi = ehvi
+                    report(idx, t)
+                    if record(t):
+                        return finish(stop_reason())
+        finally:
+            torch.set_num_threads(threads)
 
 
-def _report(client, idx: int, t: Trial, objective_name: str) -> None:
-    if t.feasible:
-        client.complete_trial(trial_index=idx, raw_data={objective_name: (float(t.objective), 0.0), "quality": (float(t.quality), 0.0)})
-    else:
+def _expected_improvement(client, indices: list[int]) -> float | None:
+    """The acquisition value Ax recorded for the generator run behind ``indices``
+    (None before the GP phase). qLogNEHVI's value is a log: exponentiate it."""
+    vals = []
+    for idx in indices:
+        for gr in client._experiment.trials[idx].generator_runs:
+            v = (gr.gen_metadata or {}).get("expected_acquisition_value")
+            if v is not None:
+                vals.extend(np.ravel(np.asarray(v, dtype=float)).tolist())
+    if not vals:
+        return None
+    return float(np.exp(max(vals)))
+
+
+def _report(client, idx: int, t: Trial, objective_name: str, log_objective: bool = False, penalty: float | None = None) -> None:
+    """Tell Ax what a trial measured. Quality is always known (the router's curve); the
+    objective is the inner solve's, also when the quality target is missed. With the
+    output transformation (``penalty`` given) Ax sees ``log(objective)``, and an inner
+    problem without any plan counts as ``penalty`` (twice the worst objective seen) rather
+    than as a failed trial: a failed trial carries no data, so the GP proposes the same
+    point again (observed: the loop re-proposed three infeasible points for 12 trials)."""
+    y = t.observed if t.observed is not None else (t.objective if t.feasible else penalty)
+    if y is None or not math.isfinite(y) or not math.isfinite(t.quality):
         client.mark_trial_failed(trial_index=idx, failed_reason=t.reason or "infeasible")
+        return
+    y = math.log(max(float(y), 1e-12)) if log_objective else float(y)
+    client.complete_trial(trial_index=idx, raw_data={objective_name: (y, 0.0), "quality": (float(t.quality), 0.0)})

@@ -257,6 +257,12 @@ class SolveStats:
     """Config key -> capacity factor the final plan was solved with (empty: none derated)."""
     latency_failures: tuple[LatencyFailure, ...] = ()
     """What failed in each derating round."""
+    structure_pieces: dict[str, bool] = attrs.field(factory=dict)
+    """Which structural pieces of the outer loop were on (``bound``, ``seeds``, ``preference``, ``transform``)."""
+    plan_wall_s: float | None = None
+    """Wall time of the whole plan (perf DB, search, verification, baselines), when the CLI measured it."""
+    plan_cpu_s: float | None = None
+    """CPU time of the planning process over the same span (a shared machine inflates wall time, not this)."""
 
 
 @attrs.frozen(kw_only=True)

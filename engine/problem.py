@@ -15,7 +15,17 @@ Cost at a latency target :math:`T` (one MILP)::
     C5 Node_Packing      sum_{m, c on g, tp_c >= s} n_c x_{m,c}
                            <= N_g floor(A_g / N_g) + s floor((A_g mod N_g) / s)
                                                                         for g, s in {2, 4, 8}
+    C8 Meet_Pooled_Demand sum_{m in M_j} sum_c cap_c(T) x_{m,c} >= Lambda_j
+                                                                        for every pool j (optional)
     x_{m,c} in {0, 1, 2, ...}
+
+C8 is how the routing share becomes a decision variable (the outer loop's exact path,
+:meth:`boute.engine.planner.Planner.optimize` with ``strategy="exact"``): two models
+whose share ``x`` of the total load ``Lambda`` may lie anywhere in ``[a, b]`` need
+``C_s >= Lambda x`` and ``C_w >= Lambda (1 - x)`` for some such ``x``; eliminating ``x``
+(Fourier-Motzkin) leaves C1 with loads ``Lambda a`` and ``Lambda (1 - b)`` plus one C8 row
+``C_w + C_s >= Lambda``. ("Pooled" here is demand shared by models, not the pooled P95
+of the ``system`` metric below; the exact path uses the per-model metric.)
 
 with ``cap_c(T)`` the highest rate one replica of ``c`` sustains at P95 <= T (perf DB),
 ``n_c = tp * pp`` GPUs, ``p_c = n_c * price_g``, ``N_g`` GPUs per node (C5: TP groups
@@ -79,6 +89,7 @@ from boute.engine.errors import InputError, did_you_mean
 
 __all__ = [
     "ConfigOption",
+    "PooledDemand",
     "ModelDemand",
     "DeploymentProblem",
     "SolveResult",
@@ -238,6 +249,14 @@ class ModelDemand:
 
 
 @attrs.frozen(kw_only=True)
+class PooledDemand:
+    """C8: the replicas of ``models`` together sustain ``load_rps`` (a share left free)."""
+
+    models: tuple[str, ...]
+    load_rps: float
+
+
+@attrs.frozen(kw_only=True)
 class DeploymentProblem:
     """Everything the inner solver needs; built from a scenario, the perf DB and shares."""
 
@@ -254,6 +273,8 @@ class DeploymentProblem:
     """``per-model`` (every model's P95 <= T) or ``system`` (pooled P95 <= T, C1'/C7/C8)."""
     levels: tuple[float, ...] = SYSTEM_LEVELS
     """Per-model quantile levels the ``system`` metric chooses from."""
+    pooled: tuple[PooledDemand, ...] = ()
+    """C8 rows (empty unless the routing share is left to the solver)."""
 
     def __attrs_post_init__(self) -> None:
         if self.objective not in ("latency", "cost"):
@@ -364,6 +385,10 @@ def check_counts(problem: DeploymentProblem, counts: dict[str, dict[str, int]], 
             return f"{d.model} capacity {cap:.3f} < load {d.load_rps:.3f} req/s"
         if "budget" not in relax and d.budget_usd_per_hour is not None and spend > d.budget_usd_per_hour + 1e-6:
             return f"{d.model} spends {spend:.2f} > its budget {d.budget_usd_per_hour:.2f}"
+    for pool in problem.pooled:
+        cap = sum(x * opts[(m, key)].capacity(latency_s) for m in pool.models for key, x in counts.get(m, {}).items())
+        if cap < pool.load_rps - 1e-9:
+            return f"{'+'.join(pool.models)} capacity {cap:.3f} < pooled load {pool.load_rps:.3f} req/s"
     if "budget" not in relax and problem.budget_usd_per_hour is not None and total > problem.budget_usd_per_hour + 1e-6:
         return f"total {total:.2f} > budget {problem.budget_usd_per_hour:.2f}"
     if "availability" not in relax:

@@ -121,6 +121,7 @@ class Router:
 
     def __init__(self, table: QualityTable, scores: np.ndarray, name: str) -> None:
         self.table, self.name = table, name
+        self.scores = np.asarray(scores, dtype=float)
         self.k = len(table.models)
         order = np.argsort(scores, kind="mergesort")
         self.sorted_scores = np.asarray(scores, dtype=float)[order]
@@ -221,6 +222,144 @@ class Router:
         a, b = c[j - 1], c[j]
         frac = 1.0 if b == a else (quality_min - a) / (b - a)
         return float((j - 1 + min(max(frac, 0.0), 1.0)) / self.n)
+
+    def quality_intervals(self, quality_min: float | None) -> list[tuple[float, float]]:
+        """The strong-model shares meeting ``quality_min`` (two models), exactly: the
+        quality curve is linear between the shares ``j / n``, so its super-level set is a
+        union of closed intervals whose ends are those points or crossings inside one
+        segment. Sorted, disjoint; empty when no share reaches the target. Every end
+        ``x`` satisfies ``quality([1 - x, x]) >= quality_min - 1e-9``."""
+        self._need2()
+        if quality_min is None:
+            return [(0.0, 1.0)]
+        c, n = self._curve2, self.n
+        ok = c >= quality_min - 1e-12
+        out: list[tuple[float, float]] = []
+        j = 0
+        while j <= n:
+            if not ok[j]:
+                j += 1
+                continue
+            start = j
+            while j + 1 <= n and ok[j + 1]:
+                j += 1
+            lo, hi = start / n, j / n
+            if start > 0:  # crossing inside segment (start-1, start), curve rising
+                a, b = c[start - 1], c[start]
+                lo = (start - 1 + (quality_min - a) / (b - a)) / n
+            if j < n:  # crossing inside segment (j, j+1), curve falling
+                a, b = c[j], c[j + 1]
+                hi = (j + (a - quality_min) / (a - b)) / n
+            out.append((self._inward(lo, hi, quality_min, True), self._inward(lo, hi, quality_min, False)))
+            j += 1
+        return out
+
+    def _inward(self, lo: float, hi: float, quality_min: float, low_end: bool) -> float:
+        """Nudge an interpolated crossing inward until rounding cannot put it below target."""
+        x = lo if low_end else hi
+        for _ in range(60):
+            if self.quality([1.0 - x, x]) >= quality_min - 1e-9:
+                return x
+            x = min(x + 1e-12 + 1e-9 * (hi - lo), hi) if low_end else max(x - 1e-12 - 1e-9 * (hi - lo), lo)
+        return x
+
+    def best_share_in(self, lo: float, hi: float) -> float:
+        """The strong share in ``[lo, hi]`` with the highest quality (two models; the
+        largest such share on ties: more load on the stronger model costs no quality)."""
+        self._need2()
+        n = self.n
+        cand = [lo, hi] + [j / n for j in range(int(math.ceil(lo * n)), int(math.floor(hi * n)) + 1)]
+        qs = [self.quality([1.0 - x, x]) for x in cand]
+        best = max(qs)
+        return max(x for x, q in zip(cand, qs) if q >= best - 1e-12)
+
+    def _line(self, prefix, x: float) -> np.ndarray:
+        """Shares with the first ``k - 2`` fixed at ``prefix`` and ``x`` on the strongest."""
+        rest = 1.0 - float(np.sum(prefix))
+        return np.concatenate([np.asarray(prefix, dtype=float), [max(rest - x, 0.0), x]])
+
+    def line_points(self, prefix) -> tuple[np.ndarray, np.ndarray]:
+        """The strongest model's shares ``x`` in ``[0, 1 - sum(prefix)]`` at which the last
+        cut point sits on a query boundary (plus both ends), and the quality there: with
+        the first ``k - 2`` shares fixed, quality is linear in ``x`` between these points."""
+        n = self.n
+        rest = 1.0 - float(np.sum(prefix))
+        j_lo = int(math.ceil(n * (1.0 - rest) - 1e-9))
+        xs = sorted({0.0, max(rest, 0.0)} | {1.0 - j / n for j in range(j_lo, n + 1) if 1.0 - j / n <= rest + 1e-12})
+        xs = np.array([min(max(x, 0.0), rest) for x in xs])
+        return xs, np.array([self.quality(self._line(prefix, x)) for x in xs])
+
+    def line_intervals(self, prefix, quality_min: float | None) -> list[tuple[float, float]]:
+        """:meth:`quality_intervals` along a line: the strongest model's shares meeting
+        ``quality_min`` when the first ``k - 2`` shares are fixed at ``prefix`` and the rest
+        is split between the last two models (exact, the same argument)."""
+        rest = 1.0 - float(np.sum(prefix))
+        if quality_min is None:
+            return [(0.0, rest)]
+        xs, qs = self.line_points(prefix)
+        ok = qs >= quality_min - 1e-12
+        out, i = [], 0
+        while i < len(xs):
+            if not ok[i]:
+                i += 1
+                continue
+            start = i
+            while i + 1 < len(xs) and ok[i + 1]:
+                i += 1
+            lo, hi = xs[start], xs[i]
+            if start > 0:
+                a, b = qs[start - 1], qs[start]
+                lo = xs[start - 1] + (quality_min - a) / (b - a) * (xs[start] - xs[start - 1])
+            if i + 1 < len(xs):
+                a, b = qs[i], qs[i + 1]
+                hi = xs[i] + (a - quality_min) / (a - b) * (xs[i + 1] - xs[i])
+            out.append((self._line_inward(prefix, lo, hi, quality_min, True), self._line_inward(prefix, lo, hi, quality_min, False)))
+            i += 1
+        return out
+
+    def _line_inward(self, prefix, lo: float, hi: float, quality_min: float, low_end: bool) -> float:
+        x = lo if low_end else hi
+        for _ in range(60):
+            if self.quality(self._line(prefix, x)) >= quality_min - 1e-9:
+                return float(x)
+            x = min(x + 1e-12 + 1e-9 * (hi - lo), hi) if low_end else max(x - 1e-12 - 1e-9 * (hi - lo), lo)
+        return float(x)
+
+    def best_on_line(self, prefix, lo: float, hi: float) -> float:
+        """The strongest model's share in ``[lo, hi]`` (first shares fixed at ``prefix``)
+        with the highest quality; the largest on ties."""
+        xs, _ = self.line_points(prefix)
+        cand = [lo, hi] + [x for x in xs if lo <= x <= hi]
+        qs = [self.quality(self._line(prefix, x)) for x in cand]
+        best = max(qs)
+        return float(max(x for x, q in zip(cand, qs) if q >= best - 1e-12))
+
+    def sub_router(self, models: tuple[str, ...]) -> "Router":
+        """The same score order over a subset of the models (their quality columns)."""
+        return Router(self.table.select(models), self.scores, self.name)
+
+    def max_weak_share(self, quality_min: float | None) -> float:
+        """An upper bound on the cheapest model's share (the first stick coordinate) for
+        any routing meeting ``quality_min``, for every ``k``: with the lowest-scored
+        ``u n`` queries on the cheapest model, quality is at most what the rest would
+        score if each went to its best other model; the bound is the largest ``u`` whose
+        optimistic quality meets the target (exact for two models). -1 when none does."""
+        if quality_min is None:
+            return 1.0
+        q = self.table.quality[np.argsort(self.scores, kind="mergesort")]
+        best_rest = q[:, 1:].max(axis=1) if self.k > 1 else q[:, 0]
+        rest_cum = np.concatenate([[0.0], np.cumsum(best_rest)])
+        j = np.arange(self.n + 1)
+        ub = (self.cum[j, 0] + rest_cum[-1] - rest_cum[j]) / self.n
+        ok = np.nonzero(ub >= quality_min - 1e-12)[0]
+        if len(ok) == 0:
+            return -1.0
+        top = int(ok[-1])
+        if top == self.n:
+            return 1.0
+        a, b = ub[top], ub[top + 1]  # falling through the target inside (top, top + 1)
+        frac = 0.0 if a == b else (a - quality_min) / (a - b)
+        return float((top + min(max(frac, 0.0), 1.0)) / self.n)
 
     def max_quality(self) -> float:
         """The best quality any share vector reaches (two models: over the curve)."""

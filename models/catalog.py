@@ -37,6 +37,23 @@ def llm_specs() -> list[LLMSpec]:
             source_date=_READ,
         ),
         LLMSpec(
+            # The third Llama-3.1 size, so that routing over three models has a real top
+            # rung. Dimensions from the config.json of meta-llama/Llama-3.1-405B-Instruct
+            # (hidden 16384, intermediate 53248, 126 layers, 128 heads, 8 KV heads, vocab
+            # 128256, untied, 131072 positions); "405B" from Meta's model card (2024-07).
+            # Its weights are about 811 GB in BF16 and 406 GB in FP8 (Meta also publishes
+            # an FP8 checkpoint, meta-llama/Llama-3.1-405B-Instruct-FP8, for one 8-GPU
+            # H100/H200 node): the replica model decides where it fits.
+            name="Llama-3.1-405B", aliases=("llama3.1-405b", "Llama-3.1-405B-Instruct", "llama-405b"),
+            hf_id="meta-llama/Llama-3.1-405B-Instruct",
+            num_layers=126, hidden_size=16384, num_attention_heads=128, num_kv_heads=8, head_dim=128,
+            intermediate_size=53248, vocab_size=128256, tied_embeddings=False, max_context_tokens=131072,
+            published_params_b=405.0,
+            source="huggingface.co/meta-llama/Llama-3.1-405B-Instruct config.json; 405 B from Meta's Llama 3.1 model card "
+            "(github.com/meta-llama/llama-models/blob/main/models/llama3_1/MODEL_CARD.md)",
+            source_date=_READ,
+        ),
+        LLMSpec(
             name="Qwen2.5-7B", aliases=("qwen2.5-7b-instruct",), hf_id="Qwen/Qwen2.5-7B-Instruct",
             num_layers=28, hidden_size=3584, num_attention_heads=28, num_kv_heads=4, head_dim=128,
             intermediate_size=18944, vocab_size=152064, tied_embeddings=False, qkv_bias=True,

@@ -35,13 +35,15 @@ class ExhaustiveSolver:
         caps_at = [{q: o.capacity(latency_s, q) for q in levels} for _, o in items]  # per level
         loads = {d.model: d.load_rps for d in problem.demands}
         total_load = sum(loads.values())
+        # C8: a model may have to carry up to the whole pooled load of a pool it is in.
+        need = {m: max([v] + [pool.load_rps for pool in problem.pooled if m in pool.models]) for m, v in loads.items()}
         mbud = {d.model: d.budget_usd_per_hour for d in problem.demands}
         budget = problem.budget_usd_per_hour if "budget" not in relax else None
         use_avail = "availability" not in relax
         bounds = []
         for (m, o), cap_q in zip(items, caps_at):
             # More than a level's need never helps cost: bound by the largest need over levels.
-            b = max((math.ceil(loads[m] / c - 1e-12) for c in cap_q.values() if c > 0), default=0)
+            b = max((math.ceil(need[m] / c - 1e-12) for c in cap_q.values() if c > 0), default=0)
             if use_avail:
                 b = min(b, problem.availability.get(o.gpu, 0) // o.num_gpus)
             if budget is not None:
@@ -72,6 +74,8 @@ class ExhaustiveSolver:
                         return
                     held += loads[m] * q_m
                 if problem.latency_metric == "system" and held < PERCENTILE * total_load - 1e-9:
+                    return
+                if any(sum(capsum.get((m, PERCENTILE), 0.0) for m in pool.models) < pool.load_rps - 1e-9 for pool in problem.pooled):
                     return
                 if use_avail:
                     per_tp: dict[str, dict[int, int]] = {}

@@ -64,6 +64,7 @@ class HighsSolver:
             tuple(sorted(problem.gpus_per_node.items())),
             problem.budget_usd_per_hour,
             problem.active_levels,
+            tuple(pool.models for pool in problem.pooled),
             relax,
         )
 
@@ -121,6 +122,15 @@ class HighsSolver:
                 expr=sum(f.load_rps[m] * q * f.PickLevel[m, q] for m in f.MODELS for q in f.LEVELS)
                 >= PERCENTILE * sum(f.load_rps[m] for m in f.MODELS)
             )
+        # C8: the pooled models' replicas together sustain a shared load (a routing share left
+        # free for the exact outer path; per-model metric only, checked by the planner).
+        f.POOLS = pyo.Set(initialize=range(len(problem.pooled)))
+        f.pooled_load_rps = pyo.Param(f.POOLS, initialize={j: pool.load_rps for j, pool in enumerate(problem.pooled)}, mutable=True)
+        f.Meet_Pooled_Demand = pyo.Constraint(
+            f.POOLS,
+            rule=lambda _f, j: sum(f.capacity_rps[p, PERCENTILE] * f.NumReplicas[p] for p in f.CONFIGS if p[0] in problem.pooled[j].models)
+            >= f.pooled_load_rps[j],
+        )
         if "availability" not in relax:
             # C2: GPUs used of each type within what is available.
             f.Gpu_Availability = pyo.Constraint(
@@ -170,6 +180,8 @@ class HighsSolver:
         for p, o in opt_of.items():
             for q in problem.active_levels:
                 f.capacity_rps[p, q] = o.capacity(latency_s, q)
+        for j, pool in enumerate(problem.pooled):
+            f.pooled_load_rps[j] = pool.load_rps
         for d in problem.demands:
             f.load_rps[d.model] = d.load_rps
             if hasattr(f, "model_budget_usd_per_hour") and d.budget_usd_per_hour is not None:

@@ -100,8 +100,11 @@ def test_cli_json_output(capsys, tmp_path, scenario_file):
         (["--auc", "nan"], "quality.auc: nan must be between"),
         (["--seed", "-1"], "seed: -1 must be an integer >= 0"),
         (["--max-trials", "0"], "max_trials: 0 must be an integer >= 1"),
-        (["--mode", "split", "--strategy", "grid"], "--strategy: grid searches one routing parameter (two models, joint mode)"),
-        (["--models", "Llama-3.1-8B", "--strategy", "grid"], "this request has 1 model in joint mode"),
+        # issue 14: grid now searches any request (one model, split mode, a simplex for k >= 3);
+        # exact is the strategy with limits
+        (["--models", "Llama-3.1-8B,Llama-3.1-70B,Qwen2.5-7B", "--strategy", "exact"],
+         "strategy: 'exact' searches at most one routing dimension; 3 models have 2"),
+        (["--strategy", "exactt"], "--strategy: 'exactt' is not a strategy (hint: did you mean 'exact'"),
         (["--out", "/dev/null"], "--out: '/dev/null' is not a folder"),
         (["--out", "/dev/null/x/y"], "--out: '/dev/null/x/y' is under '/dev/null', which is not a folder"),
         (["--out", ""], "--out: '' is not a folder name"),

@@ -121,3 +121,65 @@ def test_plain_csv_loader(tmp_path):
     with pytest.raises(InputError, match="no column 'huge'"):
         load_quality_file(f, models=("small", "huge"))
     assert make_router(t, "file").name == "file"
+
+
+def test_quality_intervals_match_dense_sampling():
+    import numpy as np
+
+    from boute.engine.routing import calibrated_gsm8k, make_router
+
+    t = calibrated_gsm8k(("a", "b"), (84.5, 95.1), n=400, seed=1)
+    for kind in ("oracle", "random", "noisy"):
+        r = make_router(t, kind, auc_target=0.7, seed=2)
+        for q in (86.0, 89.0, 93.0):
+            iv = r.quality_intervals(q)
+            for a, b in iv:
+                assert a <= b and r.quality([1 - a, a]) >= q - 1e-9 and r.quality([1 - b, b]) >= q - 1e-9
+            for x in np.linspace(0, 1, 2001):
+                inside = any(a - 1e-12 <= x <= b + 1e-12 for a, b in iv)
+                assert inside == (r.quality([1 - x, x]) >= q - 1e-9) or abs(r.quality([1 - x, x]) - q) < 1e-6
+            if iv:
+                assert iv[0][0] == pytest.approx(r.min_strong_share(q), abs=1e-9)
+    assert make_router(t, "oracle").quality_intervals(None) == [(0.0, 1.0)]
+    assert make_router(t, "oracle").quality_intervals(99.9) == []
+
+
+def test_max_weak_share_is_a_valid_bound_for_three_models():
+    import numpy as np
+
+    from boute.engine.routing import calibrated_gsm8k, make_router, shares_from_sticks
+
+    t = calibrated_gsm8k(("a", "b", "c"), (84.5, 95.1, 96.8), n=500, seed=3)
+    for kind in ("oracle", "noisy"):
+        r = make_router(t, kind, seed=0)
+        for q in (88.0, 92.0, 95.0):
+            hi = r.max_weak_share(q)
+            rng = np.random.default_rng(1)
+            for u in rng.uniform(size=(400, 2)):
+                if u[0] > hi + 1e-9:
+                    assert r.quality(shares_from_sticks(u)) < q
+    two = make_router(calibrated_gsm8k(("a", "b"), (84.5, 95.1), n=500, seed=3), "oracle")
+    assert two.max_weak_share(90.0) == pytest.approx(1 - two.min_strong_share(90.0), abs=1e-9)
+    assert two.max_weak_share(99.99) == -1.0
+
+
+def test_line_intervals_match_dense_sampling_and_reduce_to_two_models():
+    import numpy as np
+
+    from boute.engine.routing import calibrated_gsm8k, make_router
+
+    t3 = calibrated_gsm8k(("a", "b", "c"), (84.5, 95.1, 96.8), n=300, seed=5)
+    r = make_router(t3, "noisy", auc_target=0.75, seed=1)
+    for prefix, q in (((0.3,), 92.0), ((0.1,), 95.0), ((0.6,), 90.0)):
+        iv = r.line_intervals(prefix, q)
+        rest = 1 - prefix[0]
+        for x in np.linspace(0, rest, 1201):
+            val = r.quality([prefix[0], rest - x, x])
+            inside = any(a - 1e-12 <= x <= b + 1e-12 for a, b in iv)
+            assert inside == (val >= q - 1e-9) or abs(val - q) < 1e-6
+        for a, b in iv:
+            x = r.best_on_line(prefix, a, b)
+            assert a <= x <= b and r.quality([prefix[0], rest - x, x]) >= q - 1e-9
+    r2 = make_router(calibrated_gsm8k(("a", "b"), (84.5, 95.1), n=300, seed=5), "noisy", seed=1)
+    for (a, b), (c, d) in zip(r2.line_intervals((), 90.0), r2.quality_intervals(90.0)):
+        assert a == pytest.approx(c, abs=1e-9) and b == pytest.approx(d, abs=1e-9)

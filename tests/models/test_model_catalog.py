@@ -5,7 +5,7 @@ import pytest
 from boute.engine.errors import CatalogError
 from tests.conftest import make_llm
 
-REQUIRED = ["Llama-3.1-8B", "Llama-3.1-70B", "Qwen2.5-7B", "Qwen2.5-72B", "Mistral-7B", "Mixtral-8x7B", "Qwen3-8B", "Qwen3-32B"]
+REQUIRED = ["Llama-3.1-8B", "Llama-3.1-70B", "Llama-3.1-405B", "Qwen2.5-7B", "Qwen2.5-72B", "Mistral-7B", "Mixtral-8x7B", "Qwen3-8B", "Qwen3-32B"]
 
 
 @pytest.mark.parametrize("name", REQUIRED)
@@ -46,3 +46,18 @@ def test_lookup_by_hf_id(catalog):
 def test_each_bad_llm_field_is_rejected(field, value, match):
     with pytest.raises(CatalogError, match=match):
         make_llm(**{field: value})
+
+
+def test_llama_405b_fits_only_where_it_should(catalog):
+    from boute.engine.replica import candidate_configs
+
+    m = catalog.model("Llama-3.1-405B")
+    assert abs(m.params / 1e9 / 405.0 - 1) <= 0.01
+
+    def fits(gpu, dtype, max_gpus):
+        return [(c.tp, c.pp) for c, _ in candidate_configs(m, catalog.gpu(gpu), weight_dtypes=(dtype,), max_model_len=4096, max_gpus=max_gpus)]
+
+    assert (8, 1) in fits("H100-SXM", "fp8", 8)  # one 8 x H100 node in FP8 (Meta's FP8 checkpoint)
+    assert fits("H100-SXM", "bf16", 8) == []  # ~811 GB of BF16 weights exceed 8 x 80 GB
+    assert (8, 1) in fits("H200", "bf16", 8)  # 8 x 141 GB holds BF16
+    assert fits("RTX-4090", "fp8", 16) == [] and fits("RTX-4090", "bf16", 16) == []
