@@ -67,8 +67,8 @@ def _add_solve(sub) -> None:
     p.add_argument("--mode", metavar="{joint,split}", help="joint (MILP splits the budget) or split (BO also searches the split)")
     p.add_argument("--seed", type=int, help="random seed (same seed, same plan)")
     p.add_argument("--max-trials", type=int, metavar="N", help="cap on outer-loop trials")
-    p.add_argument("--strategy", default="auto",
-                   help="auto (default: exact for one or two models, bo for more), exact, bo (Ax), random or grid")
+    p.add_argument("--strategy", default="auto", metavar="{auto,exact,bo,random,grid}",
+                   help="outer loop: auto (exact for one or two models, bo for more), exact, bo (Ax), random or grid")
     p.add_argument("--no-structure", action="store_true", help="disable structural seeds and pruning (for comparison)")
     p.add_argument("--no-baselines", action="store_true", help="skip the four baselines")
     p.add_argument("--out", metavar="DIR", default="out", help="folder for plan.json, pareto.png and deploy/<target>/")

@@ -232,7 +232,6 @@ def resimulate(
     """
     s = np.asarray(shares, dtype=float)
     s = np.clip(s, 0, None) / s.sum()
-    served = [i for i, m in enumerate(scenario.models) if s[i] > 1e-12 and counts.get(m)]
     pools = {}
     for m in scenario.models:
         if not counts.get(m):

@@ -213,7 +213,7 @@ def operator_check(folder: pathlib.Path = H200_KERNELS) -> dict | None:
     bw = gpu.hbm_bandwidth_gb_per_s * 1e9
     fits = {}
     for dt, wb in (("bf16", 2.0), ("fp8", 1.0)):
-        def arrays(rs):
+        def arrays(rs, wb=wb):
             mm, n, k = (np.array([x[c] for x in rs]) for c in ("M", "N", "K"))
             return 2 * mm * n * k, n * k * wb + 2 * mm * (n + k), np.array([x["measured_ms"] for x in rs]) * 1e-3
         train = [x for x in rows if x["kind"] == f"GEMM {dt}" and x["model"] == "Llama-3.1-8B"]

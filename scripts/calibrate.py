@@ -162,7 +162,7 @@ def fit_system(data_root: pathlib.Path, system: str, peak_tflops: float, fp8_tfl
     t, byts = t * 1e-3, size * 2.0
     lats = np.array([3, 5, 8, 10, 15, 20, 30, 50]) * 1e-6
     (ear, _, lat), err = _grid(
-        lambda x, _y, l: _mal(l + 2 * (ng - 1) / ng * byts / (LINK * x), t), (eff, [1.0], lats)
+        lambda x, _y, lat_s: _mal(lat_s + 2 * (ng - 1) / ng * byts / (LINK * x), t), (eff, [1.0], lats)
     )
     out.update(allreduce_bandwidth_efficiency=ear, allreduce_latency_us=lat * 1e6, allreduce_mal=err)
     out["tables"] = (f"{system}: gemm/{engine}/{_newest(base / 'gemm' / engine).name}, attention/{engine}/{adir.name}, "

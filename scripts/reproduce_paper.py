@@ -106,6 +106,17 @@ def _table1(plan):
              "configs": [f"{g.gpu} TP{g.tp} PP{g.pp} x{g.replicas}" for g in d.groups]} for d in plan.deployments]
 
 
+# Table 2's scales: 3 to 6 GPU types of 8 GPUs each (the paper's GPU types, then L40S and A100).
+SCALES = [
+    ("3 types / 24 GPUs", {"H100-SXM": 8, "RTX-PRO-6000": 8, "RTX-4090": 8}),
+    ("4 types / 32 GPUs", {"H100-SXM": 8, "RTX-PRO-6000": 8, "RTX-5090": 8, "RTX-4090": 8}),
+    ("5 types / 40 GPUs", {"H100-SXM": 8, "RTX-PRO-6000": 8, "RTX-5090": 8, "RTX-4090": 8, "L40S": 8}),
+    ("6 types / 48 GPUs", {"H100-SXM": 8, "RTX-PRO-6000": 8, "RTX-5090": 8, "RTX-4090": 8, "L40S": 8, "A100-80GB-SXM": 8}),
+]
+# L40S and A100 are not in the paper-implied price set: RunPod's list prices (gpus/prices.py).
+EXTRA_PRICES = {"L40S": 0.86, "A100-80GB-SXM": 1.49}
+
+
 def table2(cat, tiny):
     """Convergence: BO with/without structure, cached vs cold perf DB; then beyond the paper."""
     import os
@@ -114,9 +125,7 @@ def table2(cat, tiny):
     from boute.engine import Planner
     from boute.engine.routing import calibrated_gsm8k
 
-    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-    from bench_planner import EXTRA_PRICES as extra_prices
-    from bench_planner import SCALES as scales
+    extra_prices, scales = EXTRA_PRICES, SCALES
     out = []
     trials = 8 if tiny else 40
     for label, gpus in scales[:1] if tiny else scales:

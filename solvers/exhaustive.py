@@ -79,7 +79,7 @@ class ExhaustiveSolver:
                     return
                 if use_avail:
                     per_tp: dict[str, dict[int, int]] = {}
-                    for (m, o), xv in zip(items, x):
+                    for (_m, o), xv in zip(items, x):
                         if xv:
                             per_tp.setdefault(o.gpu, {}).setdefault(o.tp, 0)
                             per_tp[o.gpu][o.tp] += xv * o.num_gpus

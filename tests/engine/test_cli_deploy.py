@@ -66,7 +66,7 @@ def test_help_shows_choices_and_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["solve", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "{latency,cost}" in out and "{bo,random,grid}" in out and "(default: bo)" in out and "(default: out)" in out
+    assert "{latency,cost}" in out and "{auto,exact,bo,random,grid}" in out and "(default: auto)" in out and "(default: out)" in out
 
 
 @pytest.mark.slow

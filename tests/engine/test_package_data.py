@@ -2,7 +2,6 @@
 and nothing in the package reads ../shared at run time."""
 
 import csv
-import pathlib
 
 import numpy as np
 

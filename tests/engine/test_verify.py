@@ -99,7 +99,7 @@ def test_system_metric_plan_checks_pooled_p95(catalog, small_dict, small_planner
     check = next(c for c in p.verification.checks if c.name == "latency (all requests)")
     assert check.ok and check.measured_s <= p.p95_bound_s
     loads = [d.load_rps for d in p.deployments]
-    assert sum(l * d.quantile_level for l, d in zip(loads, p.deployments)) >= 0.95 * sum(loads) - 1e-9
+    assert sum(ld * d.quantile_level for ld, d in zip(loads, p.deployments)) >= 0.95 * sum(loads) - 1e-9
 
 
 def test_resimulation_is_seeded(small_planner):
