@@ -116,14 +116,28 @@ def _need_vllm(plan: Plan) -> None:
         raise InputError(
             f"engine: the deploy files launch vLLM; the plan was made for the {plan.engine.profile!r} profile ({plan.engine.name})",
             hint="plan with --engine vllm-v1 (or vllm-0.6 / vllm-0.5) to get launch files, or start the servers yourself "
-            "with boute.engine.engines.engine_flags(profile, ...)")
+            "with boute.engine.engines.engine_flags(profile, ...)",
+        )
 
 
 def vllm_argv(plan: Plan, p: Placement) -> list[str]:
     """The ``vllm serve`` command of one replica."""
     _need_vllm(plan)
-    argv = ["vllm", "serve", p.hf_id, "--tensor-parallel-size", str(p.tp), "--pipeline-parallel-size", str(p.pp),
-            *plan.engine.flags, *p.engine_flags, "--host", "0.0.0.0", "--port", str(p.port)]
+    argv = [
+        "vllm",
+        "serve",
+        p.hf_id,
+        "--tensor-parallel-size",
+        str(p.tp),
+        "--pipeline-parallel-size",
+        str(p.pp),
+        *plan.engine.flags,
+        *p.engine_flags,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(p.port),
+    ]
     if not p.single_host:
         argv += ["--distributed-executor-backend", "ray"]
     return argv
@@ -131,8 +145,21 @@ def vllm_argv(plan: Plan, p: Placement) -> list[str]:
 
 def _group_argv(plan: Plan, hf_id: str, g: ReplicaGroup, port: int) -> list[str]:
     _need_vllm(plan)
-    return ["vllm", "serve", hf_id, "--tensor-parallel-size", str(g.tp), "--pipeline-parallel-size", str(g.pp),
-            *plan.engine.flags, *g.engine_flags, "--host", "0.0.0.0", "--port", str(port)]
+    return [
+        "vllm",
+        "serve",
+        hf_id,
+        "--tensor-parallel-size",
+        str(g.tp),
+        "--pipeline-parallel-size",
+        str(g.pp),
+        *plan.engine.flags,
+        *g.engine_flags,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(port),
+    ]
 
 
 # ----------------------------------------------------------------------------- shell
@@ -191,22 +218,35 @@ def launch_scripts(plan: Plan, placements: tuple[Placement, ...] | None = None) 
     for host in sorted(set(by_host) | set(workers)):
         node = graph.nodes[host]
         mine = by_host.get(host, [])
-        lines = [_SHELL_HEAD.format(scenario=plan.scenario, host=host, gpus=node["gpus"], gpu=node["gpu"],
-                                    version=plan.provenance.boute_version, engine_version=plan.engine.version,
-                                    n=len(mine), timeout=READY_TIMEOUT_S)]
+        lines = [
+            _SHELL_HEAD.format(
+                scenario=plan.scenario,
+                host=host,
+                gpus=node["gpus"],
+                gpu=node["gpu"],
+                version=plan.provenance.boute_version,
+                engine_version=plan.engine.version,
+                n=len(mine),
+                timeout=READY_TIMEOUT_S,
+            )
+        ]
         for p in workers.get(host, []):
             lines.append(f"# pipeline stage(s) of {p.model} replica {p.replica} served from {p.host}: join its Ray cluster")
-            lines.append(f"CUDA_VISIBLE_DEVICES={p.cuda_visible_devices(host)} ray start --address={p.host}:6379 --num-gpus="
-                         f"{len(p.cuda_visible_devices(host).split(','))} --block &")
+            lines.append(
+                f"CUDA_VISIBLE_DEVICES={p.cuda_visible_devices(host)} ray start --address={p.host}:6379 --num-gpus="
+                f"{len(p.cuda_visible_devices(host).split(','))} --block &"
+            )
             lines.append("pids+=($!); ports+=(0)")
         for p in mine:
             log = f"$LOG_DIR/{_slug(p.model)}-{p.port}.log"
             lines.append(f"# {p.model} ({p.config}) replica {p.replica}: GPUs {p.cuda_visible_devices()} of {host}, port {p.port}")
             if not p.single_host:
-                lines.append(f"CUDA_VISIBLE_DEVICES={p.cuda_visible_devices()} ray start --head --port=6379 "
-                             f"--num-gpus={len(p.cuda_visible_devices().split(','))}")
+                lines.append(
+                    f"CUDA_VISIBLE_DEVICES={p.cuda_visible_devices()} ray start --head --port=6379 "
+                    f"--num-gpus={len(p.cuda_visible_devices().split(','))}"
+                )
             cmd = " ".join(shlex.quote(a) for a in vllm_argv(plan, p))
-            lines.append(f"CUDA_VISIBLE_DEVICES={p.cuda_visible_devices()} {cmd} > \"{log}\" 2>&1 &")
+            lines.append(f'CUDA_VISIBLE_DEVICES={p.cuda_visible_devices()} {cmd} > "{log}" 2>&1 &')
             lines.append(f"pids+=($!); ports+=({p.port})")
         if not mine:  # a worker-only node: no /health of its own; fail when its Ray worker stops
             lines.append('rc=0; wait -n "${pids[@]}" || rc=$?; echo "ray worker exited (status ${rc})" >&2; exit $(( rc == 0 ? 1 : rc ))')
@@ -232,8 +272,10 @@ def _sky_resources(plan: Plan, g: ReplicaGroup, port: int) -> dict:
     per_node = min(g.gpus_per_replica, node)
     options = SKYPILOT_RESOURCES.get(g.gpu)
     if options is None:
-        raise InputError(f"skypilot: no SkyPilot accelerator name known for GPU type {g.gpu!r}",
-                         hint=f"known: {', '.join(SKYPILOT_RESOURCES)}; add it to SKYPILOT_RESOURCES")
+        raise InputError(
+            f"skypilot: no SkyPilot accelerator name known for GPU type {g.gpu!r}",
+            hint=f"known: {', '.join(SKYPILOT_RESOURCES)}; add it to SKYPILOT_RESOURCES",
+        )
     res: dict = {"ports": port}
     alts = []
     for acc, cloud in options:
@@ -261,8 +303,8 @@ def skypilot_services(plan: Plan) -> dict[str, dict]:
                 argv += ["--distributed-executor-backend", "ray"]
                 run = (
                     "set -euo pipefail\n"
-                    "HEAD_IP=$(echo \"$SKYPILOT_NODE_IPS\" | head -n1)\n"
-                    "if [ \"$SKYPILOT_NODE_RANK\" = 0 ]; then\n"
+                    'HEAD_IP=$(echo "$SKYPILOT_NODE_IPS" | head -n1)\n'
+                    'if [ "$SKYPILOT_NODE_RANK" = 0 ]; then\n'
                     f"  ray start --head --port=6379 --num-gpus={min(g.gpus_per_replica, node)}\n"
                     f"  {' '.join(shlex.quote(a) for a in argv)}\n"
                     "else\n"
@@ -278,14 +320,17 @@ def skypilot_services(plan: Plan) -> dict[str, dict]:
                     "readiness_probe": {"path": "/health", "initial_delay_seconds": READY_TIMEOUT_S},
                     # fixed at boute's count (min = max); the QPS figure is one replica's
                     # capacity at the plan's P95 bound, what SkyServe's autoscaler would target
-                    "replica_policy": {"min_replicas": g.replicas, "max_replicas": g.replicas,
-                                       "target_qps_per_replica": round(g.capacity_rps_at_bound, 4)},
+                    "replica_policy": {
+                        "min_replicas": g.replicas,
+                        "max_replicas": g.replicas,
+                        "target_qps_per_replica": round(g.capacity_rps_at_bound, 4),
+                    },
                     "load_balancing_policy": "round_robin",
                 },
                 "resources": _sky_resources(plan, g, port),
                 "num_nodes": nodes,
                 "secrets": {"HF_TOKEN": None},
-                "setup": f"pip install \"vllm=={plan.engine.version}\"",
+                "setup": f'pip install "vllm=={plan.engine.version}"',
                 "run": run,
             }
             out[f"{name}.yaml"] = task
@@ -302,8 +347,9 @@ def k8s_manifests(plan: Plan, namespace: str = "default") -> dict[str, list[dict
             if g.gpus_per_replica > node:
                 raise InputError(
                     f"k8s: {d.model} on {g.gpu} needs {g.gpus_per_replica} GPUs per replica, more than one {node}-GPU node",
-                    hint="a multi-node replica needs LeaderWorkerSet; use --target shell or skypilot for this plan")
-            name = _service_name(plan, d.model, g)[len("boute-"):]
+                    hint="a multi-node replica needs LeaderWorkerSet; use --target shell or skypilot for this plan",
+                )
+            name = _service_name(plan, d.model, g)[len("boute-") :]
             labels = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/part-of": "boute", "boute/service": name}
             argv = _group_argv(plan, d.hf_id, g, 8000)
             container = {
@@ -315,12 +361,16 @@ def k8s_manifests(plan: Plan, namespace: str = "default") -> dict[str, list[dict
                 "env": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": HF_SECRET, "key": "token"}}}],
                 "resources": {"limits": {"nvidia.com/gpu": g.gpus_per_replica}, "requests": {"nvidia.com/gpu": g.gpus_per_replica}},
                 "readinessProbe": {"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 10, "failureThreshold": 3},
-                "startupProbe": {"httpGet": {"path": "/health", "port": 8000}, "periodSeconds": 10,
-                                 "failureThreshold": READY_TIMEOUT_S // 10},
+                "startupProbe": {
+                    "httpGet": {"path": "/health", "port": 8000},
+                    "periodSeconds": 10,
+                    "failureThreshold": READY_TIMEOUT_S // 10,
+                },
                 "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}],
             }
             dep = {
-                "apiVersion": "apps/v1", "kind": "Deployment",
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
                 "metadata": {"name": name, "namespace": namespace, "labels": labels},
                 "spec": {
                     "replicas": g.replicas,
@@ -337,7 +387,8 @@ def k8s_manifests(plan: Plan, namespace: str = "default") -> dict[str, list[dict
                 },
             }
             svc = {
-                "apiVersion": "v1", "kind": "Service",
+                "apiVersion": "v1",
+                "kind": "Service",
                 "metadata": {"name": name, "namespace": namespace, "labels": labels},
                 "spec": {"selector": {"boute/service": name}, "ports": [{"name": "http", "port": 8000, "targetPort": 8000}]},
             }
@@ -358,7 +409,7 @@ def _endpoints(plan: Plan, backend: str) -> list[tuple[str, str, float, str]]:
             name = _service_name(plan, d.model, g)
             w = g.replicas * g.capacity_rps_at_bound
             if backend == "k8s":
-                out.append((d.model, f"http://{name[len('boute-'):]}.default.svc.cluster.local:8000/v1", w, g.config))
+                out.append((d.model, f"http://{name[len('boute-') :]}.default.svc.cluster.local:8000/v1", w, g.config))
             else:  # skypilot: the endpoint exists once the service is up (sky serve status --endpoint NAME)
                 env = _slug(name).upper().replace("-", "_") + "_URL"
                 out.append((d.model, f"os.environ/{env}", w, f"{g.config}; export {env}=http://$(sky serve status --endpoint {name})/v1"))
@@ -371,10 +422,12 @@ def litellm_config(plan: Plan, backend: str = "shell") -> dict:
     model_list = []
     hf = {d.model: d.hf_id for d in plan.deployments}
     for model, base, weight, _note in _endpoints(plan, backend):
-        model_list.append({
-            "model_name": model,
-            "litellm_params": {"model": f"hosted_vllm/{hf[model]}", "api_base": base, "weight": round(weight, 6)},
-        })
+        model_list.append(
+            {
+                "model_name": model,
+                "litellm_params": {"model": f"hosted_vllm/{hf[model]}", "api_base": base, "weight": round(weight, 6)},
+            }
+        )
     return {
         "model_list": model_list,
         # simple-shuffle picks a deployment at random with probability proportional to
@@ -394,8 +447,10 @@ def routellm_command(plan: Plan, router: str = "mf") -> str | None:
     if len(plan.models) != 2:
         return None
     pct = plan.shares[1]
-    return (f"python -m routellm.calibrate_threshold --task calibrate --routers {router} "
-            f"--strong-model-pct {pct:.4f} --config config.example.yaml")
+    return (
+        f"python -m routellm.calibrate_threshold --task calibrate --routers {router} "
+        f"--strong-model-pct {pct:.4f} --config config.example.yaml"
+    )
 
 
 def router_config(plan: Plan) -> dict:
@@ -422,7 +477,7 @@ def router_config(plan: Plan) -> dict:
             "strong_model_pct": plan.shares[1],
             "calibrate": cmd,
             "note": "RouteLLM thresholds are on its router's scale ([0, 1] strong-win probability), not boute's; "
-                    "calibrate to the plan's strong share and request model router-<router>-<threshold>",
+            "calibrate to the plan's strong share and request model router-<router>-<threshold>",
         }
     return doc
 
@@ -450,11 +505,16 @@ def frontier_rows(plan: Plan) -> list[dict]:
     rows = []
     for kind, pts in (("pareto", plan.pareto), ("alternative", plan.alternatives)):
         for p in pts:
-            rows.append({
-                "kind": kind, "quality": p.quality, "p95_bound_s": p.p95_bound_s, "cost_usd_per_hour": p.cost_usd_per_hour,
-                **{f"share_{m}": s for m, s in zip(plan.models, p.shares)},
-                "allocation": "; ".join(f"{d.model}: {d.allocation()}" for d in p.deployments),
-            })
+            rows.append(
+                {
+                    "kind": kind,
+                    "quality": p.quality,
+                    "p95_bound_s": p.p95_bound_s,
+                    "cost_usd_per_hour": p.cost_usd_per_hour,
+                    **{f"share_{m}": s for m, s in zip(plan.models, p.shares)},
+                    "allocation": "; ".join(f"{d.model}: {d.allocation()}" for d in p.deployments),
+                }
+            )
     return rows
 
 
@@ -545,8 +605,16 @@ def plot_pareto(plan: Plan, path: pathlib.Path, trials=None) -> pathlib.Path:
         ax.plot(*zip(*fr), "-o", color="tab:blue", ms=4, label="Pareto frontier (MILP P95 bound)", zorder=2)
     ax.scatter([plan.quality], [plan.p95_bound_s], marker="*", s=220, color="tab:red", zorder=4, label="chosen plan (bound)")
     if plan.simulated is not None and plan.simulated.p95_s is not None:
-        ax.scatter([plan.quality], [plan.simulated.p95_s], marker="*", s=120, facecolor="none", edgecolor="tab:red", zorder=4,
-                   label="chosen plan (re-simulated)")
+        ax.scatter(
+            [plan.quality],
+            [plan.simulated.p95_s],
+            marker="*",
+            s=120,
+            facecolor="none",
+            edgecolor="tab:red",
+            zorder=4,
+            label="chosen plan (re-simulated)",
+        )
     markers = ["s", "^", "D", "v"]
     for b, mk in zip(plan.baselines, markers):
         if b.feasible:

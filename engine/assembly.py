@@ -59,8 +59,9 @@ def engine_settings(max_model_len: int, profile: str = "vllm-v1") -> EngineSetti
     :func:`config_flags`, so a deployed server runs with the limits boute simulated.
     """
     p = get_profile(profile)
-    return EngineSettings(name=p.engine, version=VLLM_PINS.get(p.name, p.version), profile=p.name,
-                          flags=("--max-model-len", str(max_model_len)))
+    return EngineSettings(
+        name=p.engine, version=VLLM_PINS.get(p.name, p.version), profile=p.name, flags=("--max-model-len", str(max_model_len))
+    )
 
 
 def config_flags(cfg: ReplicaConfig, gpu) -> tuple[str, ...]:
@@ -71,8 +72,9 @@ def config_flags(cfg: ReplicaConfig, gpu) -> tuple[str, ...]:
     launchers add themselves.
     """
     p = get_profile(cfg.engine)
-    flags = engine_flags(p, tp=cfg.tp, pp=cfg.pp, weight_dtype=cfg.weight_dtype, kv_dtype=cfg.kv_dtype,
-                         gpu_memory_gib=gpu.memory_gib, gpu_name=gpu.name)
+    flags = engine_flags(
+        p, tp=cfg.tp, pp=cfg.pp, weight_dtype=cfg.weight_dtype, kv_dtype=cfg.kv_dtype, gpu_memory_gib=gpu.memory_gib, gpu_name=gpu.name
+    )
     parallel = {"--tensor-parallel-size", "--pipeline-parallel-size", "--tp-size", "--pp-size", "--tp_size", "--pp_size"}
     out: list[str] = []
     skip = False
@@ -91,13 +93,21 @@ def router_scale(router_name: str) -> str:
     """What the router thresholds are measured in."""
     if router_name == "file":
         return "scores of the file router (the quality data's 'score' column); a real router producing those scores reads these thresholds"
-    return (f"synthetic {router_name} scorer (boute's own scale: no external router reads these thresholds; "
-            "calibrate a real router to the plan's shares)")
+    return (
+        f"synthetic {router_name} scorer (boute's own scale: no external router reads these thresholds; "
+        "calibrate a real router to the plan's shares)"
+    )
 
 
-def deployments_for(planner, ev, latency_bound_s: float, per_model: dict[str, Any] | None = None, *,
-                    capacities: dict[str, dict[str, float]] | None = None,
-                    levels: dict[str, float] | None = None) -> tuple[ModelDeployment, ...]:
+def deployments_for(
+    planner,
+    ev,
+    latency_bound_s: float,
+    per_model: dict[str, Any] | None = None,
+    *,
+    capacities: dict[str, dict[str, float]] | None = None,
+    levels: dict[str, float] | None = None,
+) -> tuple[ModelDeployment, ...]:
     """Each model's replica groups for an evaluation's inner solution.
 
     Args:
@@ -113,20 +123,36 @@ def deployments_for(planner, ev, latency_bound_s: float, per_model: dict[str, An
         for key, n in ev.result.counts.get(m, {}).items():
             curve = planner.perfdb.curves[key]
             cfg = curve.config
-            groups.append(ReplicaGroup(
-                config=key, gpu=cfg.gpu, tp=cfg.tp, pp=cfg.pp, weight_dtype=cfg.weight_dtype, kv_dtype=cfg.kv_dtype,
-                replicas=int(n), gpus=int(n) * cfg.num_gpus, usd_per_hour=int(n) * cfg.num_gpus * sc.price(cat, cfg.gpu),
-                kv_capacity_tokens=curve.kv_capacity_tokens,
-                capacity_rps_at_bound=float(capacities[m][key] if capacities else curve.capacity(latency_bound_s)),
-                spec_only=cat.gpu(cfg.gpu).spec_only, engine_flags=config_flags(cfg, cat.gpu(cfg.gpu)),
-            ))
+            groups.append(
+                ReplicaGroup(
+                    config=key,
+                    gpu=cfg.gpu,
+                    tp=cfg.tp,
+                    pp=cfg.pp,
+                    weight_dtype=cfg.weight_dtype,
+                    kv_dtype=cfg.kv_dtype,
+                    replicas=int(n),
+                    gpus=int(n) * cfg.num_gpus,
+                    usd_per_hour=int(n) * cfg.num_gpus * sc.price(cat, cfg.gpu),
+                    kv_capacity_tokens=curve.kv_capacity_tokens,
+                    capacity_rps_at_bound=float(capacities[m][key] if capacities else curve.capacity(latency_bound_s)),
+                    spec_only=cat.gpu(cfg.gpu).spec_only,
+                    engine_flags=config_flags(cfg, cat.gpu(cfg.gpu)),
+                )
+            )
         sim = (per_model or {}).get(m)
-        out.append(ModelDeployment(
-            model=m, hf_id=cat.model(m).hf_id, load_share=float(ev.shares[i]), load_rps=float(ev.shares[i]) * sc.arrival_rate_per_s,
-            budget_usd_per_hour=sum(g.usd_per_hour for g in groups), groups=tuple(groups),
-            simulated=sim if isinstance(sim, ResimMetrics) or sim is None else ResimMetrics.from_summary(sim),
-            quantile_level=float((levels or {}).get(m, 0.95)),
-        ))
+        out.append(
+            ModelDeployment(
+                model=m,
+                hf_id=cat.model(m).hf_id,
+                load_share=float(ev.shares[i]),
+                load_rps=float(ev.shares[i]) * sc.arrival_rate_per_s,
+                budget_usd_per_hour=sum(g.usd_per_hour for g in groups),
+                groups=tuple(groups),
+                simulated=sim if isinstance(sim, ResimMetrics) or sim is None else ResimMetrics.from_summary(sim),
+                quantile_level=float((levels or {}).get(m, 0.95)),
+            )
+        )
     return tuple(out)
 
 
@@ -134,8 +160,12 @@ def point_for(planner, ev) -> ParetoPoint:
     """An evaluated (feasible) routing as a frontier point or alternative, with deployments."""
     T = float(ev.result.latency_bound_s)
     return ParetoPoint(
-        shares=tuple(ev.shares), quality=float(ev.quality), p95_bound_s=T, cost_usd_per_hour=float(ev.result.cost_usd_per_hour),
-        budget_split=ev.budget_split, thresholds=tuple(float(t) for t in planner.router.thresholds(ev.shares)),
+        shares=tuple(ev.shares),
+        quality=float(ev.quality),
+        p95_bound_s=T,
+        cost_usd_per_hour=float(ev.result.cost_usd_per_hour),
+        budget_split=ev.budget_split,
+        thresholds=tuple(float(t) for t in planner.router.thresholds(ev.shares)),
         deployments=deployments_for(planner, ev, T),
     )
 
@@ -168,8 +198,16 @@ def pools_for(planner) -> tuple[GpuPool, ...]:
         else:
             e = cat.price(g, sc.price_set)
             src = f"{e.price_set}: {e.provider}, {e.source_date} ({e.source})"
-        out.append(GpuPool(gpu=g, available=int(n), gpus_per_node=gpu.gpus_per_node, usd_per_gpu_hour=float(sc.price(cat, g)),
-                           price_source=src, spec_only=gpu.spec_only))
+        out.append(
+            GpuPool(
+                gpu=g,
+                available=int(n),
+                gpus_per_node=gpu.gpus_per_node,
+                usd_per_gpu_hour=float(sc.price(cat, g)),
+                price_source=src,
+                spec_only=gpu.spec_only,
+            )
+        )
     return tuple(out)
 
 
@@ -182,33 +220,70 @@ def stats_from(d: dict[str, Any] | SolveStats | None) -> SolveStats | None:
     return _converter().structure(dict(d), SolveStats)
 
 
-def build_plan(planner, ev, *, checks: dict[str, Any], simulated: dict[str, Any] | None, per_model: dict[str, Any] | None,
-               pareto=(), alternatives=(), baselines: dict[str, dict[str, Any]] | None = None,
-               stats: dict[str, Any] | SolveStats | None = None, capacities: dict[str, dict[str, float]] | None = None,
-               levels: dict[str, float] | None = None) -> Plan:
+def build_plan(
+    planner,
+    ev,
+    *,
+    checks: dict[str, Any],
+    simulated: dict[str, Any] | None,
+    per_model: dict[str, Any] | None,
+    pareto=(),
+    alternatives=(),
+    baselines: dict[str, dict[str, Any]] | None = None,
+    stats: dict[str, Any] | SolveStats | None = None,
+    capacities: dict[str, dict[str, float]] | None = None,
+    levels: dict[str, float] | None = None,
+) -> Plan:
     """The typed plan for an evaluation whose allocation passed verification (its latency
     checks are in ``checks``; the planner acts on a failure)."""
     sc, cat = planner.scenario, planner.catalog
     T = float(ev.result.latency_bound_s)
     deployments = deployments_for(planner, ev, T, per_model, capacities=capacities, levels=levels)
     used = {g.gpu for d in deployments for g in d.groups}
-    st = stats_from(stats) or SolveStats(strategy="none", structure=False, solver=planner.solver.name, trials=0, best_at_trial=None,
-                                         stop_reason="assembled directly", inner_solves=int(ev.result.solves),
-                                         perfdb_s=round(planner.perfdb_s, 3), perfdb_from_cache=planner.perfdb.from_cache,
-                                         perfdb_configs=len(planner.perfdb.curves), optimizer_s=0.0)
+    st = stats_from(stats) or SolveStats(
+        strategy="none",
+        structure=False,
+        solver=planner.solver.name,
+        trials=0,
+        best_at_trial=None,
+        stop_reason="assembled directly",
+        inner_solves=int(ev.result.solves),
+        perfdb_s=round(planner.perfdb_s, 3),
+        perfdb_from_cache=planner.perfdb.from_cache,
+        perfdb_configs=len(planner.perfdb.curves),
+        optimizer_s=0.0,
+    )
     return Plan(
-        scenario=sc.name, objective=sc.objective, mode=sc.mode, models=tuple(sc.models), shares=tuple(float(v) for v in ev.shares),
-        thresholds=tuple(float(t) for t in planner.router.thresholds(ev.shares)), router=planner.router.name,
-        router_scale=router_scale(planner.router.name), quality=float(ev.quality), quality_unit=planner.table.unit,
-        quality_min=sc.quality_min, deployments=deployments, cost_usd_per_hour=float(checks["cost_usd_per_hour"]),
-        budget_usd_per_hour=sc.budget_usd_per_hour, latency_slo_s=sc.latency_slo_s, p95_bound_s=T,
-        simulated=ResimMetrics.from_summary(simulated), dispatch_policy=DISPATCH_POLICY,
-        max_model_len=int(planner.perfdb.max_model_len), engine=engine_settings(int(planner.perfdb.max_model_len), sc.engine),
-        pools=pools_for(planner), pareto=tuple(pareto), alternatives=tuple(alternatives),
-        baselines=tuple(BaselineResult.from_summary(k, v) for k, v in (baselines or {}).items()), stats=st,
+        scenario=sc.name,
+        objective=sc.objective,
+        mode=sc.mode,
+        models=tuple(sc.models),
+        shares=tuple(float(v) for v in ev.shares),
+        thresholds=tuple(float(t) for t in planner.router.thresholds(ev.shares)),
+        router=planner.router.name,
+        router_scale=router_scale(planner.router.name),
+        quality=float(ev.quality),
+        quality_unit=planner.table.unit,
+        quality_min=sc.quality_min,
+        deployments=deployments,
+        cost_usd_per_hour=float(checks["cost_usd_per_hour"]),
+        budget_usd_per_hour=sc.budget_usd_per_hour,
+        latency_slo_s=sc.latency_slo_s,
+        p95_bound_s=T,
+        simulated=ResimMetrics.from_summary(simulated),
+        dispatch_policy=DISPATCH_POLICY,
+        max_model_len=int(planner.perfdb.max_model_len),
+        engine=engine_settings(int(planner.perfdb.max_model_len), sc.engine),
+        pools=pools_for(planner),
+        pareto=tuple(pareto),
+        alternatives=tuple(alternatives),
+        baselines=tuple(BaselineResult.from_summary(k, v) for k, v in (baselines or {}).items()),
+        stats=st,
         verification=Verification.from_checks(checks),
         spec_only_gpus=tuple(sorted(g for g in used if cat.gpu(g).spec_only)),
         provenance=Provenance(boute_version=boute_version(), perfdb_key=planner.perfdb.key, price_set=sc.price_set, seed=sc.seed),
         inputs=json.loads(json.dumps(sc.to_dict(), default=str)),
-        latency_metric=sc.latency_metric, ttft_slo_s=sc.ttft_slo_s, tpot_slo_s=sc.tpot_slo_s,
+        latency_metric=sc.latency_metric,
+        ttft_slo_s=sc.ttft_slo_s,
+        tpot_slo_s=sc.tpot_slo_s,
     )

@@ -32,9 +32,14 @@ def _summary(planner, ev, verify: bool) -> dict[str, Any]:
     if ev is None or not ev.feasible:
         expl = "" if ev is None else ev.result.explanation
         return {"feasible": False, "reason": expl or "infeasible"}
-    out = {"feasible": True, "shares": list(ev.shares), "quality": ev.quality, "p95_bound_s": ev.result.latency_bound_s,
-           "cost_usd_per_hour": ev.result.cost_usd_per_hour,
-           "allocation": {m: row for m, row in ev.result.counts.items()}}
+    out = {
+        "feasible": True,
+        "shares": list(ev.shares),
+        "quality": ev.quality,
+        "p95_bound_s": ev.result.latency_bound_s,
+        "cost_usd_per_hour": ev.result.cost_usd_per_hour,
+        "allocation": {m: row for m, row in ev.result.counts.items()},
+    }
     if verify:
         try:
             p = planner.assemble(ev, verify=True)
@@ -124,5 +129,7 @@ def run_baselines(planner, *, verify: bool = True, grid_steps: int = 5) -> dict[
             for p in planner.simplex_grid(grid_steps):
                 shares, spl = planner._params_to_point(p)
                 cands.append(planner.evaluate(shares, spl, gpus=(g,)))
-    out["BOute-Homo"] = _summary(planner, _best(cands, obj, qmin), verify) if cands else {"feasible": False, "reason": "quality target unreachable"}
+    out["BOute-Homo"] = (
+        _summary(planner, _best(cands, obj, qmin), verify) if cands else {"feasible": False, "reason": "quality target unreachable"}
+    )
     return out

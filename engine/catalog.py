@@ -26,8 +26,7 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise CatalogError(
-            f"{type(instance).__name__} {getattr(instance, 'name', '')!s}: "
-            f"field '{attribute.name}' = {value!r} must be a positive number",
+            f"{type(instance).__name__} {getattr(instance, 'name', '')!s}: field '{attribute.name}' = {value!r} must be a positive number",
             hint=f"give '{attribute.name}' in the unit its name states",
         )
 
@@ -35,8 +34,7 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
 def _positive_int(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise CatalogError(
-            f"{type(instance).__name__} {getattr(instance, 'name', '')!s}: "
-            f"field '{attribute.name}' = {value!r} must be a positive integer",
+            f"{type(instance).__name__} {getattr(instance, 'name', '')!s}: field '{attribute.name}' = {value!r} must be a positive integer",
             hint=f"give '{attribute.name}' as a whole number >= 1",
         )
 
@@ -52,8 +50,7 @@ def _fraction(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
 def _nonempty(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
         raise CatalogError(
-            f"{type(instance).__name__} {getattr(instance, 'name', '')!s}: "
-            f"field '{attribute.name}' = {value!r} must be a non-empty string",
+            f"{type(instance).__name__} {getattr(instance, 'name', '')!s}: field '{attribute.name}' = {value!r} must be a non-empty string",
             hint="every catalog fact needs a name, a source and a date",
         )
 
@@ -65,8 +62,7 @@ def _date(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         datetime.date.fromisoformat(str(value))
     except ValueError:
         raise CatalogError(
-            f"{type(instance).__name__} {getattr(instance, 'name', '')!s}: "
-            f"field '{attribute.name}' = {value!r} is not an ISO date",
+            f"{type(instance).__name__} {getattr(instance, 'name', '')!s}: field '{attribute.name}' = {value!r} is not an ISO date",
             hint="write dates as YYYY-MM-DD",
         ) from None
 
@@ -127,6 +123,7 @@ class Calibration:
     def _check_fp8(self, attribute: attrs.Attribute, value: float | None) -> None:
         if value is not None:
             _fraction(self, attribute, value)
+
     source_date: str = attrs.field(validator=_date)
     """When they were fitted (YYYY-MM-DD)."""
 
@@ -232,8 +229,7 @@ class LLMSpec:
             )
         if self.experts_per_token > self.num_experts:
             raise CatalogError(
-                f"LLMSpec {self.name}: experts_per_token={self.experts_per_token} "
-                f"exceeds num_experts={self.num_experts}",
+                f"LLMSpec {self.name}: experts_per_token={self.experts_per_token} exceeds num_experts={self.num_experts}",
                 hint="top-k cannot exceed the number of experts",
             )
         derived = self.params / 1e9

@@ -47,10 +47,14 @@ class _Once(argparse.Action):
 
 
 def _add_solve(sub) -> None:
-    p = sub.add_parser("solve", help="plan routing + deployment for a scenario (default command)", formatter_class=HelpFormatter,
-                       description="Plan routing and deployment. With no options: the built-in default scenario "
-                       "(the BOute paper's setup: H100, RTX PRO 6000, RTX 5090, RTX 4090; $30/h; Llama-3.1-8B + 70B; GSM8K). "
-                       "An option left out takes the scenario's value.")
+    p = sub.add_parser(
+        "solve",
+        help="plan routing + deployment for a scenario (default command)",
+        formatter_class=HelpFormatter,
+        description="Plan routing and deployment. With no options: the built-in default scenario "
+        "(the BOute paper's setup: H100, RTX PRO 6000, RTX 5090, RTX 4090; $30/h; Llama-3.1-8B + 70B; GSM8K). "
+        "An option left out takes the scenario's value.",
+    )
     p.register("action", None, _Once)  # every valued option below may be given once
     p.add_argument("--scenario", metavar="FILE", help="YAML or TOML scenario file (fields: see README)")
     p.add_argument("--objective", metavar="{latency,cost}", help="latency (least P95 within budget) or cost (cheapest meeting --slo)")
@@ -67,8 +71,12 @@ def _add_solve(sub) -> None:
     p.add_argument("--mode", metavar="{joint,split}", help="joint (MILP splits the budget) or split (BO also searches the split)")
     p.add_argument("--seed", type=int, help="random seed (same seed, same plan)")
     p.add_argument("--max-trials", type=int, metavar="N", help="cap on outer-loop trials")
-    p.add_argument("--strategy", default="auto", metavar="{auto,exact,bo,random,grid}",
-                   help="outer loop: auto (exact for one or two models, bo for more), exact, bo (Ax), random or grid")
+    p.add_argument(
+        "--strategy",
+        default="auto",
+        metavar="{auto,exact,bo,random,grid}",
+        help="outer loop: auto (exact for one or two models, bo for more), exact, bo (Ax), random or grid",
+    )
     p.add_argument("--no-structure", action="store_true", help="disable structural seeds and pruning (for comparison)")
     p.add_argument("--no-baselines", action="store_true", help="skip the four baselines")
     p.add_argument("--out", metavar="DIR", default="out", help="folder for plan.json, pareto.png and deploy/<target>/")
@@ -78,8 +86,12 @@ def _add_solve(sub) -> None:
 
 
 def _add_predict(sub) -> None:
-    p = sub.add_parser("predict", help="what-if: one replica's memory, KV capacity, TTFT, TPOT, throughput", formatter_class=HelpFormatter,
-                       description="Predict one replica config before renting a GPU.")
+    p = sub.add_parser(
+        "predict",
+        help="what-if: one replica's memory, KV capacity, TTFT, TPOT, throughput",
+        formatter_class=HelpFormatter,
+        description="Predict one replica config before renting a GPU.",
+    )
     p.add_argument("--model", required=True, help="e.g. Llama-3.1-70B")
     p.add_argument("--gpu", required=True, help="e.g. H100-SXM")
     p.add_argument("--tp", type=int, default=1)
@@ -96,8 +108,9 @@ def _add_predict(sub) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="boute", description="Cost-efficient LLM serving planner over heterogeneous LLMs and GPUs.",
-                 formatter_class=HelpFormatter)
+    ap = _Parser(
+        prog="boute", description="Cost-efficient LLM serving planner over heterogeneous LLMs and GPUs.", formatter_class=HelpFormatter
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="log progress details to stderr")
     ap.add_argument("--version", action="version", version=f"%(prog)s {boute_version()}")
     sub = ap.add_subparsers(dest="command", parser_class=_Parser)
@@ -144,8 +157,15 @@ def _pairs(text: str, field: str) -> dict[str, int]:
 
 # Flag -> scenario field, for the flags that set one field as given.
 _FLAG_FIELDS = {
-    "objective": "objective", "budget": "budget_usd_per_hour", "quality_min": "quality_min", "slo": "latency_slo_s",
-    "price_set": "price_set", "workload": "workload", "rate": "arrival_rate_per_s", "mode": "mode", "seed": "seed",
+    "objective": "objective",
+    "budget": "budget_usd_per_hour",
+    "quality_min": "quality_min",
+    "slo": "latency_slo_s",
+    "price_set": "price_set",
+    "workload": "workload",
+    "rate": "arrival_rate_per_s",
+    "mode": "mode",
+    "seed": "seed",
     "max_trials": "max_trials",
 }
 
@@ -232,11 +252,17 @@ def render_table(plan) -> str:
 
     rows = []
     for d in plan.deployments:
-        alloc = " + ".join(
-            f"{g.gpus} x {g.gpu}{'*' if g.spec_only else ''} (TP{g.tp} PP{g.pp}{' FP8' if g.weight_dtype == 'fp8' else ''}) x{g.replicas}"
-            for g in d.groups) or "-"
+        alloc = (
+            " + ".join(
+                f"{g.gpus} x {g.gpu}{'*' if g.spec_only else ''} (TP{g.tp} PP{g.pp}{' FP8' if g.weight_dtype == 'fp8' else ''}) x{g.replicas}"
+                for g in d.groups
+            )
+            or "-"
+        )
         share = d.budget_usd_per_hour / plan.cost_usd_per_hour if plan.cost_usd_per_hour else 0.0
-        rows.append([d.model, f"{d.load_share * 100:.1f} %", f"{d.load_rps:.2f}", f"${d.budget_usd_per_hour:.2f} ({share * 100:.0f} %)", alloc])
+        rows.append(
+            [d.model, f"{d.load_share * 100:.1f} %", f"{d.load_rps:.2f}", f"${d.budget_usd_per_hour:.2f} ({share * 100:.0f} %)", alloc]
+        )
     lines = [tabulate(rows, headers=["model", "load share", "req/s", "USD/h (budget share)", "allocated GPUs (config) x replicas"])]
     sim = _metrics(plan.simulated)
     lines.append("")
@@ -247,8 +273,11 @@ def render_table(plan) -> str:
     bound = "pooled P95 (all requests)" if plan.latency_metric == "system" else "every model's P95"
     lines.append(
         f"latency: {bound} <= {plan.p95_bound_s:.2f} s (MILP bound); re-simulated ({plan.dispatch_policy} dispatch): "
-        + ", ".join(f"{d.model} P95 {_fmt(_metrics(d.simulated).get('p95_s'))} s [{_fmt(_metrics(d.simulated).get('p95_lo_s'))}-{_fmt(_metrics(d.simulated).get('p95_hi_s'))}]"
-                    for d in plan.deployments if d.simulated)
+        + ", ".join(
+            f"{d.model} P95 {_fmt(_metrics(d.simulated).get('p95_s'))} s [{_fmt(_metrics(d.simulated).get('p95_lo_s'))}-{_fmt(_metrics(d.simulated).get('p95_hi_s'))}]"
+            for d in plan.deployments
+            if d.simulated
+        )
         + f"; pooled P95 {_fmt(sim.get('p95_s'))} s, mean {_fmt(sim.get('mean_s'))} s, TTFT P95 {_fmt(sim.get('ttft_p95_s'), 3)} s, "
         f"TPOT P95 {_fmt(sim.get('tpot_p95_s') and sim['tpot_p95_s'] * 1e3, 1)} ms; cost ${plan.cost_usd_per_hour:.2f}/h"
         + (f" of ${plan.budget_usd_per_hour:.2f}/h" if plan.budget_usd_per_hour else "")
@@ -265,28 +294,61 @@ def render_table(plan) -> str:
         line += f"; {', '.join(slos)} checked" if slos else ""
         line += ")"
         if st.derate_rounds:
-            line += (f"; the first plan failed its re-simulation, so {len(st.derated_capacity)} config(s) were derated "
-                     f"and re-solved in {st.derate_rounds} round(s)")
+            line += (
+                f"; the first plan failed its re-simulation, so {len(st.derated_capacity)} config(s) were derated "
+                f"and re-solved in {st.derate_rounds} round(s)"
+            )
         lines.append(line)
     if plan.spec_only_gpus:
-        lines.append(f"* spec-only: no measured calibration for {', '.join(plan.spec_only_gpus)} (spec-sheet roofline, borrowed efficiencies)")
+        lines.append(
+            f"* spec-only: no measured calibration for {', '.join(plan.spec_only_gpus)} (spec-sheet roofline, borrowed efficiencies)"
+        )
     if plan.baselines:
+
         def metrics(s: dict) -> list[str]:
             tp = s.get("tpot_p95_s")
-            return [_fmt(s.get("max_model_p95_s")), _fmt(s.get("p95_s")), _fmt(s.get("mean_s")), _fmt(s.get("ttft_p95_s"), 3),
-                    _fmt(tp * 1e3 if tp is not None else None, 1), _fmt(s.get("throughput_rps"))]
+            return [
+                _fmt(s.get("max_model_p95_s")),
+                _fmt(s.get("p95_s")),
+                _fmt(s.get("mean_s")),
+                _fmt(s.get("ttft_p95_s"), 3),
+                _fmt(tp * 1e3 if tp is not None else None, 1),
+                _fmt(s.get("throughput_rps")),
+            ]
 
         b_rows = [["boute (this plan)", f"{plan.quality:.2f}", f"{plan.p95_bound_s:.2f}", *metrics(sim), f"{plan.cost_usd_per_hour:.2f}"]]
         for b in plan.baselines:
             if b.feasible:
                 mark = "" if b.latency_verified is not False else " (!)"
-                b_rows.append([b.name + mark, f"{b.quality:.2f}", f"{b.p95_bound_s:.2f}", *metrics(_metrics(b.simulated)),
-                               f"{b.cost_usd_per_hour:.2f}"])
+                b_rows.append(
+                    [
+                        b.name + mark,
+                        f"{b.quality:.2f}",
+                        f"{b.p95_bound_s:.2f}",
+                        *metrics(_metrics(b.simulated)),
+                        f"{b.cost_usd_per_hour:.2f}",
+                    ]
+                )
             else:
                 b_rows.append([b.name, "-", "-", "-", "-", "-", "-", "-", "-", f"infeasible: {b.reason[:60]}"])
         lines.append("")
-        lines.append(tabulate(b_rows, headers=["system", "quality", "P95 bound (s)", "worst model P95 (s)", "pooled P95 (s)", "mean (s)",
-                                               "TTFT P95 (s)", "TPOT P95 (ms)", "req/s", "USD/h"]))
+        lines.append(
+            tabulate(
+                b_rows,
+                headers=[
+                    "system",
+                    "quality",
+                    "P95 bound (s)",
+                    "worst model P95 (s)",
+                    "pooled P95 (s)",
+                    "mean (s)",
+                    "TTFT P95 (s)",
+                    "TPOT P95 (ms)",
+                    "req/s",
+                    "USD/h",
+                ],
+            )
+        )
         if any(b.latency_verified is False for b in plan.baselines if b.feasible):
             lines.append("(!) its re-simulation exceeds its own bound (baselines are not derated)")
     st = plan.stats
@@ -315,13 +377,19 @@ def _cmd_solve(args) -> int:
     planner = Planner(sc, catalog, use_cache=not args.no_cache, progress=_progress_factory(interactive))
     plan = planner.plan(strategy=strategy, structure=not args.no_structure, baselines=not args.no_baselines)
     # CPU time of this process beside the wall time: on a shared machine the wall time includes waiting for cores
-    plan = attrs.evolve(plan, stats=attrs.evolve(plan.stats, plan_wall_s=round(time.perf_counter() - t_start, 3),
-                                                 plan_cpu_s=round(time.process_time() - cpu_start, 3)))
+    plan = attrs.evolve(
+        plan,
+        stats=attrs.evolve(
+            plan.stats, plan_wall_s=round(time.perf_counter() - t_start, 3), plan_cpu_s=round(time.process_time() - cpu_start, 3)
+        ),
+    )
     out = pathlib.Path(out_dir)
     try:
         paths = write_artifacts(plan, out, frontier_csv=args.frontier_csv)
     except OSError as exc:
-        raise InputError(f"--out: cannot write the plan under {args.out!r}: {exc.strerror or exc}", hint="give a folder you can write to") from None
+        raise InputError(
+            f"--out: cannot write the plan under {args.out!r}: {exc.strerror or exc}", hint="give a folder you can write to"
+        ) from None
     if args.json:
         print(json.dumps(plan.to_dict(), indent=2))
     else:
@@ -339,8 +407,10 @@ def _wrote(out: pathlib.Path, paths: dict[str, str]) -> str:
     lines = ["", f"wrote under {out}/:"]
     for folder in sorted(groups):
         lines.append(f"  {folder + '/' if folder else './'}: {', '.join(sorted(groups[folder]))}")
-    lines.append(f"deploy: see {out / 'deploy'}/ (shell: run each launch-<host>.sh on its node; or "
-                 f"'boute deploy {out / 'plan.json'} --target shell|skypilot|k8s|litellm')")
+    lines.append(
+        f"deploy: see {out / 'deploy'}/ (shell: run each launch-<host>.sh on its node; or "
+        f"'boute deploy {out / 'plan.json'} --target shell|skypilot|k8s|litellm')"
+    )
     return "\n".join(lines)
 
 
@@ -361,26 +431,48 @@ def _cmd_predict(args) -> int:
             raise InputError(f"--{name.replace('_', '-')}: {getattr(args, name)} must be >= 1", hint="a positive integer")
     from boute.engine.engines import get_profile
 
-    cfg = ReplicaConfig(model=llm.name, gpu=gpu.name, tp=args.tp, pp=args.pp, weight_dtype=args.dtype, kv_dtype=args.kv_dtype,
-                        engine=get_profile(args.engine, field="--engine").name)
+    cfg = ReplicaConfig(
+        model=llm.name,
+        gpu=gpu.name,
+        tp=args.tp,
+        pp=args.pp,
+        weight_dtype=args.dtype,
+        kv_dtype=args.kv_dtype,
+        engine=get_profile(args.engine, field="--engine").name,
+    )
     rm = ReplicaModel(llm, gpu, cfg, max_model_len=args.input_len + args.output_len)
     mem = rm.memory()
     out: dict[str, Any] = {
-        "model": llm.name, "gpu": gpu.name, "tp": args.tp, "pp": args.pp, "weight_dtype": args.dtype, "kv_dtype": args.kv_dtype,
-        "spec_only": gpu.spec_only, "fits": mem.feasible, "reason": mem.reason,
-        "weights_gib_per_gpu": mem.weight_bytes / 2**30, "workspace_gib_per_gpu": mem.workspace_bytes / 2**30,
-        "runtime_gib_per_gpu": mem.overhead_bytes / 2**30, "usable_gib_per_gpu": mem.usable_bytes / 2**30,
+        "model": llm.name,
+        "gpu": gpu.name,
+        "tp": args.tp,
+        "pp": args.pp,
+        "weight_dtype": args.dtype,
+        "kv_dtype": args.kv_dtype,
+        "spec_only": gpu.spec_only,
+        "fits": mem.feasible,
+        "reason": mem.reason,
+        "weights_gib_per_gpu": mem.weight_bytes / 2**30,
+        "workspace_gib_per_gpu": mem.workspace_bytes / 2**30,
+        "runtime_gib_per_gpu": mem.overhead_bytes / 2**30,
+        "usable_gib_per_gpu": mem.usable_bytes / 2**30,
         "kv_capacity_tokens": mem.kv_capacity_tokens,
     }
     if mem.feasible:
         ss = steady_state_closed_loop(rm, args.batch, args.input_len, args.output_len)
-        out.update({
-            "batch": args.batch, "input_len": args.input_len, "output_len": args.output_len,
-            "prefill_one_prompt_ms": float(rm.prefill_time(args.input_len)) * 1e3,
-            "ttft_ms": ss["ttft_s"] * 1e3, "tpot_ms": ss["tpot_s"] * 1e3,
-            "throughput_tokens_per_s": ss["throughput_rps"] * args.output_len, "throughput_rps": ss["throughput_rps"],
-            "effective_batch": ss["effective_concurrency"],
-        })
+        out.update(
+            {
+                "batch": args.batch,
+                "input_len": args.input_len,
+                "output_len": args.output_len,
+                "prefill_one_prompt_ms": float(rm.prefill_time(args.input_len)) * 1e3,
+                "ttft_ms": ss["ttft_s"] * 1e3,
+                "tpot_ms": ss["tpot_s"] * 1e3,
+                "throughput_tokens_per_s": ss["throughput_rps"] * args.output_len,
+                "throughput_rps": ss["throughput_rps"],
+                "effective_batch": ss["effective_concurrency"],
+            }
+        )
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -400,17 +492,52 @@ def _cmd_catalog(_args) -> int:
     from boute.engine.plugins import load_catalog
 
     c = load_catalog()
-    print(tabulate([[g.name, f"{g.memory_gib:g}", f"{g.hbm_bandwidth_gb_per_s:g}", f"{g.bf16_tflops:g}", _fmt(g.fp8_tflops, 1),
-                     f"{g.intra_node_link}{'' if g.p2p else ' (no P2P)'}", "spec-only" if g.spec_only else "measured", g.source]
-                    for g in c.gpus.values()],
-                   headers=["GPU", "GiB", "GB/s", "BF16 TF", "FP8 TF", "link", "calibration", "source"], maxcolwidths=[None] * 7 + [70]))
+    print(
+        tabulate(
+            [
+                [
+                    g.name,
+                    f"{g.memory_gib:g}",
+                    f"{g.hbm_bandwidth_gb_per_s:g}",
+                    f"{g.bf16_tflops:g}",
+                    _fmt(g.fp8_tflops, 1),
+                    f"{g.intra_node_link}{'' if g.p2p else ' (no P2P)'}",
+                    "spec-only" if g.spec_only else "measured",
+                    g.source,
+                ]
+                for g in c.gpus.values()
+            ],
+            headers=["GPU", "GiB", "GB/s", "BF16 TF", "FP8 TF", "link", "calibration", "source"],
+            maxcolwidths=[None] * 7 + [70],
+        )
+    )
     print()
-    print(tabulate([[m.name, f"{m.params / 1e9:.2f} B", f"{m.published_params_b:g} B", m.num_layers, m.hidden_size,
-                     f"{m.num_attention_heads}/{m.num_kv_heads}", m.num_experts, m.source] for m in c.models.values()],
-                   headers=["model", "derived", "published", "layers", "hidden", "heads/kv", "experts", "source"], maxcolwidths=[None] * 7 + [70]))
+    print(
+        tabulate(
+            [
+                [
+                    m.name,
+                    f"{m.params / 1e9:.2f} B",
+                    f"{m.published_params_b:g} B",
+                    m.num_layers,
+                    m.hidden_size,
+                    f"{m.num_attention_heads}/{m.num_kv_heads}",
+                    m.num_experts,
+                    m.source,
+                ]
+                for m in c.models.values()
+            ],
+            headers=["model", "derived", "published", "layers", "hidden", "heads/kv", "experts", "source"],
+            maxcolwidths=[None] * 7 + [70],
+        )
+    )
     print()
-    print(tabulate([[p.price_set, p.gpu, f"{p.usd_per_gpu_hour:.2f}", p.source_date, p.provider, p.note] for p in c.prices],
-                   headers=["price set", "GPU", "USD/GPU-h", "date", "provider", "note"]))
+    print(
+        tabulate(
+            [[p.price_set, p.gpu, f"{p.usd_per_gpu_hour:.2f}", p.source_date, p.provider, p.note] for p in c.prices],
+            headers=["price set", "GPU", "USD/GPU-h", "date", "provider", "note"],
+        )
+    )
     for prob in c.problems:
         print(f"plugin problem: {prob}", file=sys.stderr)
     return 0
@@ -447,8 +574,14 @@ def main(argv: list[str] | None = None) -> int:
             from boute.engine.plugins import load_catalog
 
             return cmd_calibrate(args, load_catalog())
-        return {"solve": _cmd_solve, "predict": _cmd_predict, "catalog": _cmd_catalog, "perfdb": _cmd_perfdb, "deploy": cmd_deploy,
-                "sweep": lambda a: cmd_sweep(a, _scenario)}[cmd](args)
+        return {
+            "solve": _cmd_solve,
+            "predict": _cmd_predict,
+            "catalog": _cmd_catalog,
+            "perfdb": _cmd_perfdb,
+            "deploy": cmd_deploy,
+            "sweep": lambda a: cmd_sweep(a, _scenario),
+        }[cmd](args)
     except BouteError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return exc.exit_code

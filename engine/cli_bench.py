@@ -29,8 +29,17 @@ import numpy as np
 
 from boute.engine.errors import InputError
 
-__all__ = ["add_predict_options", "add_calibrate_parser", "cmd_predict_bench", "cmd_calibrate", "predict_bench",
-           "load_bench_file", "BenchRun", "bench_metrics", "fit_gpu_scales"]
+__all__ = [
+    "add_predict_options",
+    "add_calibrate_parser",
+    "cmd_predict_bench",
+    "cmd_calibrate",
+    "predict_bench",
+    "load_bench_file",
+    "BenchRun",
+    "bench_metrics",
+    "fit_gpu_scales",
+]
 
 PCT = (50, 90, 99)
 
@@ -47,20 +56,31 @@ def add_predict_options(p) -> None:
     g.add_argument("--request-rate", type=float, default=math.inf, help="requests/s; inf (default) sends all at once")
     g.add_argument("--burstiness", type=float, default=1.0, help="gamma shape of inter-arrival times (1 = Poisson)")
     g.add_argument("--max-concurrency", type=int, default=None, help="client-side cap on requests in flight")
-    g.add_argument("--dataset", metavar="FILE", default=None,
-                   help="lengths from a file: a vLLM --save-result JSON (input_lens/output_lens), a CSV with "
-                        "prompt_tokens,output_tokens (or Azure ContextTokens,GeneratedTokens) columns")
-    g.add_argument("--range-ratio", type=float, default=0.0,
-                   help="random dataset: lengths uniform in [len*(1-r), len*(1+r)] around --input-len/--output-len")
+    g.add_argument(
+        "--dataset",
+        metavar="FILE",
+        default=None,
+        help="lengths from a file: a vLLM --save-result JSON (input_lens/output_lens), a CSV with "
+        "prompt_tokens,output_tokens (or Azure ContextTokens,GeneratedTokens) columns",
+    )
+    g.add_argument(
+        "--range-ratio",
+        type=float,
+        default=0.0,
+        help="random dataset: lengths uniform in [len*(1-r), len*(1+r)] around --input-len/--output-len",
+    )
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--save-result", metavar="FILE", default=None, help="write the predicted metrics as vLLM's JSON")
 
 
 def add_calibrate_parser(sub) -> None:
     """The ``boute calibrate`` subcommand."""
-    p = sub.add_parser("calibrate", help="compare boute with real vllm bench serve results; fit a GPU's efficiencies",
-                       description="Import `vllm bench serve --save-result` JSON files (or aiconfigurator-style CSVs), "
-                       "print boute's prediction error per file and metric, optionally fit a GPU's efficiency scales.")
+    p = sub.add_parser(
+        "calibrate",
+        help="compare boute with real vllm bench serve results; fit a GPU's efficiencies",
+        description="Import `vllm bench serve --save-result` JSON files (or aiconfigurator-style CSVs), "
+        "print boute's prediction error per file and metric, optionally fit a GPU's efficiency scales.",
+    )
     p.add_argument("--from-bench", nargs="+", required=True, metavar="FILE", help="JSON result files and/or CSV files")
     p.add_argument("--model", help="model of the runs (else the file's model_id / model_path)")
     p.add_argument("--gpu", help="GPU of the runs (else the file's 'gpu' metadata)")
@@ -122,12 +142,17 @@ def bench_metrics(sim, n_prompts: int) -> dict[str, Any]:
     dur = float(np.max(fin[ok]) - np.min(arr)) if ok.any() else 0.0
     itl_v, itl_w = sim.itl_samples()
     res: dict[str, Any] = {
-        "duration": dur, "completed": int(ok.sum()), "failed": int((~ok).sum()),
-        "total_input_tokens": int(inl[ok].sum()), "total_output_tokens": int(o.sum()),
-        "request_throughput": ok.sum() / dur if dur > 0 else 0.0, "request_goodput": None,
+        "duration": dur,
+        "completed": int(ok.sum()),
+        "failed": int((~ok).sum()),
+        "total_input_tokens": int(inl[ok].sum()),
+        "total_output_tokens": int(o.sum()),
+        "request_throughput": ok.sum() / dur if dur > 0 else 0.0,
+        "request_goodput": None,
         "output_throughput": o.sum() / dur if dur > 0 else 0.0,
         "total_token_throughput": (inl[ok].sum() + o.sum()) / dur if dur > 0 else 0.0,
-        "input_lens": inl.tolist(), "output_lens": [int(x) if k else 0 for x, k in zip(outl, ok)],
+        "input_lens": inl.tolist(),
+        "output_lens": [int(x) if k else 0 for x, k in zip(outl, ok)],
         "ttfts": [float(x) if k else 0.0 for x, k in zip(first - arr, ok)],
         "latencies": [float(x) if k else 0.0 for x, k in zip(fin - arr, ok)],
         "num_prompts": n_prompts,
@@ -168,24 +193,39 @@ def predict_bench(run: BenchRun, catalog, *, seed: int = 0, gpu_override=None) -
     pr = np.asarray(run.prompt_tokens, dtype=int)
     out = np.asarray(run.output_tokens, dtype=int)
     if len(pr) == 0 or len(pr) != len(out):
-        raise InputError(f"{run.name}: needs as many prompt as output lengths (got {len(pr)} and {len(out)})",
-                         hint="input_lens and output_lens of the same run")
+        raise InputError(
+            f"{run.name}: needs as many prompt as output lengths (got {len(pr)} and {len(out)})",
+            hint="input_lens and output_lens of the same run",
+        )
     cfg = ReplicaConfig(model=llm.name, gpu=gpu.name, tp=run.tp, weight_dtype=run.weight_dtype, engine=run.engine)
     rm = ReplicaModel(llm, gpu, cfg, max_model_len=int((pr + out).max()))
     mem = rm.memory()
     if not mem.feasible:
-        raise InputError(f"{run.name}: {llm.name} on {run.tp} x {gpu.name} ({run.weight_dtype}) does not fit: {mem.reason}",
-                         hint="a larger --tp or another GPU")
+        raise InputError(
+            f"{run.name}: {llm.name} on {run.tp} x {gpu.name} ({run.weight_dtype}) does not fit: {mem.reason}",
+            hint="a larger --tp or another GPU",
+        )
     if run.closed_loop_rounds:
         c = int(run.max_concurrency or 1)
-        res = simulate_closed_loop(rm, concurrency=c, num_requests=c * run.closed_loop_rounds, prompt_tokens=int(pr[0]),
-                                   output_tokens=int(out[0]), staggered=True)
+        res = simulate_closed_loop(
+            rm, concurrency=c, num_requests=c * run.closed_loop_rounds, prompt_tokens=int(pr[0]), output_tokens=int(out[0]), staggered=True
+        )
         s = res.summary()
-        return {"mean_ttft_ms": s["ttft_mean_s"] * 1e3, "mean_tpot_ms": s["tpot_mean_s"] * 1e3,
-                "request_throughput": s["throughput_rps"], "output_throughput": s["throughput_rps"] * float(out[0])}
+        return {
+            "mean_ttft_ms": s["ttft_mean_s"] * 1e3,
+            "mean_tpot_ms": s["tpot_mean_s"] * 1e3,
+            "request_throughput": s["throughput_rps"],
+            "output_throughput": s["throughput_rps"] * float(out[0]),
+        }
     arr = _arrivals(len(pr), run.request_rate, run.burstiness, seed)
-    sim = simulate_bench(rm, arrival_s=arr, prompt_tokens=pr, output_tokens=out, max_concurrency=run.max_concurrency,
-                         kv_capacity_tokens=mem.kv_capacity_tokens)
+    sim = simulate_bench(
+        rm,
+        arrival_s=arr,
+        prompt_tokens=pr,
+        output_tokens=out,
+        max_concurrency=run.max_concurrency,
+        kv_capacity_tokens=mem.kv_capacity_tokens,
+    )
     res = bench_metrics(sim, len(pr))
     res.update({"request_rate": run.request_rate, "burstiness": run.burstiness, "max_concurrency": run.max_concurrency})
     return res
@@ -217,8 +257,9 @@ def _lengths_from_file(path: str) -> tuple[list[int], list[int]]:
                         ins.append(int(row[a]))
                         outs.append(int(row[b]))
                     except (TypeError, ValueError):
-                        raise InputError(f"--dataset: {p.name} line {i + 2}: {row[a]!r}, {row[b]!r} are not token counts",
-                                         hint="fix or drop that line") from None
+                        raise InputError(
+                            f"--dataset: {p.name} line {i + 2}: {row[a]!r}, {row[b]!r} are not token counts", hint="fix or drop that line"
+                        ) from None
                 return ins, outs
     raise InputError(f"--dataset: {p.name} has columns {cols}", hint="give prompt_tokens,output_tokens columns")
 
@@ -255,26 +296,66 @@ def cmd_predict_bench(args, catalog) -> int:
 
         ins, outs = draw(args.input_len), draw(args.output_len)
     llm, gpu = catalog.model(args.model, field="--model"), catalog.gpu(args.gpu, field="--gpu")
-    run = BenchRun(name="predict", model=llm.name, gpu=gpu.name, tp=args.tp, weight_dtype=args.dtype, engine=profile.name,
-                   prompt_tokens=tuple(ins), output_tokens=tuple(outs), request_rate=args.request_rate,
-                   burstiness=args.burstiness, max_concurrency=args.max_concurrency)
+    run = BenchRun(
+        name="predict",
+        model=llm.name,
+        gpu=gpu.name,
+        tp=args.tp,
+        weight_dtype=args.dtype,
+        engine=profile.name,
+        prompt_tokens=tuple(ins),
+        output_tokens=tuple(outs),
+        request_rate=args.request_rate,
+        burstiness=args.burstiness,
+        max_concurrency=args.max_concurrency,
+    )
     res = predict_bench(run, catalog, seed=args.seed)
-    res = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S"), "backend": "vllm",
-           "model_id": llm.hf_id, "tokenizer_id": llm.hf_id, **res,
-           "boute": {"prediction": True, "gpu": gpu.name, "tp": args.tp, "dtype": args.dtype, "engine": profile.name,
-                     "spec_only": gpu.spec_only, "itls": "not written: per-token gaps are summarised in *_itl_ms"}}
+    res = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S"),
+        "backend": "vllm",
+        "model_id": llm.hf_id,
+        "tokenizer_id": llm.hf_id,
+        **res,
+        "boute": {
+            "prediction": True,
+            "gpu": gpu.name,
+            "tp": args.tp,
+            "dtype": args.dtype,
+            "engine": profile.name,
+            "spec_only": gpu.spec_only,
+            "itls": "not written: per-token gaps are summarised in *_itl_ms",
+        },
+    }
     if args.save_result:
         pathlib.Path(args.save_result).write_text(json.dumps(res, indent=1))
     if args.json:
         print(json.dumps({k: v for k, v in res.items() if not isinstance(v, list)}, indent=2))
         return 0
-    keys = ["duration", "completed", "request_throughput", "output_throughput", "total_token_throughput",
-            "mean_ttft_ms", "median_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "median_tpot_ms", "p99_tpot_ms",
-            "mean_itl_ms", "median_itl_ms", "p99_itl_ms", "mean_e2el_ms", "median_e2el_ms", "p99_e2el_ms"]
+    keys = [
+        "duration",
+        "completed",
+        "request_throughput",
+        "output_throughput",
+        "total_token_throughput",
+        "mean_ttft_ms",
+        "median_ttft_ms",
+        "p99_ttft_ms",
+        "mean_tpot_ms",
+        "median_tpot_ms",
+        "p99_tpot_ms",
+        "mean_itl_ms",
+        "median_itl_ms",
+        "p99_itl_ms",
+        "mean_e2el_ms",
+        "median_e2el_ms",
+        "p99_e2el_ms",
+    ]
     print(tabulate([[k, f"{res[k]:.3f}" if isinstance(res[k], float) else res[k]] for k in keys], headers=["metric", "predicted"]))
-    print(f"engine {profile.name}; {llm.name} on {args.tp} x {gpu.name} {args.dtype}; {args.num_prompts} prompts at "
-          f"{'all at once' if math.isinf(args.request_rate) else f'{args.request_rate:g} req/s'}"
-          + (f", max concurrency {args.max_concurrency}" if args.max_concurrency else ""))
+    print(
+        f"engine {profile.name}; {llm.name} on {args.tp} x {gpu.name} {args.dtype}; {args.num_prompts} prompts at "
+        f"{'all at once' if math.isinf(args.request_rate) else f'{args.request_rate:g} req/s'}"
+        + (f", max concurrency {args.max_concurrency}" if args.max_concurrency else "")
+    )
     if gpu.spec_only:
         print(f"spec-only: {gpu.name} has no measured calibration ({gpu.calibration.source})")
     return 0
@@ -282,11 +363,26 @@ def cmd_predict_bench(args, catalog) -> int:
 
 # ---------------------------------------------------------------- calibrate --from-bench
 
-COMPARED = ("mean_ttft_ms", "median_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "median_tpot_ms", "p99_tpot_ms",
-            "mean_itl_ms", "median_itl_ms", "request_throughput", "output_throughput")
+COMPARED = (
+    "mean_ttft_ms",
+    "median_ttft_ms",
+    "p99_ttft_ms",
+    "mean_tpot_ms",
+    "median_tpot_ms",
+    "p99_tpot_ms",
+    "mean_itl_ms",
+    "median_itl_ms",
+    "request_throughput",
+    "output_throughput",
+)
 
-AIC_SYSTEMS = {"h100_sxm": "H100-SXM", "h200_sxm": "H200", "a100_sxm": "A100-80GB-SXM", "l40s": "L40S",
-               "rtx_pro_6000_server": "RTX-PRO-6000"}
+AIC_SYSTEMS = {
+    "h100_sxm": "H100-SXM",
+    "h200_sxm": "H200",
+    "a100_sxm": "A100-80GB-SXM",
+    "l40s": "L40S",
+    "rtx_pro_6000_server": "RTX-PRO-6000",
+}
 AIC_BACKENDS = {"vllm": "vllm-v1", "sglang": "sglang", "trtllm": "trtllm"}
 
 
@@ -310,8 +406,10 @@ def load_bench_file(path: str, catalog, *, model=None, gpu=None, tp=None, dtype=
     try:
         doc = json.loads(p.read_text())
     except ValueError as exc:
-        raise InputError(f"--from-bench: {p.name} is not valid JSON: {' '.join(str(exc).split())[:80]}",
-                         hint="give the file vllm bench serve --save-result wrote") from None
+        raise InputError(
+            f"--from-bench: {p.name} is not valid JSON: {' '.join(str(exc).split())[:80]}",
+            hint="give the file vllm bench serve --save-result wrote",
+        ) from None
     if not isinstance(doc, dict):
         raise InputError(f"--from-bench: {p.name} is not a JSON object", hint="one --save-result file per run")
     need = ("input_lens", "output_lens", "mean_ttft_ms", "mean_tpot_ms", "request_throughput")
@@ -323,7 +421,9 @@ def load_bench_file(path: str, catalog, *, model=None, gpu=None, tp=None, dtype=
         raise InputError(f"--from-bench: {p.name} names no model", hint="pass --model")
     g = gpu or doc.get("gpu")
     if not g:
-        raise InputError(f"--from-bench: {p.name} does not say which GPU ran it", hint="pass --gpu, or --metadata gpu=H100-SXM when benchmarking")
+        raise InputError(
+            f"--from-bench: {p.name} does not say which GPU ran it", hint="pass --gpu, or --metadata gpu=H100-SXM when benchmarking"
+        )
     errs = doc.get("errors") or []
     ok = [not e for e in errs] if len(errs) == len(doc["input_lens"]) else [True] * len(doc["input_lens"])
     ins = [int(x) for x, k in zip(doc["input_lens"], ok) if k]
@@ -332,11 +432,22 @@ def load_bench_file(path: str, catalog, *, model=None, gpu=None, tp=None, dtype=
     rate = math.inf if rate in (None, "inf", "Infinity") else float(rate)
     mc = doc.get("max_concurrency")
     measured = {k: float(doc[k]) for k in COMPARED if isinstance(doc.get(k), (int, float))}
-    return [BenchRun(name=p.name, model=_model_name(str(m), catalog), gpu=catalog.gpu(str(g), field="gpu").name,
-                     tp=int(tp or doc.get("tp", 1)), weight_dtype=str(dtype or doc.get("dtype", "bf16")),
-                     engine=str(engine or doc.get("engine", "vllm-v1")), prompt_tokens=tuple(ins), output_tokens=tuple(outs),
-                     request_rate=rate, burstiness=float(doc.get("burstiness", 1.0) or 1.0),
-                     max_concurrency=int(mc) if mc else None, measured=measured)]
+    return [
+        BenchRun(
+            name=p.name,
+            model=_model_name(str(m), catalog),
+            gpu=catalog.gpu(str(g), field="gpu").name,
+            tp=int(tp or doc.get("tp", 1)),
+            weight_dtype=str(dtype or doc.get("dtype", "bf16")),
+            engine=str(engine or doc.get("engine", "vllm-v1")),
+            prompt_tokens=tuple(ins),
+            output_tokens=tuple(outs),
+            request_rate=rate,
+            burstiness=float(doc.get("burstiness", 1.0) or 1.0),
+            max_concurrency=int(mc) if mc else None,
+            measured=measured,
+        )
+    ]
 
 
 def _load_aic_csv(p: pathlib.Path, catalog, *, gpu=None, engine=None) -> list[BenchRun]:
@@ -345,8 +456,10 @@ def _load_aic_csv(p: pathlib.Path, catalog, *, gpu=None, engine=None) -> list[Be
     with p.open(newline="") as fh:
         rd = csv.DictReader(fh)
         if not rd.fieldnames or not need <= set(rd.fieldnames):
-            raise InputError(f"--from-bench: {p.name} lacks columns {sorted(need - set(rd.fieldnames or []))}",
-                             hint="use aiconfigurator's silicon_sample.csv columns")
+            raise InputError(
+                f"--from-bench: {p.name} lacks columns {sorted(need - set(rd.fieldnames or []))}",
+                hint="use aiconfigurator's silicon_sample.csv columns",
+            )
         for i, r in enumerate(rd):
             if r.get("mode", "agg") != "agg" or int(r.get("pp_size") or 1) != 1:
                 continue
@@ -359,14 +472,26 @@ def _load_aic_csv(p: pathlib.Path, catalog, *, gpu=None, engine=None) -> list[Be
                 continue
             q = r.get("gemm_quant_mode") or "bf16"
             b = int(float(r["batch_size"]))
-            runs.append(BenchRun(
-                name=f"{p.name}:{i + 2}", model=m, gpu=catalog.gpu(g).name, tp=int(float(r["tp_size"])),
-                weight_dtype="fp8" if q.startswith("fp8") else "bf16", engine=engine or AIC_BACKENDS.get(r["backend"], "vllm-v1"),
-                prompt_tokens=(int(r["isl"]),), output_tokens=(int(r["osl"]),), max_concurrency=b, closed_loop_rounds=4,
-                measured={"mean_ttft_ms": float(r["silicon_ttft_ms"]), "mean_tpot_ms": float(r["silicon_tpot_ms"])}))
+            runs.append(
+                BenchRun(
+                    name=f"{p.name}:{i + 2}",
+                    model=m,
+                    gpu=catalog.gpu(g).name,
+                    tp=int(float(r["tp_size"])),
+                    weight_dtype="fp8" if q.startswith("fp8") else "bf16",
+                    engine=engine or AIC_BACKENDS.get(r["backend"], "vllm-v1"),
+                    prompt_tokens=(int(r["isl"]),),
+                    output_tokens=(int(r["osl"]),),
+                    max_concurrency=b,
+                    closed_loop_rounds=4,
+                    measured={"mean_ttft_ms": float(r["silicon_ttft_ms"]), "mean_tpot_ms": float(r["silicon_tpot_ms"])},
+                )
+            )
     if not runs:
-        raise InputError(f"--from-bench: {p.name} has no aggregated PP1 row of a catalog model on a known GPU",
-                         hint="pass --gpu to name the GPU of every row")
+        raise InputError(
+            f"--from-bench: {p.name} has no aggregated PP1 row of a catalog model on a known GPU",
+            hint="pass --gpu to name the GPU of every row",
+        )
     return runs
 
 
@@ -397,11 +522,12 @@ def scaled_gpu(gpu, mem_scale: float, compute_scale: float):
         out = []
         for i, x in enumerate(cv):
             w = min(1.0, max(0.0, (i - 6) / 4.0))
-            out.append(round(c(x, mem_scale ** (1 - w) * compute_scale ** w), 4))
+            out.append(round(c(x, mem_scale ** (1 - w) * compute_scale**w), 4))
         return tuple(out)
 
     new = attrs.evolve(
-        cal, gemm_memory_efficiency=c(cal.gemm_memory_efficiency, mem_scale),
+        cal,
+        gemm_memory_efficiency=c(cal.gemm_memory_efficiency, mem_scale),
         attention_memory_efficiency=c(cal.attention_memory_efficiency, mem_scale),
         gemm_compute_efficiency=c(cal.gemm_compute_efficiency, compute_scale),
         attention_compute_efficiency=c(cal.attention_compute_efficiency, compute_scale),
@@ -432,10 +558,17 @@ def fit_gpu_scales(runs, catalog, gpu_name: str) -> dict:
     best_m = min(grid, key=lambda s: _mal(_errors(mine, catalog, scaled_gpu(gpu, s, 1.0)), tpot_keys))
     best_c = min(grid, key=lambda s: _mal(_errors(mine, catalog, scaled_gpu(gpu, best_m, s)), ttft_keys))
     after = _errors(mine, catalog, scaled_gpu(gpu, best_m, best_c))
-    return {"gpu": gpu.name, "mem_scale": float(best_m), "compute_scale": float(best_c), "runs": len(mine),
-            "tpot_mal_before": _mal(before, tpot_keys), "tpot_mal_after": _mal(after, tpot_keys),
-            "ttft_mal_before": _mal(before, ttft_keys), "ttft_mal_after": _mal(after, ttft_keys),
-            "fitted_gpu": scaled_gpu(gpu, best_m, best_c)}
+    return {
+        "gpu": gpu.name,
+        "mem_scale": float(best_m),
+        "compute_scale": float(best_c),
+        "runs": len(mine),
+        "tpot_mal_before": _mal(before, tpot_keys),
+        "tpot_mal_after": _mal(after, tpot_keys),
+        "ttft_mal_before": _mal(before, ttft_keys),
+        "ttft_mal_after": _mal(after, ttft_keys),
+        "fitted_gpu": scaled_gpu(gpu, best_m, best_c),
+    }
 
 
 def render_plugin(fit: dict, files: list[str]) -> str:
@@ -443,41 +576,45 @@ def render_plugin(fit: dict, files: list[str]) -> str:
     g = fit["fitted_gpu"]
     today = datetime.date.today().isoformat()
     digests = [f"{pathlib.Path(f).name} sha256:{hashlib.sha256(pathlib.Path(f).read_bytes()).hexdigest()[:16]}" for f in files]
-    src = (f"fitted by boute calibrate --from-bench on {fit['runs']} runs ({'; '.join(digests)}): memory-side efficiencies "
-           f"x{fit['mem_scale']:.2f}, compute-side x{fit['compute_scale']:.2f} of {g.calibration.source}; median |log error| "
-           f"TPOT {fit['tpot_mal_before']:.3f} -> {fit['tpot_mal_after']:.3f}, TTFT/throughput {fit['ttft_mal_before']:.3f} -> "
-           f"{fit['ttft_mal_after']:.3f}")
+    src = (
+        f"fitted by boute calibrate --from-bench on {fit['runs']} runs ({'; '.join(digests)}): memory-side efficiencies "
+        f"x{fit['mem_scale']:.2f}, compute-side x{fit['compute_scale']:.2f} of {g.calibration.source}; median |log error| "
+        f"TPOT {fit['tpot_mal_before']:.3f} -> {fit['tpot_mal_after']:.3f}, TTFT/throughput {fit['ttft_mal_before']:.3f} -> "
+        f"{fit['ttft_mal_after']:.3f}"
+    )
     cal = attrs.asdict(g.calibration)
     cal.update(measured=True, source=src, source_date=today)
     spec = attrs.asdict(g, recurse=False)
     spec.pop("calibration")
     spec.update(name=f"{g.name}-fitted", aliases=())
-    return "\n".join([
-        f'"""Calibration plugin for {g.name}, GENERATED by `boute calibrate --from-bench --fit {g.name}` on {today}.',
-        "",
-        "Register it in your package's pyproject.toml:",
-        "",
-        '    [project.entry-points."boute.gpus"]',
-        f'    {g.name.lower().replace("-", "_")}_fitted = "<this_module>:gpus"',
-        "",
-        f"Provenance: {src}",
-        '"""',
-        "",
-        "from boute.engine.catalog import Calibration, GPUType",
-        "",
-        f"CALIBRATION = {cal!r}",
-        f"SPEC = {spec!r}",
-        "",
-        "",
-        "def gpus():",
-        f'    """{g.name} with efficiencies fitted on measured benchmark runs."""',
-        "    cal = dict(CALIBRATION)",
-        "    for key in ('gemm_efficiency_by_log2_m', 'fp8_gemm_efficiency_by_log2_m'):",
-        "        if cal[key] is not None:",
-        "            cal[key] = tuple(cal[key])",
-        "    return [GPUType(**SPEC, calibration=Calibration(**cal))]",
-        "",
-    ])
+    return "\n".join(
+        [
+            f'"""Calibration plugin for {g.name}, GENERATED by `boute calibrate --from-bench --fit {g.name}` on {today}.',
+            "",
+            "Register it in your package's pyproject.toml:",
+            "",
+            '    [project.entry-points."boute.gpus"]',
+            f'    {g.name.lower().replace("-", "_")}_fitted = "<this_module>:gpus"',
+            "",
+            f"Provenance: {src}",
+            '"""',
+            "",
+            "from boute.engine.catalog import Calibration, GPUType",
+            "",
+            f"CALIBRATION = {cal!r}",
+            f"SPEC = {spec!r}",
+            "",
+            "",
+            "def gpus():",
+            f'    """{g.name} with efficiencies fitted on measured benchmark runs."""',
+            "    cal = dict(CALIBRATION)",
+            "    for key in ('gemm_efficiency_by_log2_m', 'fp8_gemm_efficiency_by_log2_m'):",
+            "        if cal[key] is not None:",
+            "            cal[key] = tuple(cal[key])",
+            "    return [GPUType(**SPEC, calibration=Calibration(**cal))]",
+            "",
+        ]
+    )
 
 
 def cmd_calibrate(args, catalog) -> int:
@@ -503,8 +640,16 @@ def cmd_calibrate(args, catalog) -> int:
         for r in rows:
             for k in COMPARED:
                 if k in r:
-                    table.append([r["file"], f"{r['model']} {r['tp']}x{r['gpu']} {r['dtype']} {r['engine']}", k,
-                                  f"{r[k]['measured']:.2f}", f"{r[k]['predicted']:.2f}", f"{r[k]['error_pct']:+.1f} %"])
+                    table.append(
+                        [
+                            r["file"],
+                            f"{r['model']} {r['tp']}x{r['gpu']} {r['dtype']} {r['engine']}",
+                            k,
+                            f"{r[k]['measured']:.2f}",
+                            f"{r[k]['predicted']:.2f}",
+                            f"{r[k]['error_pct']:+.1f} %",
+                        ]
+                    )
         print(tabulate(table, headers=["file", "config", "metric", "measured", "predicted", "error"]))
         for k in COMPARED:
             e = [abs(r[k]["error_pct"]) for r in rows if k in r]
@@ -513,7 +658,9 @@ def cmd_calibrate(args, catalog) -> int:
     if args.fit:
         fit = fit_gpu_scales(runs, catalog, args.fit)
         pathlib.Path(args.out).write_text(render_plugin(fit, args.from_bench))
-        print(f"fitted {fit['gpu']}: memory x{fit['mem_scale']:.2f}, compute x{fit['compute_scale']:.2f}; median |log error| "
-              f"TPOT {fit['tpot_mal_before']:.3f} -> {fit['tpot_mal_after']:.3f}, TTFT/throughput "
-              f"{fit['ttft_mal_before']:.3f} -> {fit['ttft_mal_after']:.3f}; wrote {args.out}")
+        print(
+            f"fitted {fit['gpu']}: memory x{fit['mem_scale']:.2f}, compute x{fit['compute_scale']:.2f}; median |log error| "
+            f"TPOT {fit['tpot_mal_before']:.3f} -> {fit['tpot_mal_after']:.3f}, TTFT/throughput "
+            f"{fit['ttft_mal_before']:.3f} -> {fit['ttft_mal_after']:.3f}; wrote {args.out}"
+        )
     return 0

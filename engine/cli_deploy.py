@@ -32,14 +32,25 @@ def add_deploy(sub) -> None:
     """Register ``boute deploy``."""
     from boute.engine.artifacts import TARGETS
 
-    p = sub.add_parser("deploy", help="write deploy files (shell, SkyPilot, Kubernetes, LiteLLM) from a plan.json",
-                       description="Regenerate deploy files from a plan.json alone (no re-planning).",
-                       formatter_class=HelpFormatter)
+    p = sub.add_parser(
+        "deploy",
+        help="write deploy files (shell, SkyPilot, Kubernetes, LiteLLM) from a plan.json",
+        description="Regenerate deploy files from a plan.json alone (no re-planning).",
+        formatter_class=HelpFormatter,
+    )
     p.add_argument("plan", metavar="PLAN_JSON", help="a plan.json written by 'boute solve'")
-    p.add_argument("--target", action="append", choices=TARGETS + ("all",), metavar="{" + ",".join(TARGETS) + ",all}",
-                   help="what to write (repeatable); all = every target")
-    p.add_argument("--out", metavar="DIR", help="folder for the files, one subfolder per target when there are several "
-                   "(default: deploy/<target>/ next to the plan.json)")
+    p.add_argument(
+        "--target",
+        action="append",
+        choices=TARGETS + ("all",),
+        metavar="{" + ",".join(TARGETS) + ",all}",
+        help="what to write (repeatable); all = every target",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="folder for the files, one subfolder per target when there are several (default: deploy/<target>/ next to the plan.json)",
+    )
 
 
 def cmd_deploy(args) -> int:
@@ -53,11 +64,19 @@ def cmd_deploy(args) -> int:
     try:
         doc = json.loads(path.read_text())
     except ValueError as exc:
-        raise InputError(f"plan: {path.name} is not valid JSON ({exc.msg}, line {exc.lineno})", hint="give a plan.json written by boute") from None
+        raise InputError(
+            f"plan: {path.name} is not valid JSON ({exc.msg}, line {exc.lineno})", hint="give a plan.json written by boute"
+        ) from None
     plan = Plan.from_dict(doc)
     targets = TARGETS if not args.target or "all" in args.target else tuple(dict.fromkeys(args.target))
     for t in targets:
-        out = pathlib.Path(args.out) / t if args.out and len(targets) > 1 else pathlib.Path(args.out) if args.out else path.parent / "deploy" / t
+        out = (
+            pathlib.Path(args.out) / t
+            if args.out and len(targets) > 1
+            else pathlib.Path(args.out)
+            if args.out
+            else path.parent / "deploy" / t
+        )
         paths = write_target(plan, t, out)
         print(f"{t}: wrote {len(paths)} file(s) under {out}/: {', '.join(sorted(paths))}")
     return 0
@@ -65,9 +84,12 @@ def cmd_deploy(args) -> int:
 
 def add_sweep(sub) -> None:
     """Register ``boute sweep``."""
-    p = sub.add_parser("sweep", help="plan at several arrival rates or budgets: a cost/latency-versus-load curve",
-                       description="Re-plan the scenario at each value (the perf DB is built once) and write "
-                       "sweep.csv, sweep.json and sweep.png.", formatter_class=HelpFormatter)
+    p = sub.add_parser(
+        "sweep",
+        help="plan at several arrival rates or budgets: a cost/latency-versus-load curve",
+        description="Re-plan the scenario at each value (the perf DB is built once) and write sweep.csv, sweep.json and sweep.png.",
+        formatter_class=HelpFormatter,
+    )
     p.add_argument("--over", choices=tuple(SWEEP_OVER), default="rate", help="the scenario field to vary")
     p.add_argument("--values", required=True, metavar="LIST", help="comma-separated values, e.g. 2,4,6,8 (req/s or USD/h)")
     p.add_argument("--scenario", metavar="FILE", help="YAML or TOML scenario file (default: the built-in scenario)")
@@ -125,19 +147,35 @@ def cmd_sweep(args, scenario_from_args) -> int:
             planner = Planner(sc, catalog, use_cache=not args.no_cache, perfdb=perfdb)
             perfdb = planner.perfdb
             plan = planner.plan(strategy=args.strategy, baselines=False)
-            row.update(feasible=True, cost_usd_per_hour=plan.cost_usd_per_hour, p95_bound_s=plan.p95_bound_s,
-                       p95_sim_s=plan.simulated.p95_s if plan.simulated else None, quality=plan.quality,
-                       strong_share=plan.shares[-1], gpus=sum(g.gpus for d in plan.deployments for g in d.groups), reason="")
+            row.update(
+                feasible=True,
+                cost_usd_per_hour=plan.cost_usd_per_hour,
+                p95_bound_s=plan.p95_bound_s,
+                p95_sim_s=plan.simulated.p95_s if plan.simulated else None,
+                quality=plan.quality,
+                strong_share=plan.shares[-1],
+                gpus=sum(g.gpus for d in plan.deployments for g in d.groups),
+                reason="",
+            )
         except BouteError as exc:
             if exc.exit_code != 3:  # bad input stays an error; only infeasibility is a data point
                 raise
-            row.update(feasible=False, cost_usd_per_hour=None, p95_bound_s=None, p95_sim_s=None, quality=None,
-                       strong_share=None, gpus=None, reason=exc.one_line())
+            row.update(
+                feasible=False,
+                cost_usd_per_hour=None,
+                p95_bound_s=None,
+                p95_sim_s=None,
+                quality=None,
+                strong_share=None,
+                gpus=None,
+                reason=exc.one_line(),
+            )
         rows.append(row)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.json").write_text(json.dumps({"over": field, "objective": base.objective, "scenario": base.to_dict(), "points": rows},
-                                               indent=2, default=str) + "\n")
+    (out / "sweep.json").write_text(
+        json.dumps({"over": field, "objective": base.objective, "scenario": base.to_dict(), "points": rows}, indent=2, default=str) + "\n"
+    )
     with (out / "sweep.csv").open("w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -145,8 +183,10 @@ def cmd_sweep(args, scenario_from_args) -> int:
     _plot_sweep(rows, args.over, base.objective, out / "sweep.png")
     for r in rows:
         if r["feasible"]:
-            print(f"{args.over} {r[args.over]:g}: USD {r['cost_usd_per_hour']:.2f}/h, P95 bound {r['p95_bound_s']:.2f} s, "
-                  f"quality {r['quality']:.2f}, {r['gpus']} GPUs")
+            print(
+                f"{args.over} {r[args.over]:g}: USD {r['cost_usd_per_hour']:.2f}/h, P95 bound {r['p95_bound_s']:.2f} s, "
+                f"quality {r['quality']:.2f}, {r['gpus']} GPUs"
+            )
         else:
             print(f"{args.over} {r[args.over]:g}: infeasible ({r['reason']})")
     print(f"wrote {out / 'sweep.csv'}, {out / 'sweep.json'}, {out / 'sweep.png'}")

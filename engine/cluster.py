@@ -156,7 +156,19 @@ def place(plan: Plan, graph: nx.Graph | None = None) -> tuple[Placement, ...]:
         head = stages[idx][0].host
         port = next_port.get(head, BASE_PORT)
         next_port[head] = port + 1
-        out.append(Placement(model=d.model, hf_id=d.hf_id, config=grp.config, gpu=grp.gpu, tp=grp.tp, pp=grp.pp,
-                             engine_flags=grp.engine_flags, replica=r, weight=grp.capacity_rps_at_bound,
-                             stages=tuple(stages[idx]), port=port))
+        out.append(
+            Placement(
+                model=d.model,
+                hf_id=d.hf_id,
+                config=grp.config,
+                gpu=grp.gpu,
+                tp=grp.tp,
+                pp=grp.pp,
+                engine_flags=grp.engine_flags,
+                replica=r,
+                weight=grp.capacity_rps_at_bound,
+                stages=tuple(stages[idx]),
+                port=port,
+            )
+        )
     return tuple(out)

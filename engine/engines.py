@@ -40,8 +40,9 @@ DEFAULT_ENGINE = "vllm-v1"
 
 def _nonneg(instance, attribute, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise InputError(f"engine profile {instance.name!r}: {attribute.name}={value!r} must be a number >= 0",
-                         hint="give CPU costs in microseconds")
+        raise InputError(
+            f"engine profile {instance.name!r}: {attribute.name}={value!r} must be a number >= 0", hint="give CPU costs in microseconds"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -94,22 +95,30 @@ class EngineProfile:
         if self.engine not in ENGINES:
             raise InputError(f"engine profile {self.name!r}: engine={self.engine!r} is unknown", hint=did_you_mean(self.engine, ENGINES))
         if self.limits_rule not in ("vllm-v1", "vllm-v0", "sglang", "trtllm"):
-            raise InputError(f"engine profile {self.name!r}: limits_rule={self.limits_rule!r} is unknown",
-                             hint="use vllm-v1, vllm-v0, sglang or trtllm")
+            raise InputError(
+                f"engine profile {self.name!r}: limits_rule={self.limits_rule!r} is unknown", hint="use vllm-v1, vllm-v0, sglang or trtllm"
+            )
         if self.scheduling not in SCHEDULING:
-            raise InputError(f"engine profile {self.name!r}: scheduling={self.scheduling!r} is unknown",
-                             hint=did_you_mean(self.scheduling, SCHEDULING))
+            raise InputError(
+                f"engine profile {self.name!r}: scheduling={self.scheduling!r} is unknown", hint=did_you_mean(self.scheduling, SCHEDULING)
+            )
         if not isinstance(self.num_scheduler_steps, int) or self.num_scheduler_steps < 1:
-            raise InputError(f"engine profile {self.name!r}: num_scheduler_steps={self.num_scheduler_steps!r} must be an integer >= 1",
-                             hint="1 disables multi-step scheduling")
+            raise InputError(
+                f"engine profile {self.name!r}: num_scheduler_steps={self.num_scheduler_steps!r} must be an integer >= 1",
+                hint="1 disables multi-step scheduling",
+            )
         for field in ("max_num_batched_tokens", "max_num_seqs"):
             v = getattr(self, field)
             if v is not None and (not isinstance(v, int) or v < 1):
-                raise InputError(f"engine profile {self.name!r}: {field}={v!r} must be an integer >= 1 or None",
-                                 hint="None takes the engine's own default")
+                raise InputError(
+                    f"engine profile {self.name!r}: {field}={v!r} must be an integer >= 1 or None",
+                    hint="None takes the engine's own default",
+                )
         if not 0 < self.gpu_memory_utilization <= 1:
-            raise InputError(f"engine profile {self.name!r}: gpu_memory_utilization={self.gpu_memory_utilization!r} must be in (0, 1]",
-                             hint="vLLM's default is 0.9")
+            raise InputError(
+                f"engine profile {self.name!r}: gpu_memory_utilization={self.gpu_memory_utilization!r} must be in (0, 1]",
+                hint="vLLM's default is 0.9",
+            )
 
     def limits(self, gpu_memory_gib: float, gpu_name: str, max_model_len: int) -> tuple[int, int]:
         """``(max_num_batched_tokens, max_num_seqs)`` this engine picks on a GPU by default."""
@@ -148,80 +157,180 @@ class EngineProfile:
         return attrs.asdict(self)
 
 
-_V1_SCHED = ("vllm-project/vllm vllm/v1/core/sched/scheduler.py @ b4622cf9 (read 2026-11-28): one token budget per "
-             "step; RUNNING requests (decodes, unfinished chunks) first, then WAITING prompts, chunked to the budget")
-_V1_ARGS = ("vllm-project/vllm vllm/engine/arg_utils.py get_batch_defaults (read 2026-11-28): OpenAI server "
-            "max_num_batched_tokens 8192 / max_num_seqs 1024 on >= 70 GiB non-A100 GPUs, else 2048 / 256")
-_V0_SCHED = ("vllm-project/vllm vllm/core/scheduler.py @ 0dce2b29 _schedule_default (read 2026-11-28): 'Don't schedule "
-             "decodes if prefills are scheduled'; prompts whole (enable_chunking=False)")
-_FIT = ("fitted: step_exposed_us by grid search (0-3000 us) on the TPOT of aiconfigurator-core 0.12.0 "
-        "systems/silicon_sample.csv rows of this backend (H100/H200, Llama-3.1); docs/fidelity.md reports every row "
-        "predicted with the value fitted on the other half of the rows only (scripts/bench_fidelity.py, 2026-11-29)")
-_V06_BLOG = ("vLLM blog 2024-09-05 'vLLM v0.6.0: 2.7x Throughput Improvement and 5x Latency Reduction': Llama-3-8B "
-             "on 1 H100 under v0.5.3 spent 33 % of the time in the HTTP API server, 29 % in scheduling, GPU 38 %; "
-             "v0.6 moves the API server to its own process, adds multi-step scheduling and async output processing")
+_V1_SCHED = (
+    "vllm-project/vllm vllm/v1/core/sched/scheduler.py @ b4622cf9 (read 2026-11-28): one token budget per "
+    "step; RUNNING requests (decodes, unfinished chunks) first, then WAITING prompts, chunked to the budget"
+)
+_V1_ARGS = (
+    "vllm-project/vllm vllm/engine/arg_utils.py get_batch_defaults (read 2026-11-28): OpenAI server "
+    "max_num_batched_tokens 8192 / max_num_seqs 1024 on >= 70 GiB non-A100 GPUs, else 2048 / 256"
+)
+_V0_SCHED = (
+    "vllm-project/vllm vllm/core/scheduler.py @ 0dce2b29 _schedule_default (read 2026-11-28): 'Don't schedule "
+    "decodes if prefills are scheduled'; prompts whole (enable_chunking=False)"
+)
+_FIT = (
+    "fitted: step_exposed_us by grid search (0-3000 us) on the TPOT of aiconfigurator-core 0.12.0 "
+    "systems/silicon_sample.csv rows of this backend (H100/H200, Llama-3.1); docs/fidelity.md reports every row "
+    "predicted with the value fitted on the other half of the rows only (scripts/bench_fidelity.py, 2026-11-29)"
+)
+_V06_BLOG = (
+    "vLLM blog 2024-09-05 'vLLM v0.6.0: 2.7x Throughput Improvement and 5x Latency Reduction': Llama-3-8B "
+    "on 1 H100 under v0.5.3 spent 33 % of the time in the HTTP API server, 29 % in scheduling, GPU 38 %; "
+    "v0.6 moves the API server to its own process, adds multi-step scheduling and async output processing"
+)
 
 PROFILES: dict[str, EngineProfile] = {
     p.name: p
     for p in (
         EngineProfile(
-            name="vllm-v1", engine="vllm", version=">=0.10 (V1 engine)", scheduling="mixed", chunked_prefill=True,
-            max_num_batched_tokens=None, max_num_seqs=None, async_scheduling=True,
-            step_cpu_base_us=600.0, step_cpu_per_seq_us=4.0, step_cpu_tp_us=100.0, step_exposed_us=1000.0,
-            frontend_request_us=500.0, frontend_per_prompt_token_us=0.5,
-            sources=(_V1_SCHED, _V1_ARGS,
-                     "async scheduling and CUDA graphs on: vLLM V1 blog 2025-01-27 (engine core in its own process, "
-                     "persistent batch, piecewise CUDA graphs)",
-                     "estimate: step CPU 0.6 ms + 4 us/seq, +0.1 ms with TP (shared-memory broadcast); front-end 0.5 ms "
-                     "+ 0.5 us/prompt token; anchored on " + _V06_BLOG[:60] + "... scaled to V1's split processes",
-                     "step_exposed_us 1000 " + _FIT)),
+            name="vllm-v1",
+            engine="vllm",
+            version=">=0.10 (V1 engine)",
+            scheduling="mixed",
+            chunked_prefill=True,
+            max_num_batched_tokens=None,
+            max_num_seqs=None,
+            async_scheduling=True,
+            step_cpu_base_us=600.0,
+            step_cpu_per_seq_us=4.0,
+            step_cpu_tp_us=100.0,
+            step_exposed_us=1000.0,
+            frontend_request_us=500.0,
+            frontend_per_prompt_token_us=0.5,
+            sources=(
+                _V1_SCHED,
+                _V1_ARGS,
+                "async scheduling and CUDA graphs on: vLLM V1 blog 2025-01-27 (engine core in its own process, "
+                "persistent batch, piecewise CUDA graphs)",
+                "estimate: step CPU 0.6 ms + 4 us/seq, +0.1 ms with TP (shared-memory broadcast); front-end 0.5 ms "
+                "+ 0.5 us/prompt token; anchored on " + _V06_BLOG[:60] + "... scaled to V1's split processes",
+                "step_exposed_us 1000 " + _FIT,
+            ),
+        ),
         EngineProfile(
-            name="vllm-0.6", engine="vllm", limits_rule="vllm-v0", version="0.6.0-0.6.6 (V0 engine, default flags)", scheduling="prefill-first",
-            chunked_prefill=False, max_num_batched_tokens=None, max_num_seqs=None, async_scheduling=False,
-            step_cpu_base_us=1500.0, step_cpu_per_seq_us=35.0, step_cpu_tp_us=500.0, step_exposed_us=1000.0,
-            frontend_request_us=1000.0, frontend_per_prompt_token_us=1.0,
-            sources=(_V0_SCHED, "step_exposed_us 1000 taken from the vllm-v1 fit (same GPUs' kernel and step gaps; no "
-                     "V0 rows to fit on)", "vLLM 0.6 SchedulerConfig: max_num_batched_tokens = max(max_model_len, 2048) without "
-                     "chunked prefill, max_num_seqs 256", _V06_BLOG,
-                     "estimate: step CPU 1.5 ms + 35 us/seq (+0.5 ms TP broadcast), front-end 1 ms + 1 us/token: "
-                     "scheduling at 29 % beside 38 % GPU in the blog's profile means CPU ~ 0.8x the GPU step")),
+            name="vllm-0.6",
+            engine="vllm",
+            limits_rule="vllm-v0",
+            version="0.6.0-0.6.6 (V0 engine, default flags)",
+            scheduling="prefill-first",
+            chunked_prefill=False,
+            max_num_batched_tokens=None,
+            max_num_seqs=None,
+            async_scheduling=False,
+            step_cpu_base_us=1500.0,
+            step_cpu_per_seq_us=35.0,
+            step_cpu_tp_us=500.0,
+            step_exposed_us=1000.0,
+            frontend_request_us=1000.0,
+            frontend_per_prompt_token_us=1.0,
+            sources=(
+                _V0_SCHED,
+                "step_exposed_us 1000 taken from the vllm-v1 fit (same GPUs' kernel and step gaps; no V0 rows to fit on)",
+                "vLLM 0.6 SchedulerConfig: max_num_batched_tokens = max(max_model_len, 2048) without chunked prefill, max_num_seqs 256",
+                _V06_BLOG,
+                "estimate: step CPU 1.5 ms + 35 us/seq (+0.5 ms TP broadcast), front-end 1 ms + 1 us/token: "
+                "scheduling at 29 % beside 38 % GPU in the blog's profile means CPU ~ 0.8x the GPU step",
+            ),
+        ),
         EngineProfile(
-            name="vllm-0.6-ms10", engine="vllm", limits_rule="vllm-v0", version="0.6.x with --num-scheduler-steps 10", scheduling="prefill-first",
-            chunked_prefill=False, max_num_batched_tokens=None, max_num_seqs=None, num_scheduler_steps=10,
-            async_scheduling=False, step_cpu_base_us=1500.0, step_cpu_per_seq_us=35.0, step_cpu_tp_us=500.0,
-            step_exposed_us=1000.0, frontend_request_us=1000.0, frontend_per_prompt_token_us=1.0,
-            sources=(_V0_SCHED, "step_exposed_us 1000 taken from the vllm-v1 fit", _V06_BLOG + "; its benchmarks use --num-scheduler-steps 10",
-                     "multi-step: vllm/worker/multi_step_model_runner.py (v0.6): one schedule, N decode steps",
-                     "estimate: same CPU as vllm-0.6, amortised over the 10 steps")),
+            name="vllm-0.6-ms10",
+            engine="vllm",
+            limits_rule="vllm-v0",
+            version="0.6.x with --num-scheduler-steps 10",
+            scheduling="prefill-first",
+            chunked_prefill=False,
+            max_num_batched_tokens=None,
+            max_num_seqs=None,
+            num_scheduler_steps=10,
+            async_scheduling=False,
+            step_cpu_base_us=1500.0,
+            step_cpu_per_seq_us=35.0,
+            step_cpu_tp_us=500.0,
+            step_exposed_us=1000.0,
+            frontend_request_us=1000.0,
+            frontend_per_prompt_token_us=1.0,
+            sources=(
+                _V0_SCHED,
+                "step_exposed_us 1000 taken from the vllm-v1 fit",
+                _V06_BLOG + "; its benchmarks use --num-scheduler-steps 10",
+                "multi-step: vllm/worker/multi_step_model_runner.py (v0.6): one schedule, N decode steps",
+                "estimate: same CPU as vllm-0.6, amortised over the 10 steps",
+            ),
+        ),
         EngineProfile(
-            name="vllm-0.5", engine="vllm", limits_rule="vllm-v0", version="0.5.x (V0 engine, API server in the engine process)",
-            scheduling="prefill-first", chunked_prefill=False, max_num_batched_tokens=None, max_num_seqs=None,
-            async_scheduling=False, step_cpu_base_us=2000.0, step_cpu_per_seq_us=70.0, step_cpu_tp_us=800.0,
-            step_exposed_us=1000.0, frontend_request_us=1500.0, frontend_per_prompt_token_us=1.0,
-            sources=(_V0_SCHED, _V06_BLOG, "step_exposed_us 1000 taken from the vllm-v1 fit",
-                     "estimate: the blog's 33 % API server + 29 % scheduling beside 38 % GPU for v0.5.3 gives CPU ~1.6x "
-                     "the GPU step at ~128 running sequences: 2 ms + 70 us/seq")),
+            name="vllm-0.5",
+            engine="vllm",
+            limits_rule="vllm-v0",
+            version="0.5.x (V0 engine, API server in the engine process)",
+            scheduling="prefill-first",
+            chunked_prefill=False,
+            max_num_batched_tokens=None,
+            max_num_seqs=None,
+            async_scheduling=False,
+            step_cpu_base_us=2000.0,
+            step_cpu_per_seq_us=70.0,
+            step_cpu_tp_us=800.0,
+            step_exposed_us=1000.0,
+            frontend_request_us=1500.0,
+            frontend_per_prompt_token_us=1.0,
+            sources=(
+                _V0_SCHED,
+                _V06_BLOG,
+                "step_exposed_us 1000 taken from the vllm-v1 fit",
+                "estimate: the blog's 33 % API server + 29 % scheduling beside 38 % GPU for v0.5.3 gives CPU ~1.6x "
+                "the GPU step at ~128 running sequences: 2 ms + 70 us/seq",
+            ),
+        ),
         EngineProfile(
-            name="sglang", engine="sglang", limits_rule="sglang", version="0.4-0.5 (overlap scheduler)", scheduling="prefill-first",
-            chunked_prefill=True, max_num_batched_tokens=None, max_num_seqs=None, async_scheduling=True,
-            step_cpu_base_us=500.0, step_cpu_per_seq_us=3.0, step_cpu_tp_us=100.0, step_exposed_us=3000.0,
-            frontend_request_us=500.0, frontend_per_prompt_token_us=0.5,
-            sources=("sgl-project/sglang python/sglang/srt/managers/scheduler.py get_next_batch_to_run and "
-                     "schedule_policy.py @ ad0119fd (read 2026-11-28): a new prefill (extend) batch runs before the "
-                     "decode batch; mixing them needs --enable-mixed-chunk (off by default)",
-                     "sglang server_args.py: chunked_prefill_size 8192 on 35-160 GB GPUs, 2048 below",
-                     "estimate: overlap scheduler hides step CPU (0.5 ms + 3 us/seq); front-end as vllm-v1",
-                     "step_exposed_us 3000 (the top of the grid: only 46 rows, 8B FP8 on H200) " + _FIT)),
+            name="sglang",
+            engine="sglang",
+            limits_rule="sglang",
+            version="0.4-0.5 (overlap scheduler)",
+            scheduling="prefill-first",
+            chunked_prefill=True,
+            max_num_batched_tokens=None,
+            max_num_seqs=None,
+            async_scheduling=True,
+            step_cpu_base_us=500.0,
+            step_cpu_per_seq_us=3.0,
+            step_cpu_tp_us=100.0,
+            step_exposed_us=3000.0,
+            frontend_request_us=500.0,
+            frontend_per_prompt_token_us=0.5,
+            sources=(
+                "sgl-project/sglang python/sglang/srt/managers/scheduler.py get_next_batch_to_run and "
+                "schedule_policy.py @ ad0119fd (read 2026-11-28): a new prefill (extend) batch runs before the "
+                "decode batch; mixing them needs --enable-mixed-chunk (off by default)",
+                "sglang server_args.py: chunked_prefill_size 8192 on 35-160 GB GPUs, 2048 below",
+                "estimate: overlap scheduler hides step CPU (0.5 ms + 3 us/seq); front-end as vllm-v1",
+                "step_exposed_us 3000 (the top of the grid: only 46 rows, 8B FP8 on H200) " + _FIT,
+            ),
+        ),
         EngineProfile(
-            name="trtllm", engine="trtllm", limits_rule="trtllm", version="1.0 (PyTorch backend, trtllm-serve)", scheduling="mixed",
-            chunked_prefill=False, max_num_batched_tokens=None, max_num_seqs=None, async_scheduling=True,
-            step_cpu_base_us=300.0, step_cpu_per_seq_us=2.0, step_cpu_tp_us=50.0, step_exposed_us=1000.0,
-            frontend_request_us=500.0, frontend_per_prompt_token_us=0.5,
-            sources=("NVIDIA/TensorRT-LLM docs performance-tuning-guide 'tuning max batch size and max num tokens': the "
-                     "in-flight batcher schedules context and generation requests in one iteration; trtllm-serve "
-                     "defaults max_num_tokens 8192, max_batch_size 2048, chunked context off",
-                     "estimate: C++ executor with overlap scheduler: 0.3 ms + 2 us/seq",
-                     "step_exposed_us 1000 " + _FIT)),
+            name="trtllm",
+            engine="trtllm",
+            limits_rule="trtllm",
+            version="1.0 (PyTorch backend, trtllm-serve)",
+            scheduling="mixed",
+            chunked_prefill=False,
+            max_num_batched_tokens=None,
+            max_num_seqs=None,
+            async_scheduling=True,
+            step_cpu_base_us=300.0,
+            step_cpu_per_seq_us=2.0,
+            step_cpu_tp_us=50.0,
+            step_exposed_us=1000.0,
+            frontend_request_us=500.0,
+            frontend_per_prompt_token_us=0.5,
+            sources=(
+                "NVIDIA/TensorRT-LLM docs performance-tuning-guide 'tuning max batch size and max num tokens': the "
+                "in-flight batcher schedules context and generation requests in one iteration; trtllm-serve "
+                "defaults max_num_tokens 8192, max_batch_size 2048, chunked context off",
+                "estimate: C++ executor with overlap scheduler: 0.3 ms + 2 us/seq",
+                "step_exposed_us 1000 " + _FIT,
+            ),
+        ),
     )
 }
 
@@ -237,9 +346,17 @@ def get_profile(name: "str | EngineProfile | None", field: str = "engine") -> En
     return PROFILES[name]
 
 
-def engine_flags(profile: "EngineProfile | str", *, tp: int = 1, pp: int = 1, max_model_len: int | None = None,
-                 weight_dtype: str = "bf16", kv_dtype: str = "bf16", gpu_memory_gib: float = 80.0,
-                 gpu_name: str = "") -> list[str]:
+def engine_flags(
+    profile: "EngineProfile | str",
+    *,
+    tp: int = 1,
+    pp: int = 1,
+    max_model_len: int | None = None,
+    weight_dtype: str = "bf16",
+    kv_dtype: str = "bf16",
+    gpu_memory_gib: float = 80.0,
+    gpu_name: str = "",
+) -> list[str]:
     """Launch flags that make the engine behave as ``profile`` assumes (after the model argument).
 
     For the deploy artifacts (``engine/artifacts.py``): ``vllm serve MODEL`` +
@@ -250,9 +367,18 @@ def engine_flags(profile: "EngineProfile | str", *, tp: int = 1, pp: int = 1, ma
     tokens, seqs = p.limits(gpu_memory_gib, gpu_name, max_model_len or 8192)
     prec = get_precision(weight_dtype)
     if p.engine == "vllm":
-        out = ["--tensor-parallel-size", str(tp), "--pipeline-parallel-size", str(pp),
-               "--gpu-memory-utilization", f"{p.gpu_memory_utilization:.2f}",
-               "--max-num-seqs", str(seqs), "--max-num-batched-tokens", str(tokens)]
+        out = [
+            "--tensor-parallel-size",
+            str(tp),
+            "--pipeline-parallel-size",
+            str(pp),
+            "--gpu-memory-utilization",
+            f"{p.gpu_memory_utilization:.2f}",
+            "--max-num-seqs",
+            str(seqs),
+            "--max-num-batched-tokens",
+            str(tokens),
+        ]
         if max_model_len:
             out += ["--max-model-len", str(max_model_len)]
         # V0 turns chunked prefill on by itself above 32K context: say it explicitly.
@@ -269,8 +395,16 @@ def engine_flags(profile: "EngineProfile | str", *, tp: int = 1, pp: int = 1, ma
             out += ["--kv-cache-dtype", "fp8"]
         return out
     if p.engine == "sglang":
-        out = ["--tp-size", str(tp), "--mem-fraction-static", f"{p.gpu_memory_utilization:.2f}",
-               "--max-running-requests", str(seqs), "--chunked-prefill-size", str(tokens if p.chunked_prefill else -1)]
+        out = [
+            "--tp-size",
+            str(tp),
+            "--mem-fraction-static",
+            f"{p.gpu_memory_utilization:.2f}",
+            "--max-running-requests",
+            str(seqs),
+            "--chunked-prefill-size",
+            str(tokens if p.chunked_prefill else -1),
+        ]
         if max_model_len:
             out += ["--context-length", str(max_model_len)]
         if pp > 1:
@@ -282,8 +416,18 @@ def engine_flags(profile: "EngineProfile | str", *, tp: int = 1, pp: int = 1, ma
         if not p.cuda_graphs:
             out += ["--disable-cuda-graph"]
         return out
-    out = ["--tp_size", str(tp), "--pp_size", str(pp), "--max_batch_size", str(seqs), "--max_num_tokens", str(tokens),
-           "--kv_cache_free_gpu_memory_fraction", f"{p.gpu_memory_utilization:.2f}"]
+    out = [
+        "--tp_size",
+        str(tp),
+        "--pp_size",
+        str(pp),
+        "--max_batch_size",
+        str(seqs),
+        "--max_num_tokens",
+        str(tokens),
+        "--kv_cache_free_gpu_memory_fraction",
+        f"{p.gpu_memory_utilization:.2f}",
+    ]
     if max_model_len:
         out += ["--max_seq_len", str(max_model_len)]
     return out
@@ -311,33 +455,55 @@ class Precision:
     kernel_source: str
 
 
-_KURTIC = ("Kurtic et al., 'Give Me BF16 or Give Me Death? Accuracy-Performance Trade-Offs in LLM Quantization', "
-           "arXiv 2411.02355 (2024), Llama-3.1 8B/70B/405B over OpenLLM v1/v2 and Arena-Hard")
+_KURTIC = (
+    "Kurtic et al., 'Give Me BF16 or Give Me Death? Accuracy-Performance Trade-Offs in LLM Quantization', "
+    "arXiv 2411.02355 (2024), Llama-3.1 8B/70B/405B over OpenLLM v1/v2 and Arena-Hard"
+)
 
 PRECISIONS: dict[str, Precision] = {
     p.name: p
     for p in (
-        Precision(name="bf16", weight_bytes=2.0, math="bf16", vllm_quantization=None, quality_relative_change=0.0,
-                  quality_source="reference precision", kernel_source="cuBLAS BF16 GEMMs (calibrated)"),
-        Precision(name="fp8", weight_bytes=1.0, math="fp8", vllm_quantization="fp8", quality_relative_change=0.0,
-                  quality_source=_KURTIC + ": 'FP8 weight and activation quantization (W8A8-FP) is lossless across all "
-                  "model scales' (abstract); on GPUs without FP8 tensor cores vLLM runs the same checkpoint weight-only "
-                  "(FP8 Marlin), whose accuracy we take as equal (no separate evaluation found: warning)",
-                  kernel_source="W8A8: CUTLASS scaled_mm (calibrated on aiconfigurator-core FP8 GEMM tables); Ampere "
-                  "and older: FP8 Marlin weight-only, BF16 math on 1-byte weights"),
-        Precision(name="int4", weight_bytes=0.5 + 2.0 / 128, math="bf16", vllm_quantization="awq_marlin",
-                  quality_relative_change=-0.02,
-                  quality_source=_KURTIC + ": 'INT8 (W8A8-INT) ... incurs 1-3 % accuracy degradation, and INT4 "
-                  "weight-only (W4A16-INT) is competitive with 8-bit integer weight and activation quantization' "
-                  "(abstract); we take the middle of that range, -2 %",
-                  kernel_source="Marlin / GPTQ-Marlin / AWQ-Marlin (Frantar et al., arXiv 2408.11743: near-ideal 4x "
-                  "weight-streaming speed-up up to batch 16-32): modelled as BF16 math on 0.5-byte weights plus one "
-                  "BF16 scale per 128-weight group"),
+        Precision(
+            name="bf16",
+            weight_bytes=2.0,
+            math="bf16",
+            vllm_quantization=None,
+            quality_relative_change=0.0,
+            quality_source="reference precision",
+            kernel_source="cuBLAS BF16 GEMMs (calibrated)",
+        ),
+        Precision(
+            name="fp8",
+            weight_bytes=1.0,
+            math="fp8",
+            vllm_quantization="fp8",
+            quality_relative_change=0.0,
+            quality_source=_KURTIC + ": 'FP8 weight and activation quantization (W8A8-FP) is lossless across all "
+            "model scales' (abstract); on GPUs without FP8 tensor cores vLLM runs the same checkpoint weight-only "
+            "(FP8 Marlin), whose accuracy we take as equal (no separate evaluation found: warning)",
+            kernel_source="W8A8: CUTLASS scaled_mm (calibrated on aiconfigurator-core FP8 GEMM tables); Ampere "
+            "and older: FP8 Marlin weight-only, BF16 math on 1-byte weights",
+        ),
+        Precision(
+            name="int4",
+            weight_bytes=0.5 + 2.0 / 128,
+            math="bf16",
+            vllm_quantization="awq_marlin",
+            quality_relative_change=-0.02,
+            quality_source=_KURTIC + ": 'INT8 (W8A8-INT) ... incurs 1-3 % accuracy degradation, and INT4 "
+            "weight-only (W4A16-INT) is competitive with 8-bit integer weight and activation quantization' "
+            "(abstract); we take the middle of that range, -2 %",
+            kernel_source="Marlin / GPTQ-Marlin / AWQ-Marlin (Frantar et al., arXiv 2408.11743: near-ideal 4x "
+            "weight-streaming speed-up up to batch 16-32): modelled as BF16 math on 0.5-byte weights plus one "
+            "BF16 scale per 128-weight group",
+        ),
     )
 }
 
-KV_FP8_QUALITY_NOTE = ("FP8 KV cache: no published evaluation for the catalog models was found; its quality "
-                       "effect is taken as zero (warning), vLLM docs describe it as having minimal accuracy impact")
+KV_FP8_QUALITY_NOTE = (
+    "FP8 KV cache: no published evaluation for the catalog models was found; its quality "
+    "effect is taken as zero (warning), vLLM docs describe it as having minimal accuracy impact"
+)
 
 
 def get_precision(name: str, field: str = "weight_dtype") -> Precision:

@@ -71,8 +71,15 @@ def _with_budget(problem: DeploymentProblem, budget: float, split: Sequence[floa
     return attrs.evolve(problem, demands=demands, budget_usd_per_hour=None)
 
 
-def least_budget(backend, problem: DeploymentProblem, latency_s: float, split: Sequence[float] | None, *,
-                 lower: float | None = None, upper: float | None = None) -> float | None:
+def least_budget(
+    backend,
+    problem: DeploymentProblem,
+    latency_s: float,
+    split: Sequence[float] | None,
+    *,
+    lower: float | None = None,
+    upper: float | None = None,
+) -> float | None:
     """Least total budget (USD/h) at which ``problem`` has a plan at ``latency_s``; None
     when it has none at any budget (GPUs or memory bind), or none at or below ``upper``.
 
@@ -154,7 +161,8 @@ def explain_no_plan(planner: Any, trials: Sequence[Any]) -> NoPlanAnswer:
     if not ok:
         best_q = max(e.quality for e in evals)
         return NoPlanAnswer(
-            binding="quality", routings=n,
+            binding="quality",
+            routings=n,
             message=f"quality_min: {qmin:g} is not reached by any of the {n} routings searched (best {best_q:.2f} {unit})",
             hint=f"lower quality_min to at most {math.floor(best_q * 100 + 1e-6) / 100:.2f}, use a better router, or raise max_trials",
         )
@@ -186,10 +194,15 @@ def explain_no_plan(planner: Any, trials: Sequence[Any]) -> NoPlanAnswer:
         need, e, p = best_b
         stated = _verified_budget(backend, need, e, p, problems, target_s)
         return NoPlanAnswer(
-            binding="budget", least_budget_usd_per_hour=stated, routings=len(ok),
-            message=(f"budget_usd_per_hour: ${sc.budget_usd_per_hour:.2f}/h is below the least budget for "
-                     f"{sc.arrival_rate_per_s:g} req/s at {what} {where}: ${stated:.2f}/h"),
-            hint=f"raise the budget to at least ${stated:.2f}/h, or lower the arrival rate" + (", or raise latency_slo_s" if sc.objective == "cost" else ""),
+            binding="budget",
+            least_budget_usd_per_hour=stated,
+            routings=len(ok),
+            message=(
+                f"budget_usd_per_hour: ${sc.budget_usd_per_hour:.2f}/h is below the least budget for "
+                f"{sc.arrival_rate_per_s:g} req/s at {what} {where}: ${stated:.2f}/h"
+            ),
+            hint=f"raise the budget to at least ${stated:.2f}/h, or lower the arrival rate"
+            + (", or raise latency_slo_s" if sc.objective == "cost" else ""),
         )
 
     # 2. A latency SLO below the best achievable (cost objective).
@@ -215,18 +228,27 @@ def explain_no_plan(planner: Any, trials: Sequence[Any]) -> NoPlanAnswer:
             if relax:
                 over = f", at ${cost:.2f}/h (above the budget of ${sc.budget_usd_per_hour:.2f}/h)"
             return NoPlanAnswer(
-                binding="latency_slo", best_latency_s=stated, routings=len(ok),
+                binding="latency_slo",
+                best_latency_s=stated,
+                routings=len(ok),
                 least_budget_usd_per_hour=_ceil_to(cost, _CENT) if relax else None,
-                message=(f"latency_slo_s: {target_s:g} s is below the best P95 achievable "
-                         f"{'within the budget and GPUs' if sc.budget_usd_per_hour is not None and not relax else 'with these GPUs'} {where}: {stated:.2f} s{over}"),
-                hint=f"raise latency_slo_s to at least {stated:.2f}" + (f" and the budget to at least ${_ceil_to(cost, _CENT):.2f}/h" if relax else "")
+                message=(
+                    f"latency_slo_s: {target_s:g} s is below the best P95 achievable "
+                    f"{'within the budget and GPUs' if sc.budget_usd_per_hour is not None and not relax else 'with these GPUs'} {where}: {stated:.2f} s{over}"
+                ),
+                hint=f"raise latency_slo_s to at least {stated:.2f}"
+                + (f" and the budget to at least ${_ceil_to(cost, _CENT):.2f}/h" if relax else "")
                 + ", add faster GPUs, or lower the arrival rate",
             )
 
     # 3. GPUs or memory bind at any budget: the inner solver's explanation.
     e, p = problems[0]
-    return NoPlanAnswer(binding="resources", routings=len(ok), message=explain_infeasible(p, backend, target_s),
-                        hint="add GPUs or GPU types, or lower the arrival rate")
+    return NoPlanAnswer(
+        binding="resources",
+        routings=len(ok),
+        message=explain_infeasible(p, backend, target_s),
+        hint="add GPUs or GPU types, or lower the arrival rate",
+    )
 
 
 def _verified_budget(backend, need: float, e, p: DeploymentProblem, problems, target_s: float) -> float:

@@ -47,6 +47,7 @@ def check_strategy(strategy: str, *, models: int, mode: str) -> None:
             hint="use bo (default for three or more models), random or grid",
         )
 
+
 log = logging.getLogger(__name__)
 
 INFEASIBLE_OBJECTIVE = 600.0
@@ -171,7 +172,9 @@ def run_outer_loop(
 
     def finish(reason: str) -> LoopResult:
         b = state["best"]
-        return LoopResult(trials=tuple(trials), stop_reason=reason, best_index=None if b is None else b.index, best_at_trial=state["best_at"])
+        return LoopResult(
+            trials=tuple(trials), stop_reason=reason, best_index=None if b is None else b.index, best_at_trial=state["best_at"]
+        )
 
     def stop_reason() -> str:
         stalled = state["best"] is not None and state["since"] >= stall_trials
@@ -243,8 +246,10 @@ def run_outer_loop(
             )
             constraints = [f"quality >= {quality_ref}"] if quality_ref is not None else None
             client.configure_optimization(objective=f"-{objective_name}, quality", outcome_constraints=constraints)
-            client.configure_generation_strategy(method="fast", initialization_random_seed=seed,
-                                                 initialization_budget=max(2, 5 - len(seeds)))
+            client.configure_generation_strategy(
+                method="fast", initialization_random_seed=seed, initialization_budget=max(2, 5 - len(seeds))
+            )
+
             def report(idx: int, t: Trial) -> None:
                 seen = [x.observed for x in trials if x.observed is not None]
                 penalty = 2.0 * max(seen) if seen else INFEASIBLE_OBJECTIVE

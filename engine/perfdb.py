@@ -241,13 +241,18 @@ def _run_point(rm: ReplicaModel, kv: int, base, rate: float) -> dict:
     e2e_q = {lv: estimate_quantile(e2e, lv, **kw) for lv in QUANTILE_LEVELS}
     ttft_q = estimate_quantile(ttft, 0.95, **kw)
     tpot_q = estimate_quantile(tpot, 0.95, **kw) if tpot.size else None
-    tpot_post = tpot[int(tpot.size * WARMUP_FRACTION):]
+    tpot_post = tpot[int(tpot.size * WARMUP_FRACTION) :]
     return {
-        "rate": rate, "ok": True, "n": n_sent,
-        "p95": float(e2e_q[0.95].value_s), "hw": float(e2e_q[0.95].half_width_s),
+        "rate": rate,
+        "ok": True,
+        "n": n_sent,
+        "p95": float(e2e_q[0.95].value_s),
+        "hw": float(e2e_q[0.95].half_width_s),
         "e2e": {str(lv): q.hi_s for lv, q in e2e_q.items()},
-        "ttft": ttft_q.hi_s, "tpot": tpot_q.hi_s if tpot_q else 0.0,
-        "mean": float(np.mean(e2e[w:])), "ttft_mean": float(np.mean(ttft[w:])),
+        "ttft": ttft_q.hi_s,
+        "tpot": tpot_q.hi_s if tpot_q else 0.0,
+        "mean": float(np.mean(e2e[w:])),
+        "ttft_mean": float(np.mean(ttft[w:])),
         "tpot_mean": float(np.mean(tpot_post)) if tpot_post.size else 0.0,
     }
 
@@ -307,12 +312,22 @@ def _simulate_config(args) -> dict:
     env = lambda xs: np.maximum.accumulate(np.asarray(xs, dtype=float)).tolist() if xs else []  # noqa: E731
     ps = [p for _, p in kept]
     return {
-        "key": cfg.key, "kv": kv, "sat": sat,
-        "rates": [p["rate"] for p in ps], "n": [p["n"] for p in ps],
-        "p95": env([p["e2e"]["0.95"] for p in ps]), "p95_point": [p["p95"] for p in ps], "p95_hw": [p["hw"] for p in ps],
-        "q": {"e2e": {str(lv): env([p["e2e"][str(lv)] for p in ps]) for lv in QUANTILE_LEVELS},
-              "ttft": {"0.95": env([p["ttft"] for p in ps])}, "tpot": {"0.95": env([p["tpot"] for p in ps])}},
-        "mean": env([p["mean"] for p in ps]), "ttft_mean": [p["ttft_mean"] for p in ps], "tpot_mean": [p["tpot_mean"] for p in ps],
+        "key": cfg.key,
+        "kv": kv,
+        "sat": sat,
+        "rates": [p["rate"] for p in ps],
+        "n": [p["n"] for p in ps],
+        "p95": env([p["e2e"]["0.95"] for p in ps]),
+        "p95_point": [p["p95"] for p in ps],
+        "p95_hw": [p["hw"] for p in ps],
+        "q": {
+            "e2e": {str(lv): env([p["e2e"][str(lv)] for p in ps]) for lv in QUANTILE_LEVELS},
+            "ttft": {"0.95": env([p["ttft"] for p in ps])},
+            "tpot": {"0.95": env([p["tpot"] for p in ps])},
+        },
+        "mean": env([p["mean"] for p in ps]),
+        "ttft_mean": [p["ttft_mean"] for p in ps],
+        "tpot_mean": [p["tpot_mean"] for p in ps],
         "excluded": excluded,
     }
 
@@ -357,9 +372,20 @@ def _digest(obj) -> str:
 
 
 def _settings() -> dict:
-    return {"fractions": LOAD_FRACTIONS, "bisections": BISECTIONS, "min_n": MIN_REQUESTS, "max_n": MAX_REQUESTS,
-            "growth": GROWTH, "hopeless": HOPELESS, "sat_n": SATURATION_REQUESTS, "warmup": WARMUP_FRACTION, "rel_tol": REL_TOL,
-            "confidence": CONFIDENCE, "cap": LATENCY_CAP_S, "levels": QUANTILE_LEVELS}
+    return {
+        "fractions": LOAD_FRACTIONS,
+        "bisections": BISECTIONS,
+        "min_n": MIN_REQUESTS,
+        "max_n": MAX_REQUESTS,
+        "growth": GROWTH,
+        "hopeless": HOPELESS,
+        "sat_n": SATURATION_REQUESTS,
+        "warmup": WARMUP_FRACTION,
+        "rel_tol": REL_TOL,
+        "confidence": CONFIDENCE,
+        "cap": LATENCY_CAP_S,
+        "levels": QUANTILE_LEVELS,
+    }
 
 
 def build_perfdb(
@@ -402,20 +428,29 @@ def build_perfdb(
     for llm in models:
         for gpu in gpus:
             cap = (max_gpus_per_replica or {}).get(gpu.name)
-            for cfg, _mem in candidate_configs(llm, gpu, weight_dtypes=weight_dtypes, max_model_len=max_len, max_gpus=cap,
-                                               engine=profile.name):
+            for cfg, _mem in candidate_configs(
+                llm, gpu, weight_dtypes=weight_dtypes, max_model_len=max_len, max_gpus=cap, engine=profile.name
+            ):
                 jobs.append((llm, gpu, cfg, workload, max_len, seed))
-    key = _digest({
-        "v": FORMAT_VERSION, "code": _code_version(), "jobs": [(attrs.asdict(j[0]), attrs.asdict(j[1]), attrs.asdict(j[2])) for j in jobs],
-        "workload": attrs.asdict(workload), "seed": seed, "settings": _settings(), "engine": profile.identity(),
-    })
+    key = _digest(
+        {
+            "v": FORMAT_VERSION,
+            "code": _code_version(),
+            "jobs": [(attrs.asdict(j[0]), attrs.asdict(j[1]), attrs.asdict(j[2])) for j in jobs],
+            "workload": attrs.asdict(workload),
+            "seed": seed,
+            "settings": _settings(),
+            "engine": profile.identity(),
+        }
+    )
     path = cache_dir() / f"perfdb-{key[:24]}.json"
     if use_cache:
         cached = _read_cache(path, key)
         if cached is not None:
             curves = {r["key"]: _curve(r, jobs) for r in cached}
-            return PerfDB(curves=curves, workload=workload.name, max_model_len=max_len, key=key,
-                          build_s=time.perf_counter() - t0, from_cache=True)
+            return PerfDB(
+                curves=curves, workload=workload.name, max_model_len=max_len, key=key, build_s=time.perf_counter() - t0, from_cache=True
+            )
     if backend == "ray":
         results = _run_ray(jobs, progress)
     else:
@@ -470,11 +505,19 @@ def _curve(r: dict, jobs) -> ConfigCurve:
     cfg = next(j[2] for j in jobs if j[2].key == r["key"])
     q = {m: {float(lv): tuple(v) for lv, v in row.items()} for m, row in r["q"].items()}
     return ConfigCurve(
-        config=cfg, kv_capacity_tokens=int(r["kv"]), max_model_len=int(jobs[0][4]),
-        rates_rps=tuple(r["rates"]), p95_s=tuple(r["p95"]), mean_s=tuple(r["mean"]),
-        ttft_mean_s=tuple(r["ttft_mean"]), tpot_mean_s=tuple(r["tpot_mean"]),
-        p95_point_s=tuple(r["p95_point"]), p95_halfwidth_s=tuple(r["p95_hw"]), quantiles_s=q,
-        saturation_rps=float(r["sat"]), requests=tuple(int(x) for x in r["n"]),
+        config=cfg,
+        kv_capacity_tokens=int(r["kv"]),
+        max_model_len=int(jobs[0][4]),
+        rates_rps=tuple(r["rates"]),
+        p95_s=tuple(r["p95"]),
+        mean_s=tuple(r["mean"]),
+        ttft_mean_s=tuple(r["ttft_mean"]),
+        tpot_mean_s=tuple(r["tpot_mean"]),
+        p95_point_s=tuple(r["p95_point"]),
+        p95_halfwidth_s=tuple(r["p95_hw"]),
+        quantiles_s=q,
+        saturation_rps=float(r["sat"]),
+        requests=tuple(int(x) for x in r["n"]),
         excluded=tuple((float(a), str(b)) for a, b in r["excluded"]),
     )
 
@@ -503,8 +546,11 @@ def _write_cache(path: pathlib.Path, key: str, payload) -> None:
     except OSError as exc:  # a read-only home must not stop planning; say so once per folder
         if str(path.parent) not in _UNWRITABLE_WARNED:
             _UNWRITABLE_WARNED.add(str(path.parent))
-            log.warning("cannot write the perf DB cache under %s (%s): it is rebuilt on every run; set BOUTE_CACHE_DIR to a writable folder",
-                        path.parent, exc.strerror or exc)
+            log.warning(
+                "cannot write the perf DB cache under %s (%s): it is rebuilt on every run; set BOUTE_CACHE_DIR to a writable folder",
+                path.parent,
+                exc.strerror or exc,
+            )
 
 
 _UNWRITABLE_WARNED: set[str] = set()

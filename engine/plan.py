@@ -96,14 +96,28 @@ class Verification:
     @classmethod
     def from_checks(cls, d: dict[str, Any]) -> Verification:
         """From verify_allocation's ``{"ok", "checks": [{"name", "ok", "detail", ...}], ...}``."""
-        checks = tuple(Check(name=str(c["name"]), ok=bool(c["ok"]), detail=str(c["detail"]), model=c.get("model"),
-                             limit_s=_finite_or_none(c.get("limit_s")), measured_s=_finite_or_none(c.get("measured_s")),
-                             ratio=_finite_or_none(c.get("ratio")))
-                       for c in d["checks"])
+        checks = tuple(
+            Check(
+                name=str(c["name"]),
+                ok=bool(c["ok"]),
+                detail=str(c["detail"]),
+                model=c.get("model"),
+                limit_s=_finite_or_none(c.get("limit_s")),
+                measured_s=_finite_or_none(c.get("measured_s")),
+                ratio=_finite_or_none(c.get("ratio")),
+            )
+            for c in d["checks"]
+        )
         lat = d.get("latency_requests")
-        return cls(ok=bool(d["ok"]), checks=checks, cost_usd_per_hour=float(d["cost_usd_per_hour"]), quality=float(d["quality"]),
-                   latency_verified=d.get("latency_verified"), latency_requests=None if lat is None else int(lat),
-                   derate={str(k): float(v) for k, v in (d.get("derate") or {}).items()})
+        return cls(
+            ok=bool(d["ok"]),
+            checks=checks,
+            cost_usd_per_hour=float(d["cost_usd_per_hour"]),
+            quality=float(d["quality"]),
+            latency_verified=d.get("latency_verified"),
+            latency_requests=None if lat is None else int(lat),
+            derate={str(k): float(v) for k, v in (d.get("derate") or {}).items()},
+        )
 
     def failed(self) -> tuple[Check, ...]:
         """The checks that did not pass."""
@@ -210,12 +224,21 @@ class BaselineResult:
         sim = d.get("simulated")
         if isinstance(sim, dict):
             sim = ResimMetrics.from_summary(sim)
-        alloc = tuple(AllocationEntry(model=m, config=k, replicas=int(n))
-                      for m, row in (d.get("allocation") or {}).items() for k, n in row.items())
-        return cls(name=name, feasible=True, shares=tuple(float(v) for v in d["shares"]), quality=float(d["quality"]),
-                   p95_bound_s=float(d["p95_bound_s"]), cost_usd_per_hour=float(d["cost_usd_per_hour"]), allocation=alloc,
-                   simulated=sim, verification_error=str(d.get("verification_error", "")),
-                   latency_verified=d.get("latency_verified"))
+        alloc = tuple(
+            AllocationEntry(model=m, config=k, replicas=int(n)) for m, row in (d.get("allocation") or {}).items() for k, n in row.items()
+        )
+        return cls(
+            name=name,
+            feasible=True,
+            shares=tuple(float(v) for v in d["shares"]),
+            quality=float(d["quality"]),
+            p95_bound_s=float(d["p95_bound_s"]),
+            cost_usd_per_hour=float(d["cost_usd_per_hour"]),
+            allocation=alloc,
+            simulated=sim,
+            verification_error=str(d.get("verification_error", "")),
+            latency_verified=d.get("latency_verified"),
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -423,7 +446,9 @@ class Plan:
 
     def __attrs_post_init__(self) -> None:
         if self.dispatch_policy not in DISPATCH_POLICIES:
-            raise InputError(f"dispatch_policy: {self.dispatch_policy!r} is not a policy", hint=f"use one of {', '.join(DISPATCH_POLICIES)}")
+            raise InputError(
+                f"dispatch_policy: {self.dispatch_policy!r} is not a policy", hint=f"use one of {', '.join(DISPATCH_POLICIES)}"
+            )
 
     @property
     def p95_s(self) -> float:
@@ -464,8 +489,10 @@ class Plan:
             raise InputError(f"plan: expected a JSON object, got {type(d).__name__}", hint="give a plan.json written by boute")
         ver = d.get("schema_version")
         if ver != SCHEMA_VERSION:
-            raise InputError(f"plan: schema_version {ver!r} is not {SCHEMA_VERSION!r}",
-                             hint="re-run 'boute solve' with this boute version to write a current plan.json")
+            raise InputError(
+                f"plan: schema_version {ver!r} is not {SCHEMA_VERSION!r}",
+                hint="re-run 'boute solve' with this boute version to write a current plan.json",
+            )
         body = {k: v for k, v in d.items() if k != "schema_version"}
         try:
             return _converter().structure(body, cls)

@@ -24,7 +24,15 @@ from boute.engine.assembly import alternatives_for, build_plan, point_for
 from boute.engine.plan import LatencyFailure, Plan
 from boute.engine.plugins import Catalog, load_catalog
 from boute.engine.problem import (
-    PERCENTILE, ConfigOption, DeploymentProblem, ModelDemand, PooledDemand, SolveResult, capacity_at, model_levels, solve_problem,
+    PERCENTILE,
+    ConfigOption,
+    DeploymentProblem,
+    ModelDemand,
+    PooledDemand,
+    SolveResult,
+    capacity_at,
+    model_levels,
+    solve_problem,
 )
 from boute.engine.replica import ReplicaConfig
 from boute.engine.routing import (
@@ -185,16 +193,33 @@ class Planner:
                     ceiling = min(ceiling, capacity_at(c.rates_rps, c.curve("ttft", PERCENTILE), sc.ttft_slo_s))
                 if sc.tpot_slo_s is not None:
                     ceiling = min(ceiling, capacity_at(c.rates_rps, c.curve("tpot", PERCENTILE), sc.tpot_slo_s))
-                opts.append(ConfigOption(key=c.config.key, model=m, gpu=c.config.gpu, tp=c.config.tp, pp=c.config.pp,
-                                         usd_per_hour=price * c.config.num_gpus, rates_rps=c.rates_rps, p95_s=c.p95_s,
-                                         quantiles_s={q: tuple(v) for q, v in e2e.items() if q != PERCENTILE},
-                                         ceiling_rps=ceiling))
+                opts.append(
+                    ConfigOption(
+                        key=c.config.key,
+                        model=m,
+                        gpu=c.config.gpu,
+                        tp=c.config.tp,
+                        pp=c.config.pp,
+                        usd_per_hour=price * c.config.num_gpus,
+                        rates_rps=c.rates_rps,
+                        p95_s=c.p95_s,
+                        quantiles_s={q: tuple(v) for q, v in e2e.items() if q != PERCENTILE},
+                        ceiling_rps=ceiling,
+                    )
+                )
             out[m] = tuple(opts)
         return out
 
     # ------------------------------------------------------------------ inner
-    def problem(self, shares, budget_split=None, *, objective: str | None = None, gpus: tuple[str, ...] | None = None,
-                derate: dict[str, float] | None = None) -> DeploymentProblem:
+    def problem(
+        self,
+        shares,
+        budget_split=None,
+        *,
+        objective: str | None = None,
+        gpus: tuple[str, ...] | None = None,
+        derate: dict[str, float] | None = None,
+    ) -> DeploymentProblem:
         """The inner problem for routing ``shares`` (and per-model budget split).
 
         Args:
@@ -215,14 +240,24 @@ class Planner:
         total = sc.budget_usd_per_hour if budget_split is None else None  # C3 in both objectives: a given budget binds
         avail = dict(sc.gpus) if gpus is None else {g: n for g, n in sc.gpus.items() if g in gpus}
         return DeploymentProblem(
-            demands=tuple(demands), availability=avail,
+            demands=tuple(demands),
+            availability=avail,
             gpus_per_node={g: self.catalog.gpu(g).gpus_per_node for g in sc.gpus},
-            budget_usd_per_hour=total, objective=objective, latency_slo_s=sc.latency_slo_s,
+            budget_usd_per_hour=total,
+            objective=objective,
+            latency_slo_s=sc.latency_slo_s,
             latency_metric=sc.latency_metric,
         )
 
-    def evaluate(self, shares, budget_split=None, *, objective: str | None = None, gpus: tuple[str, ...] | None = None,
-                 derate: dict[str, float] | None = None) -> Evaluation:
+    def evaluate(
+        self,
+        shares,
+        budget_split=None,
+        *,
+        objective: str | None = None,
+        gpus: tuple[str, ...] | None = None,
+        derate: dict[str, float] | None = None,
+    ) -> Evaluation:
         """Answer one routing (and budget split) exactly with the inner solver."""
         s = np.asarray(shares, dtype=float)
         s = np.clip(s, 0, None) / s.sum()
@@ -232,8 +267,13 @@ class Planner:
         s = s / s.sum()
         q = self.router.quality(s)
         res = solve_problem(self.problem(s, budget_split, objective=objective, gpus=gpus, derate=derate), self.solver)
-        return Evaluation(shares=tuple(float(v) for v in s), budget_split=None if budget_split is None else tuple(float(v) for v in budget_split),
-                          quality=q, result=res, derate=dict(derate or {}))
+        return Evaluation(
+            shares=tuple(float(v) for v in s),
+            budget_split=None if budget_split is None else tuple(float(v) for v in budget_split),
+            quality=q,
+            result=res,
+            derate=dict(derate or {}),
+        )
 
     def min_strong_share(self) -> float:
         """Least share of the strongest model meeting the quality target (two models)."""
@@ -445,9 +485,19 @@ class Planner:
                 pts.append({**base, **{f"b{i}": float(v) for i, v in enumerate(bu)}})
         return pts
 
-    def optimize(self, *, strategy: str = "auto", structure: bool | dict[str, bool] = True, max_trials: int | None = None,
-                 stall_trials: int | None = None, seed: int | None = None, grid_steps: int | None = None,
-                 frontier_points: int = 4, ehvi_stop: float | None = None, absorb: bool | None = None):
+    def optimize(
+        self,
+        *,
+        strategy: str = "auto",
+        structure: bool | dict[str, bool] = True,
+        max_trials: int | None = None,
+        stall_trials: int | None = None,
+        seed: int | None = None,
+        grid_steps: int | None = None,
+        frontier_points: int = 4,
+        ehvi_stop: float | None = None,
+        absorb: bool | None = None,
+    ):
         """Run the outer loop; returns (LoopResult, seconds).
 
         Args:
@@ -484,25 +534,44 @@ class Planner:
         if absorb is None:
             absorb = k >= 3 and sc.latency_metric == "per-model"
         if absorb and k >= 3 and sc.latency_metric != "per-model":
-            raise InputError(f"absorb: needs the per-model latency metric (this request uses {sc.latency_metric!r})",
-                             hint="absorb=False searches every dimension with the outer loop")
+            raise InputError(
+                f"absorb: needs the per-model latency metric (this request uses {sc.latency_metric!r})",
+                hint="absorb=False searches every dimension with the outer loop",
+            )
         if absorb and k >= 3:
             # the last stick and the budget sticks leave the outer loop (solved exactly)
             keep = {f"u{i}" for i in range(k - 2)}
             space = [d for d in space if d[0] in keep]
-            seeds = list({tuple(sorted((n, round(v, 9)) for n, v in p.items() if n in keep)): {n: v for n, v in p.items() if n in keep}
-                          for p in seeds}.values())
+            seeds = list(
+                {
+                    tuple(sorted((n, round(v, 9)) for n, v in p.items() if n in keep)): {n: v for n, v in p.items() if n in keep}
+                    for p in seeds
+                }.values()
+            )
             if candidates is not None:
-                candidates = list({tuple(sorted((n, round(v, 9)) for n, v in p.items() if n in keep)): {n: v for n, v in p.items() if n in keep}
-                                   for p in candidates}.values())
+                candidates = list(
+                    {
+                        tuple(sorted((n, round(v, 9)) for n, v in p.items() if n in keep)): {n: v for n, v in p.items() if n in keep}
+                        for p in candidates
+                    }.values()
+                )
             evaluate = self._line_trial
         res = run_outer_loop(
-            space, evaluate, seeds=seeds, strategy=strategy, ehvi_stop=ehvi_stop,
-            max_trials=max_trials or sc.max_trials, stall_trials=stall_trials or sc.stall_trials,
+            space,
+            evaluate,
+            seeds=seeds,
+            strategy=strategy,
+            ehvi_stop=ehvi_stop,
+            max_trials=max_trials or sc.max_trials,
+            stall_trials=stall_trials or sc.stall_trials,
             seed=sc.seed if seed is None else seed,
-            quality_ref=sc.quality_min, objective_name="p95" if sc.objective == "latency" else "cost", batch=BO_BATCH,
+            quality_ref=sc.quality_min,
+            objective_name="p95" if sc.objective == "latency" else "cost",
+            batch=BO_BATCH,
             progress=(lambda d, t: self.progress("optimiser", d, t)) if self.progress else None,
-            grid_points=(grid_steps or 100) + 1, candidates=candidates, log_objective=_pieces(structure)["transform"],
+            grid_points=(grid_steps or 100) + 1,
+            candidates=candidates,
+            log_objective=_pieces(structure)["transform"],
         )
         return res, time.perf_counter() - t0
 
@@ -552,8 +621,9 @@ class Planner:
             t = self._trial_of(ev, {}, "exact")
             ok = t.feasible
             t.index = 0
-            return LoopResult(trials=(t,), stop_reason="exact: one model, nothing to route",
-                              best_index=0 if ok else None, best_at_trial=1 if ok else None)
+            return LoopResult(
+                trials=(t,), stop_reason="exact: one model, nothing to route", best_index=0 if ok else None, best_at_trial=1 if ok else None
+            )
         if k > 2:
             raise InputError(
                 f"strategy: 'exact' searches at most one routing dimension; {k} models have {k - 1}",
@@ -571,8 +641,9 @@ class Planner:
             # Highest level first: its objective caps the lower levels' (fewer MILPs each).
             q_top, ceiling = self.router.max_quality(), None
             for level in np.linspace(best.quality, q_top, frontier_points + 1)[:0:-1]:
-                more = self._exact_search(self.router.quality_intervals(float(level)), gpus, floor=best.objective,
-                                          ceiling=ceiling, source="exact-frontier")
+                more = self._exact_search(
+                    self.router.quality_intervals(float(level)), gpus, floor=best.objective, ceiling=ceiling, source="exact-frontier"
+                )
                 trials += more
                 top = _best_of(more)
                 ceiling = top.objective if top is not None else ceiling
@@ -580,11 +651,16 @@ class Planner:
         for i, t in enumerate(trials):
             t.index = i
         best = _best_of(trials)
-        return LoopResult(trials=tuple(trials), stop_reason=reason,
-                          best_index=None if best is None else best.index, best_at_trial=None if best is None else best.index + 1)
+        return LoopResult(
+            trials=tuple(trials),
+            stop_reason=reason,
+            best_index=None if best is None else best.index,
+            best_at_trial=None if best is None else best.index + 1,
+        )
 
-    def _exact_search(self, intervals, gpus=None, *, floor: float | None = None, ceiling: float | None = None,
-                      source: str = "exact", prefix=()) -> list[Trial]:
+    def _exact_search(
+        self, intervals, gpus=None, *, floor: float | None = None, ceiling: float | None = None, source: str = "exact", prefix=()
+    ) -> list[Trial]:
         """One pooled solve per quality interval (see :meth:`_exact`); the best first, later
         intervals searched only at or below the incumbent; ``floor``: no objective below it
         exists (latency grid starts there); ``ceiling``: a feasible objective is known there."""
@@ -615,8 +691,9 @@ class Planner:
                 else:
                     x = self.router.best_share_in(lo_x, max(lo_x, hi_x))
             shares = tuple(float(v) for v in self.router._line(prefix, x)) if prefix else (1.0 - x, x)
-            ev = Evaluation(shares=shares, budget_split=self._split_of(res) if self._split() else None,
-                            quality=self.router.quality(shares), result=res)
+            ev = Evaluation(
+                shares=shares, budget_split=self._split_of(res) if self._split() else None, quality=self.router.quality(shares), result=res
+            )
             params = {f"u{i}": float(v) for i, v in enumerate(sticks_from_shares(shares))}
             if ev.budget_split is not None:
                 params.update({f"b{i}": float(v) for i, v in enumerate(sticks_from_shares(ev.budget_split))})
@@ -652,8 +729,16 @@ class Planner:
             best = trials[0]
         if best is None:
             shares = self.router._line(prefix, 1.0 - float(np.sum(prefix)))
-            res = SolveResult(status="infeasible", counts=None, latency_bound_s=None, cost_usd_per_hour=None, wall_s=0.0,
-                              solves=0, backend=self.solver.name, explanation="quality target unreachable with these first shares")
+            res = SolveResult(
+                status="infeasible",
+                counts=None,
+                latency_bound_s=None,
+                cost_usd_per_hour=None,
+                wall_s=0.0,
+                solves=0,
+                backend=self.solver.name,
+                explanation="quality target unreachable with these first shares",
+            )
             ev = Evaluation(shares=tuple(float(v) for v in shares), budget_split=None, quality=self.router.quality(shares), result=res)
             best = self._trial_of(ev, dict(p))
         total = sum(t.payload.result.solves for t in trials)
@@ -665,8 +750,12 @@ class Planner:
         """Per-model budget split serving ``res``: each model's spend plus a share of the slack."""
         if not res.ok:
             return None
-        spend = np.array([sum(n * o.usd_per_hour for o in self._options[m] for key, n in res.counts.get(m, {}).items() if o.key == key)
-                          for m in self.scenario.models])
+        spend = np.array(
+            [
+                sum(n * o.usd_per_hour for o in self._options[m] for key, n in res.counts.get(m, {}).items() if o.key == key)
+                for m in self.scenario.models
+            ]
+        )
         if spend.sum() <= 0:
             return tuple(1.0 / len(spend) for _ in spend)
         return tuple(float(v) for v in spend / spend.sum())
@@ -684,10 +773,17 @@ class Planner:
             raise explain_no_plan(self, loop.trials).error()
         best: Evaluation = loop.trials[loop.best_index].payload
         stats = {
-            "perfdb_s": round(self.perfdb_s, 3), "perfdb_from_cache": self.perfdb.from_cache, "perfdb_configs": len(self.perfdb.curves),
-            "optimizer_s": round(opt_s, 3), "trials": len(loop.trials), "best_at_trial": loop.best_at_trial,
-            "stop_reason": loop.stop_reason, "strategy": strategy, "structure": all(_pieces(structure).values()),
-            "structure_pieces": _pieces(structure), "solver": self.solver.name,
+            "perfdb_s": round(self.perfdb_s, 3),
+            "perfdb_from_cache": self.perfdb.from_cache,
+            "perfdb_configs": len(self.perfdb.curves),
+            "optimizer_s": round(opt_s, 3),
+            "trials": len(loop.trials),
+            "best_at_trial": loop.best_at_trial,
+            "stop_reason": loop.stop_reason,
+            "strategy": strategy,
+            "structure": all(_pieces(structure).values()),
+            "structure_pieces": _pieces(structure),
+            "solver": self.solver.name,
             "inner_solves": int(sum(t.payload.result.solves for t in loop.trials)),
         }
         pareto = tuple(point_for(self, t.payload) for t in pareto_front(loop.trials))
@@ -725,10 +821,15 @@ class Planner:
             if out.verification.ok:
                 break
             failed = out.verification.failed()
-            history.append(LatencyFailure(
-                round=rnd, bound_s=out.p95_bound_s, cost_usd_per_hour=out.cost_usd_per_hour,
-                failed=tuple(c.detail if c.model is None else f"{c.name}: {c.detail}" for c in failed),
-                derate={k: round(v, 4) for k, v in out.verification.derate.items()}))
+            history.append(
+                LatencyFailure(
+                    round=rnd,
+                    bound_s=out.p95_bound_s,
+                    cost_usd_per_hour=out.cost_usd_per_hour,
+                    failed=tuple(c.detail if c.model is None else f"{c.name}: {c.detail}" for c in failed),
+                    derate={k: round(v, 4) for k, v in out.verification.derate.items()},
+                )
+            )
             what = "; ".join(f"{c.name}: {c.detail}" for c in failed)
             if rnd == MAX_DERATE_ROUNDS or not out.verification.derate:
                 raise InfeasibleError(
@@ -745,12 +846,19 @@ class Planner:
                     f"this routing has no deployment: {ev.result.explanation}",
                     hint="raise latency_slo_s or the budget, lower the arrival rate, or add GPUs",
                 )
-        return attrs.evolve(out, stats=attrs.evolve(
-            out.stats, derate_rounds=len(history), derated_capacity={k: round(v, 4) for k, v in sorted(derate.items())},
-            latency_failures=tuple(history)))
+        return attrs.evolve(
+            out,
+            stats=attrs.evolve(
+                out.stats,
+                derate_rounds=len(history),
+                derated_capacity={k: round(v, 4) for k, v in sorted(derate.items())},
+                latency_failures=tuple(history),
+            ),
+        )
 
-    def assemble(self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True, seed: int | None = None,
-                 alternatives=()) -> Plan:
+    def assemble(
+        self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True, seed: int | None = None, alternatives=()
+    ) -> Plan:
         """Turn an evaluation into a :class:`Plan`, checked by :mod:`boute.engine.verify`.
 
         The allocation checks (budget, availability, packing, memory, shares, quality) must
@@ -768,23 +876,47 @@ class Planner:
         opts = {(o.model, o.key): o for o in prob.options()}
         levels = {m: q if q is not None else PERCENTILE for m, q in model_levels(prob, r.counts, T).items()}
         cap = {m: {k: opts[(m, k)].capacity(T, levels.get(m, PERCENTILE)) for k in row} for m, row in r.counts.items()}
-        checks = verify_allocation(sc, self.catalog, self.router, ev.shares, counts, self.perfdb.max_model_len, budget_split=ev.budget_split)
+        checks = verify_allocation(
+            sc, self.catalog, self.router, ev.shares, counts, self.perfdb.max_model_len, budget_split=ev.budget_split
+        )
         if not checks["ok"]:
             bad = "; ".join(f"{c['name']}: {c['detail']}" for c in checks["checks"] if not c["ok"])
             raise InfeasibleError(f"plan failed independent verification: {bad}", hint="report this as a bug in boute")
         checks["latency_verified"] = bool(verify)
         sim, per_model = ({}, {})
         if verify:
-            promise = Promise(bound_s=T, latency_metric=sc.latency_metric, levels=levels, ttft_slo_s=sc.ttft_slo_s, tpot_slo_s=sc.tpot_slo_s)
-            res: Resimulation = resimulate(sc, self.catalog, self.workload, ev.shares, counts, cap, self.perfdb.max_model_len,
-                                           promise=promise, seed=sc.seed if seed is None else seed)
+            promise = Promise(
+                bound_s=T, latency_metric=sc.latency_metric, levels=levels, ttft_slo_s=sc.ttft_slo_s, tpot_slo_s=sc.tpot_slo_s
+            )
+            res: Resimulation = resimulate(
+                sc,
+                self.catalog,
+                self.workload,
+                ev.shares,
+                counts,
+                cap,
+                self.perfdb.max_model_len,
+                promise=promise,
+                seed=sc.seed if seed is None else seed,
+            )
             sim, per_model = res.system, res.per_model
             checks["checks"] = list(checks["checks"]) + list(res.checks)
             checks["ok"] = bool(checks["ok"] and res.ok)
             checks["derate"] = dict(res.derate)
             checks["latency_requests"] = res.requests
-        return build_plan(self, ev, checks=checks, simulated=sim, per_model=per_model, pareto=pareto, alternatives=alternatives,
-                          baselines=baselines, stats=stats, capacities=cap, levels=levels)
+        return build_plan(
+            self,
+            ev,
+            checks=checks,
+            simulated=sim,
+            per_model=per_model,
+            pareto=pareto,
+            alternatives=alternatives,
+            baselines=baselines,
+            stats=stats,
+            capacities=cap,
+            levels=levels,
+        )
 
     def replan(self, *, arrival_rate_per_s: float | None = None, quality_min: float | None = None, **kw) -> Plan:
         """Re-plan after a change of load or quality target, reusing the perf DB and solver."""

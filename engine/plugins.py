@@ -55,9 +55,7 @@ def _load_group(group: str, expected: type, problems: list[str], eps: Iterable[E
             continue
         for item in items:
             if not isinstance(item, expected):
-                problems.append(
-                    f"{group}: {where} returned a {type(item).__name__}, not a {expected.__name__}; skipped"
-                )
+                problems.append(f"{group}: {where} returned a {type(item).__name__}, not a {expected.__name__}; skipped")
                 continue
             yield item, where
 
@@ -83,9 +81,7 @@ class Catalog:
         source: str = "in-memory",
     ) -> "Catalog":
         """Build a catalog from objects (tests, other schedulers); duplicates are errors."""
-        return _assemble(
-            [(g, source) for g in gpus], [(m, source) for m in models], [(p, source) for p in prices], []
-        )
+        return _assemble([(g, source) for g in gpus], [(m, source) for m in models], [(p, source) for p in prices], [])
 
     def _lookup(self, kind: str, table: dict[str, Any], name: str, field: str):
         if name in table:
@@ -138,8 +134,7 @@ def _assemble(gpus, models, prices, problems) -> Catalog:
                 k = _norm(key)
                 if k in seen_names and seen_names[k] != obj.name:
                     raise PluginError(
-                        f"duplicate {kind} name {key!r}: registered by {sources[f'{kind}:{seen_names[k]}']} "
-                        f"and by {where}",
+                        f"duplicate {kind} name {key!r}: registered by {sources[f'{kind}:{seen_names[k]}']} and by {where}",
                         hint="rename one of them or uninstall one plugin",
                     )
             if obj.name in tables[kind]:

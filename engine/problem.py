@@ -111,7 +111,6 @@ __all__ = [
 ]
 
 
-
 class SolveStatus(enum.StrEnum):
     """How a solve ended (compares equal to its string value)."""
 
@@ -226,8 +225,10 @@ class ConfigOption:
         if level == PERCENTILE:
             return self.p95_s
         if level not in self.quantiles_s:
-            raise InputError(f"quantile level {level:g}: config {self.key} has no such curve",
-                             hint=f"levels available: {sorted({PERCENTILE, *self.quantiles_s})}")
+            raise InputError(
+                f"quantile level {level:g}: config {self.key} has no such curve",
+                hint=f"levels available: {sorted({PERCENTILE, *self.quantiles_s})}",
+            )
         return self.quantiles_s[level]
 
     def capacity(self, latency_s: float, level: float = PERCENTILE) -> float:
@@ -280,15 +281,21 @@ class DeploymentProblem:
         if self.objective not in ("latency", "cost"):
             raise InputError(f"objective: {self.objective!r}", hint="use 'latency' or 'cost'")
         if self.latency_metric not in LATENCY_METRICS:
-            raise InputError(f"latency_metric: {self.latency_metric!r} is not a latency metric", hint=did_you_mean(self.latency_metric, LATENCY_METRICS))
+            raise InputError(
+                f"latency_metric: {self.latency_metric!r} is not a latency metric", hint=did_you_mean(self.latency_metric, LATENCY_METRICS)
+            )
         if self.latency_metric == "system":
             if not self.levels or any(not 0 < q < 1 for q in self.levels) or max(self.levels) < PERCENTILE:
-                raise InputError(f"levels: {self.levels!r} must be quantile levels in (0, 1) reaching {PERCENTILE}", hint=f"e.g. {SYSTEM_LEVELS}")
+                raise InputError(
+                    f"levels: {self.levels!r} must be quantile levels in (0, 1) reaching {PERCENTILE}", hint=f"e.g. {SYSTEM_LEVELS}"
+                )
             for o in self.options():
                 missing = [q for q in self.levels if q != PERCENTILE and q not in o.quantiles_s]
                 if missing:
-                    raise InputError(f"latency_metric: system needs quantile curves at {missing} for config {o.key}",
-                                     hint="build the perf DB with quantile curves, or use latency_metric: per-model")
+                    raise InputError(
+                        f"latency_metric: system needs quantile curves at {missing} for config {o.key}",
+                        hint="build the perf DB with quantile curves, or use latency_metric: per-model",
+                    )
         if self.objective == "cost" and self.latency_slo_s is None:
             raise InputError("latency_slo_s: cost mode needs a latency SLO", hint="e.g. 8")
         if self.objective == "latency" and self.budget_usd_per_hour is None and any(d.budget_usd_per_hour is None for d in self.demands):
@@ -443,8 +450,15 @@ def solve_problem(problem: DeploymentProblem, backend: InnerBackend) -> SolveRes
         return backend.min_cost(problem, T)
 
     def done(r: MinCost, T: float) -> SolveResult:
-        return SolveResult(status=r.status, counts=r.counts, latency_bound_s=T, cost_usd_per_hour=r.cost_usd_per_hour,
-                           wall_s=time.perf_counter() - t0, solves=solves, backend=backend.name)
+        return SolveResult(
+            status=r.status,
+            counts=r.counts,
+            latency_bound_s=T,
+            cost_usd_per_hour=r.cost_usd_per_hour,
+            wall_s=time.perf_counter() - t0,
+            solves=solves,
+            backend=backend.name,
+        )
 
     try:
         if problem.objective == "cost":
@@ -472,16 +486,31 @@ def solve_problem(problem: DeploymentProblem, backend: InnerBackend) -> SolveRes
                 lo = mid + 1
         return done(best, grid[best_i])
     except SolverError as exc:
-        return SolveResult(status=SolveStatus.ERROR, counts=None, latency_bound_s=None, cost_usd_per_hour=None,
-                           wall_s=time.perf_counter() - t0, solves=solves, backend=backend.name,
-                           explanation=f"{backend.name}: {exc}")
+        return SolveResult(
+            status=SolveStatus.ERROR,
+            counts=None,
+            latency_bound_s=None,
+            cost_usd_per_hour=None,
+            wall_s=time.perf_counter() - t0,
+            solves=solves,
+            backend=backend.name,
+            explanation=f"{backend.name}: {exc}",
+        )
 
 
 def _infeasible(problem, backend, T, t0, solves, status: SolveStatus) -> SolveResult:
     expl = explain_infeasible(problem, backend, T)
     st = status if status in (SolveStatus.TIME_LIMIT, SolveStatus.ERROR) else SolveStatus.INFEASIBLE
-    return SolveResult(status=st, counts=None, latency_bound_s=None, cost_usd_per_hour=None, wall_s=time.perf_counter() - t0,
-                       solves=solves, backend=backend.name, explanation=expl)
+    return SolveResult(
+        status=st,
+        counts=None,
+        latency_bound_s=None,
+        cost_usd_per_hour=None,
+        wall_s=time.perf_counter() - t0,
+        solves=solves,
+        backend=backend.name,
+        explanation=expl,
+    )
 
 
 def explain_infeasible(problem: DeploymentProblem, backend: InnerBackend, T: float) -> str:
@@ -489,29 +518,42 @@ def explain_infeasible(problem: DeploymentProblem, backend: InnerBackend, T: flo
     what = f"P95 <= {T:g} s" if problem.objective == "cost" else f"any latency up to {T:g} s"
     for d in problem.demands:
         if d.load_rps > 0 and d.options and all(o.ceiling_rps <= 0 for o in d.options):
-            return (f"{d.model}: no config meets the P95 TTFT / TPOT SLOs (ttft_slo_s, tpot_slo_s) even at the lowest load; "
-                    "relax those SLOs or add faster GPUs")
+            return (
+                f"{d.model}: no config meets the P95 TTFT / TPOT SLOs (ttft_slo_s, tpot_slo_s) even at the lowest load; "
+                "relax those SLOs or add faster GPUs"
+            )
         if d.load_rps > 0 and not d.options:
-            return (f"{d.model}: no replica config on the available GPU types "
-                    f"({', '.join(g for g, n in problem.availability.items() if n > 0)}) both fits in memory and has a stable load "
-                    "point with a converged P95 in the perf DB (points are kept only when stable and converged); "
-                    "add a GPU type with more memory or more GPUs per node")
+            return (
+                f"{d.model}: no replica config on the available GPU types "
+                f"({', '.join(g for g, n in problem.availability.items() if n > 0)}) both fits in memory and has a stable load "
+                "point with a converged P95 in the perf DB (points are kept only when stable and converged); "
+                "add a GPU type with more memory or more GPUs per node"
+            )
         q = min(problem.active_levels)
         if d.load_rps > 0 and all(o.capacity(T, q) <= 0 for o in d.options):
             best = min(o.curve(q)[0] for o in d.options)
-            return (f"{d.model}: no config reaches {what} even at the lowest load (best zero-load P95 is {best:.2f} s); "
-                    f"raise latency_slo_s above {best:.2f} s or add faster GPUs")
+            return (
+                f"{d.model}: no config reaches {what} even at the lowest load (best zero-load P95 is {best:.2f} s); "
+                f"raise latency_slo_s above {best:.2f} s or add faster GPUs"
+            )
     nb = backend.min_cost(problem, T, relax=frozenset({"budget"}))
     c_nb, cost_nb = nb.counts, nb.cost_usd_per_hour
     if c_nb is not None:
         budget = problem.budget_usd_per_hour
         if budget is None:
-            over = [d for d in problem.demands if d.budget_usd_per_hour is not None and
-                    sum(x * o.usd_per_hour for o in d.options for k, x in c_nb.get(d.model, {}).items() if o.key == k) > d.budget_usd_per_hour]
+            over = [
+                d
+                for d in problem.demands
+                if d.budget_usd_per_hour is not None
+                and sum(x * o.usd_per_hour for o in d.options for k, x in c_nb.get(d.model, {}).items() if o.key == k)
+                > d.budget_usd_per_hour
+            ]
             names = ", ".join(d.model for d in over) or "a model"
             return f"budget: the per-model budget of {names} is too small for {what}; the cheapest plan costs ${cost_nb:.2f}/h in total"
-        return (f"budget_usd_per_hour: ${budget:.2f}/h is below the cheapest plan meeting {what}, "
-                f"which costs ${cost_nb:.2f}/h; raise the budget to at least ${cost_nb:.2f}/h")
+        return (
+            f"budget_usd_per_hour: ${budget:.2f}/h is below the cheapest plan meeting {what}, "
+            f"which costs ${cost_nb:.2f}/h; raise the budget to at least ${cost_nb:.2f}/h"
+        )
     c_na = backend.min_cost(problem, T, relax=frozenset({"budget", "availability"})).counts
     if c_na is not None:
         need: dict[str, int] = {}
@@ -519,7 +561,13 @@ def explain_infeasible(problem: DeploymentProblem, backend: InnerBackend, T: flo
             for o in d.options:
                 x = c_na.get(d.model, {}).get(o.key, 0)
                 need[o.gpu] = need.get(o.gpu, 0) + x * o.num_gpus
-        short = [f"{g} needs {n} but {problem.availability.get(g, 0)} are available" for g, n in need.items() if n > problem.availability.get(g, 0)]
-        return (f"gpus: GPU availability is exhausted for {what} ({'; '.join(short) or 'node packing'}); "
-                "make more of those GPUs available, add another GPU type, or lower the load")
+        short = [
+            f"{g} needs {n} but {problem.availability.get(g, 0)} are available"
+            for g, n in need.items()
+            if n > problem.availability.get(g, 0)
+        ]
+        return (
+            f"gpus: GPU availability is exhausted for {what} ({'; '.join(short) or 'node packing'}); "
+            "make more of those GPUs available, add another GPU type, or lower the load"
+        )
     return f"no plan meets {what}: the load exceeds what the available GPUs can serve; lower arrival_rate_per_s or add GPUs"

@@ -175,9 +175,7 @@ class ReplicaModel:
         if gpu_memory_utilization is None:
             gpu_memory_utilization = self.engine.gpu_memory_utilization
         if not 0 < gpu_memory_utilization <= 1:
-            raise InputError(
-                f"gpu_memory_utilization: {gpu_memory_utilization!r} must be in (0, 1]", hint="vLLM's default is 0.9"
-            )
+            raise InputError(f"gpu_memory_utilization: {gpu_memory_utilization!r} must be in (0, 1]", hint="vLLM's default is 0.9")
         self.llm, self.gpu, self.config = llm, gpu, config
         self.max_model_len = int(max_model_len or llm.max_context_tokens)
         if self.max_model_len < 1:
@@ -254,9 +252,7 @@ class ReplicaModel:
         tp = c.tp
         self._kv_heads_per_gpu = max(1.0, m.num_kv_heads / tp)
         kvb = KV_DTYPE_BYTES[c.kv_dtype]
-        self._kv_bytes_per_token_per_gpu = (
-            2 * math.ceil(m.num_layers / c.pp) * self._kv_heads_per_gpu * m.head_dim * kvb
-        )
+        self._kv_bytes_per_token_per_gpu = 2 * math.ceil(m.num_layers / c.pp) * self._kv_heads_per_gpu * m.head_dim * kvb
         wb = DTYPE_BYTES[c.weight_dtype]
         prec = PRECISIONS[c.weight_dtype]
         # Weight-only precisions (int4; fp8 on GPUs without FP8 tensor cores: vLLM's FP8
@@ -296,7 +292,7 @@ class ReplicaModel:
         self._ar_bw, self._ar_lat = link_bw, ar_lat
         # Pipeline hand-off uses the network when stages leave the node.
         gpus = c.tp * c.pp
-        handoff_bw = (g.inter_node_bandwidth_gb_per_s if gpus > g.gpus_per_node else g.intra_node_bandwidth_gb_per_s)
+        handoff_bw = g.inter_node_bandwidth_gb_per_s if gpus > g.gpus_per_node else g.intra_node_bandwidth_gb_per_s
         self._pp_bw = handoff_bw * 1e9
         self._layers = m.num_layers
         # Decode attention per context token, all layers: read K and V of every layer.
@@ -382,9 +378,7 @@ class ReplicaModel:
         tokens = p + b
         per_layer = self._layer_linear_time(tokens) + 2.0 * self._allreduce_time(tokens)
         hd = m.head_dim
-        prefill_attn = np.where(
-            p > 0, 4.0 * pairs * self._heads_per_gpu * hd / self._attn_peak + self._t_attn0, 0.0
-        )
+        prefill_attn = np.where(p > 0, 4.0 * pairs * self._heads_per_gpu * hd / self._attn_peak + self._t_attn0, 0.0)
         decode_attn = np.where(b > 0, self._t_attn0, 0.0)
         per_layer = per_layer + prefill_attn + decode_attn
         sampled = b + (p > 0) if sampled_seqs is None else np.asarray(sampled_seqs, dtype=float)
@@ -424,6 +418,7 @@ class ReplicaModel:
         """Seconds of one decode step for ``batch`` sequences of ``context_tokens`` each."""
         b = np.asarray(batch, dtype=float)
         return self.iteration_time(0.0, 0.0, b, b * np.asarray(context_tokens, dtype=float))
+
 
 def steady_state_closed_loop(rm: "ReplicaModel", concurrency: int, input_tokens: int, output_tokens: int) -> dict[str, float]:
     """Steady-state TTFT/TPOT of a fixed-concurrency benchmark, in closed form.

@@ -421,7 +421,9 @@ def make_router(table: QualityTable, kind: str = "oracle", *, auc_target: float 
         return Router(table, rng.random(table.n), "random")
     if kind == "file":
         if table.scores is None:
-            raise InputError("quality.router: 'file' needs router scores in the quality data", hint="add a 'score' column, or use oracle/noisy")
+            raise InputError(
+                "quality.router: 'file' needs router scores in the quality data", hint="add a 'score' column, or use oracle/noisy"
+            )
         return Router(table, table.scores, "file")
     if kind == "noisy":
         base = oracle_scores(table, rng)
@@ -451,14 +453,18 @@ def load_routellm_gsm8k(path: str | pathlib.Path | None = None) -> QualityTable:
         return _builtin_gsm8k()
     p = pathlib.Path(path)
     if not p.is_file():
-        raise InputError(f"quality.data: {str(p)!r} not found", hint="give the path of RouteLLM's own file, or none for the copy shipped with boute")
+        raise InputError(
+            f"quality.data: {str(p)!r} not found", hint="give the path of RouteLLM's own file, or none for the copy shipped with boute"
+        )
     with p.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     cols = [c for c in rows[0] if c != "prompt" and {r[c] for r in rows[:50]} <= {"True", "False"}]
     q = np.array([[100.0 if r[c] == "True" else 0.0 for c in cols] for r in rows])
     order = np.argsort(q.mean(axis=0))  # weakest first
     return QualityTable(
-        models=tuple(cols[i] for i in order), quality=q[:, order], unit="accuracy %",
+        models=tuple(cols[i] for i in order),
+        quality=q[:, order],
+        unit="accuracy %",
         source=f"RouteLLM gsm8k_responses.csv ({len(rows)} questions)",
     )
 
@@ -471,7 +477,9 @@ def load_routellm_mt_bench(path: str | pathlib.Path | None = None) -> QualityTab
         return _builtin_mt_bench()
     p = pathlib.Path(path)
     if not p.is_file():
-        raise InputError(f"quality.data: {str(p)!r} not found", hint="give the path of RouteLLM's own file, or none for the copy shipped with boute")
+        raise InputError(
+            f"quality.data: {str(p)!r} not found", hint="give the path of RouteLLM's own file, or none for the copy shipped with boute"
+        )
     table: dict[tuple, dict[str, float]] = {}
     for line in p.read_text(encoding="utf-8").splitlines():
         if not line.strip():
@@ -483,7 +491,9 @@ def load_routellm_mt_bench(path: str | pathlib.Path | None = None) -> QualityTab
     q = np.array([[table[k][m] for m in models] for k in keys])
     order = np.argsort(q.mean(axis=0))
     return QualityTable(
-        models=tuple(models[i] for i in order), quality=q[:, order], unit="judge score (1-10)",
+        models=tuple(models[i] for i in order),
+        quality=q[:, order],
+        unit="judge score (1-10)",
         source=f"RouteLLM mt_bench judgements ({len(keys)} question-turns)",
     )
 
@@ -500,8 +510,12 @@ def _builtin_gsm8k() -> QualityTable:
     cols = [c for c in rows[0] if c not in ("question", "prompt_sha256")]
     q = np.array([[100.0 * int(r[c]) for c in cols] for r in rows])
     order = np.argsort(q.mean(axis=0))  # weakest first
-    return QualityTable(models=tuple(cols[i] for i in order), quality=q[:, order], unit="accuracy %",
-                        source=f"RouteLLM gsm8k_responses.csv ({len(rows)} questions; lm-sys/RouteLLM 0b64fdaf, shipped derived)")
+    return QualityTable(
+        models=tuple(cols[i] for i in order),
+        quality=q[:, order],
+        unit="accuracy %",
+        source=f"RouteLLM gsm8k_responses.csv ({len(rows)} questions; lm-sys/RouteLLM 0b64fdaf, shipped derived)",
+    )
 
 
 def _builtin_mt_bench() -> QualityTable:
@@ -512,8 +526,14 @@ def _builtin_mt_bench() -> QualityTable:
     keys = sorted(k for k, v in table.items() if len(v) == len(models))
     q = np.array([[table[k][m] for m in models] for k in keys])
     order = np.argsort(q.mean(axis=0))
-    return QualityTable(models=tuple(models[i] for i in order), quality=q[:, order], unit="judge score (1-10)",
-                        source=f"RouteLLM mt_bench judgements ({len(keys)} question-turns; lm-sys/RouteLLM 0b64fdaf, shipped derived)")
+    return QualityTable(
+        models=tuple(models[i] for i in order),
+        quality=q[:, order],
+        unit="judge score (1-10)",
+        source=f"RouteLLM mt_bench judgements ({len(keys)} question-turns; lm-sys/RouteLLM 0b64fdaf, shipped derived)",
+    )
+
+
 MAX_SCORE_ABS = 1e12
 """Bound on a router score's magnitude: score thresholds interpolate between neighbours,
 which stays finite and ordered far inside float64's range."""
@@ -537,8 +557,10 @@ def load_quality_file(path: str | pathlib.Path, models: tuple[str, ...] | None =
     try:
         text = p.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"quality.data: {p.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
-                         hint="save the file as UTF-8") from None
+        raise InputError(
+            f"quality.data: {p.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+            hint="save the file as UTF-8",
+        ) from None
     except OSError as exc:
         raise InputError(f"quality.data: cannot read {str(p)!r}: {exc.strerror}", hint="check the path and its permissions") from None
     rows: list[dict] = []
@@ -551,8 +573,10 @@ def load_quality_file(path: str | pathlib.Path, models: tuple[str, ...] | None =
             except ValueError as exc:
                 raise InputError(f"quality.data: {p.name} line {n} is not valid JSON: {exc.msg}", hint="one JSON object per line") from None
             if not isinstance(r, dict) or not all(isinstance(k, str) for k in r):
-                raise InputError(f"quality.data: {p.name} line {n} is a {type(r).__name__}, not a JSON object",
-                                 hint='one object per line, e.g. {"Llama-3.1-8B": 1, "Llama-3.1-70B": 1}')
+                raise InputError(
+                    f"quality.data: {p.name} line {n} is a {type(r).__name__}, not a JSON object",
+                    hint='one object per line, e.g. {"Llama-3.1-8B": 1, "Llama-3.1-70B": 1}',
+                )
             rows.append(r)
     else:
         try:
@@ -575,8 +599,10 @@ def load_quality_file(path: str | pathlib.Path, models: tuple[str, ...] | None =
         except (ValueError, OverflowError):
             x = None
         if x is None or not math.isfinite(x) or abs(x) > bound:
-            raise InputError(f"quality.data: {p.name} row {i + 1} column {c!r} = {v!r} is not a finite number of magnitude <= {bound:g}",
-                             hint="use 0/1, True/False or a score") from None
+            raise InputError(
+                f"quality.data: {p.name} row {i + 1} column {c!r} = {v!r} is not a finite number of magnitude <= {bound:g}",
+                hint="use 0/1, True/False or a score",
+            ) from None
         return x
 
     try:
@@ -585,12 +611,19 @@ def load_quality_file(path: str | pathlib.Path, models: tuple[str, ...] | None =
         if "score" in rows[0]:
             scores = np.array([num(r["score"], "score", i, MAX_SCORE_ABS) for i, r in enumerate(rows)], dtype=float)
     except KeyError as exc:
-        raise InputError(f"quality.data: {p.name} has no column {exc.args[0]!r} in some row", hint=f"columns: {', '.join(map(str, rows[0]))}") from None
+        raise InputError(
+            f"quality.data: {p.name} has no column {exc.args[0]!r} in some row", hint=f"columns: {', '.join(map(str, rows[0]))}"
+        ) from None
     binary = bool(np.isin(q, (0.0, 1.0)).all())
     if binary:
         q = q * 100.0
-    return QualityTable(models=tuple(cols), quality=q, unit="accuracy %" if binary or q.max() > 10 else "judge score (1-10)",
-                        scores=scores, source=f"file {p.name}")
+    return QualityTable(
+        models=tuple(cols),
+        quality=q,
+        unit="accuracy %" if binary or q.max() > 10 else "judge score (1-10)",
+        scores=scores,
+        source=f"file {p.name}",
+    )
 
 
 # ----------------------------------------------------------------------------- generators
@@ -605,8 +638,9 @@ def _copula_correct(acc: np.ndarray, rho: float, n: int, rng: np.random.Generato
     return lat < thr
 
 
-def calibrated_gsm8k(models: tuple[str, ...], accuracies: tuple[float, ...], *, n: int = 4000, seed: int = 0,
-                     weak_right_given_strong_wrong: float = 95 / 189) -> QualityTable:
+def calibrated_gsm8k(
+    models: tuple[str, ...], accuracies: tuple[float, ...], *, n: int = 4000, seed: int = 0, weak_right_given_strong_wrong: float = 95 / 189
+) -> QualityTable:
     """Synthetic per-query correctness reproducing published accuracies and a realistic joint.
 
     Item-response style: one latent difficulty per query shared by all models (Gaussian
@@ -642,14 +676,17 @@ def calibrated_gsm8k(models: tuple[str, ...], accuracies: tuple[float, ...], *, 
         idx = np.argsort(lat[:, m], kind="mergesort")[:k]
         correct[idx, m] = True
     return QualityTable(
-        models=tuple(models), quality=correct * 100.0, unit="accuracy %",
+        models=tuple(models),
+        quality=correct * 100.0,
+        unit="accuracy %",
         source=f"calibrated synthetic GSM8K (n={n}, seed={seed}, copula rho={rho:.3f}) reproducing "
         + ", ".join(f"{m} {a * 100:.1f} %" for m, a in zip(models, acc)),
     )
 
 
-def calibrated_mt_bench(models: tuple[str, ...], means: tuple[float, ...], *, n: int = 2000, seed: int = 0,
-                        rho: float = 0.6, sd: float = 1.8) -> QualityTable:
+def calibrated_mt_bench(
+    models: tuple[str, ...], means: tuple[float, ...], *, n: int = 2000, seed: int = 0, rho: float = 0.6, sd: float = 1.8
+) -> QualityTable:
     """Synthetic judge scores (integers 1-10) with the given means and a shared latent
     query difficulty (correlation ``rho``; per-model spread ``sd``, about MT-Bench's)."""
     rng = np.random.default_rng(seed)
@@ -668,5 +705,9 @@ def calibrated_mt_bench(models: tuple[str, ...], means: tuple[float, ...], *, n:
             else:
                 hi = mid
         out[:, m] = np.clip(np.rint(col + (lo + hi) / 2), 1, 10)
-    return QualityTable(models=tuple(models), quality=out, unit="judge score (1-10)",
-                        source=f"calibrated synthetic MT-Bench scores (n={n}, seed={seed}, means {means})")
+    return QualityTable(
+        models=tuple(models),
+        quality=out,
+        unit="judge score (1-10)",
+        source=f"calibrated synthetic MT-Bench scores (n={n}, seed={seed}, means {means})",
+    )

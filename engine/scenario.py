@@ -144,8 +144,11 @@ def _one_of(choices: tuple[str, ...], message: str, where: str | None = None):
 def _int_in(lo: int, hi: int, example: int):
     def check(_inst, attribute, v) -> None:
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise InputError(f"{attribute.name}: {v!r} must be an integer >= {lo}" + (f" and <= {hi}" if v is not None and _is_num(v) and v > hi else ""),
-                             hint=f"e.g. {example}")
+            raise InputError(
+                f"{attribute.name}: {v!r} must be an integer >= {lo}"
+                + (f" and <= {hi}" if v is not None and _is_num(v) and v > hi else ""),
+                hint=f"e.g. {example}",
+            )
 
     return check
 
@@ -157,7 +160,11 @@ def _check_gpus(_inst, _attribute, v) -> None:
         if not isinstance(name, str) or not name.strip():
             raise InputError(f"gpus: GPU type name {name!r} must be a non-empty string", hint="e.g. H100-SXM")
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_GPUS_PER_TYPE:
-            raise InputError(f"gpus.{name}: {count!r} must be a whole number of GPUs >= 0" + (f" and <= {MAX_GPUS_PER_TYPE:,}" if _is_num(count) and count > 0 else ""), hint="e.g. 8")
+            raise InputError(
+                f"gpus.{name}: {count!r} must be a whole number of GPUs >= 0"
+                + (f" and <= {MAX_GPUS_PER_TYPE:,}" if _is_num(count) and count > 0 else ""),
+                hint="e.g. 8",
+            )
     if sum(v.values()) == 0:
         raise InputError("gpus: every availability count is 0", hint="make at least one GPU available")
 
@@ -180,14 +187,20 @@ def _check_models(_inst, _attribute, v) -> None:
 
 def _check_dtypes(_inst, _attribute, v) -> None:
     if not isinstance(v, tuple) or not v or any(w not in WEIGHT_DTYPES for w in v) or len(set(v)) != len(v):
-        raise InputError(f"weight_dtypes: {list(v) if isinstance(v, tuple) else v!r} must list dtypes from {WEIGHT_DTYPES}, each once", hint="e.g. [bf16] or [bf16, fp8]")
+        raise InputError(
+            f"weight_dtypes: {list(v) if isinstance(v, tuple) else v!r} must list dtypes from {WEIGHT_DTYPES}, each once",
+            hint="e.g. [bf16] or [bf16, fp8]",
+        )
 
 
 def _check_quality_min(_inst, _attribute, v) -> None:
     if v is None:
         return
     if not _is_num(v) or not math.isfinite(v) or abs(v) > MAX_QUALITY_ABS:
-        raise InputError(f"quality_min: {v!r} must be a number in the quality data's unit (finite, magnitude <= {MAX_QUALITY_ABS:g})", hint="e.g. 87 (accuracy %) or 8.1 (judge score)")
+        raise InputError(
+            f"quality_min: {v!r} must be a number in the quality data's unit (finite, magnitude <= {MAX_QUALITY_ABS:g})",
+            hint="e.g. 87 (accuracy %) or 8.1 (judge score)",
+        )
 
 
 def _check_auc(_inst, _attribute, v) -> None:
@@ -197,7 +210,9 @@ def _check_auc(_inst, _attribute, v) -> None:
 
 def _check_data(_inst, _attribute, v) -> None:
     if not isinstance(v, str) or not v.strip():
-        raise InputError(f"quality.data: {v!r} must be a non-empty string", hint="use " + ", ".join(BUILTIN_QUALITY) + " or a CSV/JSONL path")
+        raise InputError(
+            f"quality.data: {v!r} must be a non-empty string", hint="use " + ", ".join(BUILTIN_QUALITY) + " or a CSV/JSONL path"
+        )
 
 
 # ----------------------------------------------------------------------------- types
@@ -216,7 +231,9 @@ class QualitySource:
 
 def _check_quality(_inst, _attribute, v) -> None:
     if not isinstance(v, QualitySource):
-        raise InputError(f"quality: {v!r} must be a QualitySource", hint="build it with QualitySource(...), or give a mapping to Scenario.from_dict")
+        raise InputError(
+            f"quality: {v!r} must be a QualitySource", hint="build it with QualitySource(...), or give a mapping to Scenario.from_dict"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -234,15 +251,21 @@ class Scenario:
     """Candidate LLMs, canonical names, cheapest (smallest) first."""
     workload: str = attrs.field(default="gsm8k", validator=_nonempty_str)
     """Built-in workload name, or a path to an Azure-format trace CSV."""
-    arrival_rate_per_s: float = attrs.field(validator=_positive(
-        MAX_ARRIVAL_RATE_PER_S, f"total requests per second between {MIN_ARRIVAL_RATE_PER_S:g} and {MAX_ARRIVAL_RATE_PER_S:g}, e.g. 6",
-        lo=MIN_ARRIVAL_RATE_PER_S))
+    arrival_rate_per_s: float = attrs.field(
+        validator=_positive(
+            MAX_ARRIVAL_RATE_PER_S,
+            f"total requests per second between {MIN_ARRIVAL_RATE_PER_S:g} and {MAX_ARRIVAL_RATE_PER_S:g}, e.g. 6",
+            lo=MIN_ARRIVAL_RATE_PER_S,
+        )
+    )
     quality: QualitySource = attrs.field(factory=QualitySource, validator=_check_quality)
-    budget_usd_per_hour: float | None = attrs.field(default=None, validator=_optional(_positive(
-        MAX_BUDGET_USD_PER_HOUR, "a positive number of USD per hour, e.g. 30")))
+    budget_usd_per_hour: float | None = attrs.field(
+        default=None, validator=_optional(_positive(MAX_BUDGET_USD_PER_HOUR, "a positive number of USD per hour, e.g. 30"))
+    )
     quality_min: float | None = attrs.field(default=None, validator=_check_quality_min)
-    latency_slo_s: float | None = attrs.field(default=None, validator=_optional(_positive(
-        MAX_LATENCY_SLO_S, f"a P95 target in seconds, at most {MAX_LATENCY_SLO_S:g}, e.g. 8")))
+    latency_slo_s: float | None = attrs.field(
+        default=None, validator=_optional(_positive(MAX_LATENCY_SLO_S, f"a P95 target in seconds, at most {MAX_LATENCY_SLO_S:g}, e.g. 8"))
+    )
     objective: str = attrs.field(default="latency", validator=_one_of(OBJECTIVES, "{v} is not an objective"))
     mode: str = attrs.field(default="joint", validator=_one_of(MODES, "{v} is not a mode"))
     """``joint``: the inner MILP splits the total budget; ``split``: the outer loop also
@@ -259,17 +282,21 @@ class Scenario:
     latency_metric: str = attrs.field(default="per-model", validator=_one_of(LATENCY_METRICS, "{v} is not a latency metric"))
     """What the latency bound/SLO is about: ``per-model`` (every model's P95, default) or
     ``system`` (the P95 of all requests pooled, the BOute paper's system latency)."""
-    ttft_slo_s: float | None = attrs.field(default=None, validator=_optional(_positive(
-        MAX_LATENCY_SLO_S, "a P95 time to first token in seconds, e.g. 1.0")))
+    ttft_slo_s: float | None = attrs.field(
+        default=None, validator=_optional(_positive(MAX_LATENCY_SLO_S, "a P95 time to first token in seconds, e.g. 1.0"))
+    )
     """P95 time-to-first-token SLO (seconds), a constraint in either objective."""
-    tpot_slo_s: float | None = attrs.field(default=None, validator=_optional(_positive(
-        MAX_LATENCY_SLO_S, "a P95 time per output token in seconds, e.g. 0.05")))
+    tpot_slo_s: float | None = attrs.field(
+        default=None, validator=_optional(_positive(MAX_LATENCY_SLO_S, "a P95 time per output token in seconds, e.g. 0.05"))
+    )
     """P95 time-per-output-token SLO (seconds per token), a constraint in either objective."""
 
     def __attrs_post_init__(self) -> None:
         # The one cross-field rule: each objective needs its target.
         if self.objective == "latency" and self.budget_usd_per_hour is None:
-            raise InputError("budget_usd_per_hour: the latency objective needs a budget", hint="add budget_usd_per_hour: 30, or use objective: cost")
+            raise InputError(
+                "budget_usd_per_hour: the latency objective needs a budget", hint="add budget_usd_per_hour: 30, or use objective: cost"
+            )
         if self.objective == "cost" and self.latency_slo_s is None:
             raise InputError("latency_slo_s: the cost objective needs a P95 latency SLO", hint="add latency_slo_s: 8")
 
@@ -293,8 +320,14 @@ class Scenario:
         out: dict[str, Any] = dict(raw)
         for key in ("gpus", "models", "arrival_rate_per_s"):
             if key not in raw:
-                raise InputError(f"{key}: missing", hint={"gpus": "e.g. gpus: {H100-SXM: 8}", "models": "e.g. models: [Llama-3.1-8B]",
-                                                          "arrival_rate_per_s": "e.g. arrival_rate_per_s: 6"}[key])
+                raise InputError(
+                    f"{key}: missing",
+                    hint={
+                        "gpus": "e.g. gpus: {H100-SXM: 8}",
+                        "models": "e.g. models: [Llama-3.1-8B]",
+                        "arrival_rate_per_s": "e.g. arrival_rate_per_s: 6",
+                    }[key],
+                )
         # GPUs: canonical names, each once.
         gpus = raw["gpus"]
         _check_gpus(None, None, gpus)
@@ -337,7 +370,9 @@ class Scenario:
             if isinstance(q, str) and q.strip():
                 q = {"data": q}
             if not isinstance(q, dict) or not q:
-                raise InputError(f"quality: {q!r} must be a non-empty mapping (or a data source name)", hint="e.g. {data: calibrated, router: oracle}")
+                raise InputError(
+                    f"quality: {q!r} must be a non-empty mapping (or a data source name)", hint="e.g. {data: calibrated, router: oracle}"
+                )
             _known_fields(q, QualitySource, "quality")
             q = dict(q)
             if "data" in q:
@@ -402,16 +437,22 @@ def _resolve_workload(wl: Any, base_dir: pathlib.Path | None) -> str:
 
     if isinstance(wl, dict):
         if set(wl) != {"trace"}:
-            raise InputError(f"workload: {wl!r} must be a built-in name or {{trace: FILE.csv}}", hint="use workload: NAME or workload: {trace: FILE.csv}")
+            raise InputError(
+                f"workload: {wl!r} must be a built-in name or {{trace: FILE.csv}}", hint="use workload: NAME or workload: {trace: FILE.csv}"
+            )
         tr = wl["trace"]
         if not isinstance(tr, str) or not tr.strip():
-            raise InputError(f"workload.trace: {tr!r} must be the path of an Azure-format CSV", hint="e.g. {trace: AzureLLMInferenceTrace_conv.csv}")
+            raise InputError(
+                f"workload.trace: {tr!r} must be the path of an Azure-format CSV", hint="e.g. {trace: AzureLLMInferenceTrace_conv.csv}"
+            )
         path = _resolve(tr, base_dir)
         if not path.is_file():
             raise InputError(f"workload.trace: file {str(path)!r} does not exist", hint="give the path of an Azure-format CSV")
         return str(path)
     if not isinstance(wl, str) or not wl.strip():
-        raise InputError(f"workload: {wl!r} must be a built-in name or {{trace: FILE.csv}}", hint=did_you_mean(str(wl), builtin_workloads()))
+        raise InputError(
+            f"workload: {wl!r} must be a built-in name or {{trace: FILE.csv}}", hint=did_you_mean(str(wl), builtin_workloads())
+        )
     if wl in builtin_workloads():
         return wl
     p = _resolve(wl, base_dir)
@@ -486,7 +527,9 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def load_scenario(path: str | pathlib.Path, catalog: Catalog) -> Scenario:
     """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) scenario file."""
     if not str(path).strip():
-        raise InputError("--scenario: '' is not a file name", hint="give the path of a YAML or TOML scenario, or leave --scenario out for the default")
+        raise InputError(
+            "--scenario: '' is not a file name", hint="give the path of a YAML or TOML scenario, or leave --scenario out for the default"
+        )
     p = pathlib.Path(path)
     if not p.is_file():
         raise InputError(f"--scenario: file {str(p)!r} does not exist", hint="give the path of a YAML or TOML scenario")
@@ -495,13 +538,17 @@ def load_scenario(path: str | pathlib.Path, catalog: Catalog) -> Scenario:
     try:
         text = p.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"--scenario: {p.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
-                         hint="save the file as UTF-8") from None
+        raise InputError(
+            f"--scenario: {p.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+            hint="save the file as UTF-8",
+        ) from None
     except OSError as exc:
         raise InputError(f"--scenario: cannot read {str(p)!r}: {exc.strerror}", hint="check the path and its permissions") from None
     try:
         raw = tomllib.loads(text) if p.suffix.lower() == ".toml" else yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         first = " ".join(str(exc).split())[:160]
-        raise InputError(f"--scenario: {p.name} is not valid {p.suffix.lstrip('.').upper()}: {first}", hint="fix the syntax at the position shown") from None
+        raise InputError(
+            f"--scenario: {p.name} is not valid {p.suffix.lstrip('.').upper()}: {first}", hint="fix the syntax at the position shown"
+        ) from None
     return Scenario.from_dict(raw, catalog, base_dir=p.parent)

@@ -55,8 +55,15 @@ from boute.engine.replica import ReplicaModel
 from boute.engine.workload import RequestStream
 
 __all__ = [
-    "ReplicaSim", "SimResult", "simulate_replica", "simulate_pool", "simulate_closed_loop", "simulate_bench", "summarize",
-    "DISPATCH_POLICY", "DISPATCH_POLICIES",
+    "ReplicaSim",
+    "SimResult",
+    "simulate_replica",
+    "simulate_pool",
+    "simulate_closed_loop",
+    "simulate_bench",
+    "summarize",
+    "DISPATCH_POLICY",
+    "DISPATCH_POLICIES",
 ]
 
 DISPATCH_POLICY = "weighted-random"
@@ -398,8 +405,13 @@ class ReplicaSim:
         C = self.ctx_sum if B else 0
         tokens = min(P + B, self._ntok)
         gpu = (
-            self._tok[tokens] + self._pair * pairs + self._p0 + (self._d0 if B else 0.0)
-            + self._samp[min(B + len(done), len(self._samp) - 1)] + self._beta * C + self._exposed
+            self._tok[tokens]
+            + self._pair * pairs
+            + self._p0
+            + (self._d0 if B else 0.0)
+            + self._samp[min(B + len(done), len(self._samp) - 1)]
+            + self._beta * C
+            + self._exposed
         )
         cpu = self._cpu0 + self._cpu1 * (B + partial_seen)
         dt = max(gpu, cpu) if self._async else gpu + cpu
@@ -753,9 +765,16 @@ def simulate_pool(
     end = max(s.t for s in sims)
     busy = sum(s.busy - b for s, b in zip(sims, busy0)) / len(sims)
     return SimResult(
-        ttft_s=np.array(ttft), tpot_s=np.array(tpot), e2e_s=np.array(e2e), completed=len(e2e), submitted=n - start,
-        duration_s=max(end - t0, 1e-12), busy_s=float(busy), preemptions=sum(s.preemptions for s in sims),
-        arrival_s=np.array(arr), replica=np.array(rep, dtype=np.int64),
+        ttft_s=np.array(ttft),
+        tpot_s=np.array(tpot),
+        e2e_s=np.array(e2e),
+        completed=len(e2e),
+        submitted=n - start,
+        duration_s=max(end - t0, 1e-12),
+        busy_s=float(busy),
+        preemptions=sum(s.preemptions for s in sims),
+        arrival_s=np.array(arr),
+        replica=np.array(rep, dtype=np.int64),
     )
 
 

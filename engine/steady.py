@@ -140,7 +140,7 @@ def estimate_quantile(
         raise InputError(f"batches: {batches!r} must be >= 2", hint="e.g. 20")
     if not rel_tol > 0:
         raise InputError(f"rel_tol: {rel_tol!r} must be > 0", hint="e.g. 0.05")
-    x = x[int(len(x) * warmup_fraction):]
+    x = x[int(len(x) * warmup_fraction) :]
     if x.size == 0:  # warm-up took everything (a single sample)
         x = np.asarray(samples, dtype=float).ravel()[-1:]
     n = int(x.size)
@@ -151,12 +151,13 @@ def estimate_quantile(
         return QuantileEstimate(level=level, value_s=q, lo_s=float(x.min()), hi_s=float(x.max()), n=n, batches=0, converged=False)
     m = n // b
     # Drop the remainder from the front (the end of the warm-up) so batches are equal.
-    sec = x[n - m * b:].reshape(b, m)
+    sec = x[n - m * b :].reshape(b, m)
     qj = np.quantile(sec, level, axis=1)
     s = math.sqrt(float(np.sum((qj - q) ** 2)) / (b - 1))
     hw = float(stdtrit(b - 1, 0.5 + confidence / 2.0)) * s / math.sqrt(b)
-    return QuantileEstimate(level=level, value_s=q, lo_s=max(q - hw, 0.0) if q >= 0 else q - hw, hi_s=q + hw, n=n,
-                            batches=b, converged=hw <= rel_tol * abs(q))
+    return QuantileEstimate(
+        level=level, value_s=q, lo_s=max(q - hw, 0.0) if q >= 0 else q - hw, hi_s=q + hw, n=n, batches=b, converged=hw <= rel_tol * abs(q)
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -199,11 +200,11 @@ def trend_test(
     x = _check(samples, 0.5, warmup_fraction, confidence)
     if batches < 3:
         raise InputError(f"batches: {batches!r} must be >= 3", hint="e.g. 10")
-    x = x[int(len(x) * warmup_fraction):]
+    x = x[int(len(x) * warmup_fraction) :]
     m = x.size // batches
     if m < 1:
         return TrendResult(growing=False, slope_t=0.0, growth_rel=0.0, batches=0)
-    y = x[x.size - m * batches:].reshape(batches, m).mean(axis=1)
+    y = x[x.size - m * batches :].reshape(batches, m).mean(axis=1)
     i = np.arange(batches, dtype=float)
     ic = i - i.mean()
     slope = float(np.dot(ic, y - y.mean()) / np.dot(ic, ic))

@@ -191,8 +191,14 @@ def _ratio(e: QuantileEstimate | None, limit_s: float) -> float:
 def _interval(prefix: str, e: QuantileEstimate | None) -> dict[str, Any]:
     if e is None:
         return {}
-    return {f"{prefix}_s": e.value_s, f"{prefix}_lo_s": e.lo_s, f"{prefix}_hi_s": e.hi_s,
-            f"{prefix}_requests": e.n, f"{prefix}_batches": e.batches, f"{prefix}_converged": e.converged}
+    return {
+        f"{prefix}_s": e.value_s,
+        f"{prefix}_lo_s": e.lo_s,
+        f"{prefix}_hi_s": e.hi_s,
+        f"{prefix}_requests": e.n,
+        f"{prefix}_batches": e.batches,
+        f"{prefix}_converged": e.converged,
+    }
 
 
 def _check(name: str, what: str, e: QuantileEstimate | None, limit_s: float, model: str | None) -> dict[str, Any]:
@@ -200,10 +206,19 @@ def _check(name: str, what: str, e: QuantileEstimate | None, limit_s: float, mod
     if e is None:
         detail = f"{what}: no completed request"
     else:
-        detail = (f"{what} {e.value_s:.3f} s (95 % CI {e.lo_s:.3f}-{e.hi_s:.3f} s, {e.n} requests"
-                  f"{'' if e.converged else ', not converged'}) vs limit {limit_s:.3f} s")
-    return {"name": name, "ok": ok, "detail": detail, "model": model, "limit_s": limit_s,
-            "measured_s": None if e is None else e.value_s, "ratio": None if ok else _ratio(e, limit_s)}
+        detail = (
+            f"{what} {e.value_s:.3f} s (95 % CI {e.lo_s:.3f}-{e.hi_s:.3f} s, {e.n} requests"
+            f"{'' if e.converged else ', not converged'}) vs limit {limit_s:.3f} s"
+        )
+    return {
+        "name": name,
+        "ok": ok,
+        "detail": detail,
+        "model": model,
+        "limit_s": limit_s,
+        "measured_s": None if e is None else e.value_s,
+        "ratio": None if ok else _ratio(e, limit_s),
+    }
 
 
 def resimulate(
@@ -282,8 +297,12 @@ def _run(scenario, workload, s, pools, n, max_requests, seed) -> tuple[dict[str,
         for i, m in enumerate(scenario.models):
             sel = pick == i
             if sel.any() and m in pools:
-                subs[m] = attrs.evolve(stream, arrival_s=stream.arrival_s[sel], prompt_tokens=stream.prompt_tokens[sel],
-                                       output_tokens=stream.output_tokens[sel])
+                subs[m] = attrs.evolve(
+                    stream,
+                    arrival_s=stream.arrival_s[sel],
+                    prompt_tokens=stream.prompt_tokens[sel],
+                    output_tokens=stream.output_tokens[sel],
+                )
     out = {}
     for i, m in enumerate(scenario.models):
         if m in subs:
@@ -293,7 +312,13 @@ def _run(scenario, workload, s, pools, n, max_requests, seed) -> tuple[dict[str,
 
 
 def mixture_quantile(
-    samples: list[np.ndarray], weights, level: float = 0.95, *, batches: int = 20, confidence: float = 0.95, rel_tol: float = REL_TOL,
+    samples: list[np.ndarray],
+    weights,
+    level: float = 0.95,
+    *,
+    batches: int = 20,
+    confidence: float = 0.95,
+    rel_tol: float = REL_TOL,
 ) -> QuantileEstimate:
     """Quantile of a mixture of populations with given weights, with a sectioning interval.
 
@@ -328,7 +353,7 @@ def mixture_quantile(
         lo = float(min(x.min() for x, _ in parts))
         hi = float(max(x.max() for x, _ in parts))
         return QuantileEstimate(level=level, value_s=q, lo_s=lo, hi_s=hi, n=n, batches=0, converged=False)
-    sections = [(x[len(x) - (len(x) // b) * b:].reshape(b, len(x) // b), wt) for x, wt in parts]
+    sections = [(x[len(x) - (len(x) // b) * b :].reshape(b, len(x) // b), wt) for x, wt in parts]
     qj = np.array([q_of([(sec[j], wt) for sec, wt in sections]) for j in range(b)])
     sd = math.sqrt(float(np.sum((qj - q) ** 2)) / (b - 1))
     hw = float(stdtrit(b - 1, 0.5 + confidence / 2.0)) * sd / math.sqrt(b)
@@ -423,14 +448,20 @@ def _report(scenario, s, pools, results, promise: Promise | None, total: int, ro
             return float(sum(share[m] * per_model[m][field] for m in results) / wsum)
 
         ttft, tpot = _pooled(results, s, models, "ttft_s"), _pooled(results, s, models, "tpot_s")
-        system.update({
-            "p50_s": _pooled(results, s, models, "e2e_s", 0.5).value_s, "p95_s": pooled.value_s,
-            "p99_s": _pooled(results, s, models, "e2e_s", 0.99).value_s, "mean_s": mix_mean("mean_s"),
-            "ttft_mean_s": mix_mean("ttft_mean_s"), "ttft_p95_s": ttft.value_s if ttft else math.inf,
-            "tpot_mean_s": mix_mean("tpot_mean_s"), "tpot_p95_s": tpot.value_s if tpot else math.inf,
-            "throughput_rps": float(sum(r.throughput_rps for r in results.values())),
-            "completed": float(sum(r.completed for r in results.values())),
-        })
+        system.update(
+            {
+                "p50_s": _pooled(results, s, models, "e2e_s", 0.5).value_s,
+                "p95_s": pooled.value_s,
+                "p99_s": _pooled(results, s, models, "e2e_s", 0.99).value_s,
+                "mean_s": mix_mean("mean_s"),
+                "ttft_mean_s": mix_mean("ttft_mean_s"),
+                "ttft_p95_s": ttft.value_s if ttft else math.inf,
+                "tpot_mean_s": mix_mean("tpot_mean_s"),
+                "tpot_p95_s": tpot.value_s if tpot else math.inf,
+                "throughput_rps": float(sum(r.throughput_rps for r in results.values())),
+                "completed": float(sum(r.completed for r in results.values())),
+            }
+        )
         system.update({k: v for k, v in _interval("p95", pooled).items() if k != "p95_s"})
         system["max_model_p95_s"] = max(d["p95_s"] for d in per_model.values())
     else:
@@ -453,8 +484,17 @@ def _report(scenario, s, pools, results, promise: Promise | None, total: int, ro
                         owner[key] = m
     for i, m in enumerate(scenario.models):
         if s[i] > 1e-12 and m not in results:
-            checks.append({"name": f"latency {m}", "ok": False, "detail": f"{m} has share {s[i]:.4f} but served no request",
-                           "model": m, "limit_s": None, "measured_s": None, "ratio": None})
+            checks.append(
+                {
+                    "name": f"latency {m}",
+                    "ok": False,
+                    "detail": f"{m} has share {s[i]:.4f} but served no request",
+                    "model": m,
+                    "limit_s": None,
+                    "measured_s": None,
+                    "ratio": None,
+                }
+            )
     derate = {}
     for key, ratio in ratios.items():
         m = owner[key]

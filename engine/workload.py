@@ -154,20 +154,72 @@ def builtin_workloads() -> dict[str, Workload]:
         ),
         "azure-conv": Workload(
             name="azure-conv",
-            prompt=LengthDist(quantiles=(2, 181, 207, 372, 387, 396, 403, 414, 703, 984, 1020, 1045, 1071, 1097,
-                                         1130, 1189, 1315, 1876, 2734, 4083, 14050), max_tokens=14050),
-            output=LengthDist(quantiles=(7, 41, 54, 67, 77, 85, 91, 96, 103, 113, 129, 151, 177, 217, 384, 395,
-                                         400, 411, 424, 451, 1000), max_tokens=1000),
-            arrival="gamma", arrival_cv=1.094, default_rate_per_s=5.53,
+            prompt=LengthDist(
+                quantiles=(
+                    2,
+                    181,
+                    207,
+                    372,
+                    387,
+                    396,
+                    403,
+                    414,
+                    703,
+                    984,
+                    1020,
+                    1045,
+                    1071,
+                    1097,
+                    1130,
+                    1189,
+                    1315,
+                    1876,
+                    2734,
+                    4083,
+                    14050,
+                ),
+                max_tokens=14050,
+            ),
+            output=LengthDist(
+                quantiles=(7, 41, 54, 67, 77, 85, 91, 96, 103, 113, 129, 151, 177, 217, 384, 395, 400, 411, 424, 451, 1000), max_tokens=1000
+            ),
+            arrival="gamma",
+            arrival_cv=1.094,
+            default_rate_per_s=5.53,
             source=_AZURE_SRC + "; conversation: 19,366 requests in 3,502 s (5.53 req/s), inter-arrival CV 1.09",
         ),
         "azure-code": Workload(
             name="azure-code",
-            prompt=LengthDist(quantiles=(3, 75, 147, 232, 385, 578, 770, 938, 1075, 1261, 1469, 1690, 1909, 2163,
-                                         2433, 2744, 3192, 3920, 5187, 7303, 7437), max_tokens=7437),
-            output=LengthDist(quantiles=(6, 6, 7, 7, 8, 9, 9, 10, 11, 12, 13, 14, 16, 18, 20, 24, 29, 39, 55, 90,
-                                         1899), max_tokens=1899),
-            arrival="gamma", arrival_cv=3.0, default_rate_per_s=2.57,
+            prompt=LengthDist(
+                quantiles=(
+                    3,
+                    75,
+                    147,
+                    232,
+                    385,
+                    578,
+                    770,
+                    938,
+                    1075,
+                    1261,
+                    1469,
+                    1690,
+                    1909,
+                    2163,
+                    2433,
+                    2744,
+                    3192,
+                    3920,
+                    5187,
+                    7303,
+                    7437,
+                ),
+                max_tokens=7437,
+            ),
+            output=LengthDist(quantiles=(6, 6, 7, 7, 8, 9, 9, 10, 11, 12, 13, 14, 16, 18, 20, 24, 29, 39, 55, 90, 1899), max_tokens=1899),
+            arrival="gamma",
+            arrival_cv=3.0,
+            default_rate_per_s=2.57,
             source=_AZURE_SRC + "; code: 8,819 requests in 3,436 s (2.57 req/s); the trace's inter-arrival CV is "
             "13.2 (batch submissions); the built-in uses CV 3 (load the CSV to replay the real gaps)",
         ),
@@ -201,8 +253,10 @@ def load_azure_trace(path: str | pathlib.Path, name: str | None = None, max_rows
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputError(f"{where}: {path.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
-                         hint="save the trace as UTF-8 CSV") from None
+        raise InputError(
+            f"{where}: {path.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
+            hint="save the trace as UTF-8 CSV",
+        ) from None
     except OSError as exc:
         raise InputError(f"{where}: cannot read {str(path)!r}: {exc.strerror}", hint="check the path and its permissions") from None
     times, ctx, gen = [], [], []
@@ -223,14 +277,15 @@ def load_azure_trace(path: str | pathlib.Path, name: str | None = None, max_rows
                 c, g = _tokens(row["ContextTokens"]), _tokens(row["GeneratedTokens"])
             except (ValueError, TypeError, OverflowError, OSError):
                 raise InputError(
-                    f"{where}: {path.name} line {line} is not a timestamp and two whole token counts: "
-                    + " ".join(repr(row)[:120].split()),
+                    f"{where}: {path.name} line {line} is not a timestamp and two whole token counts: " + " ".join(repr(row)[:120].split()),
                     hint="fix or drop that line",
                 ) from None
             for col, v in (("ContextTokens", c), ("GeneratedTokens", g)):
                 if not 1 <= v <= MAX_TOKENS_PER_REQUEST:
-                    raise InputError(f"{where}: {path.name} line {line} {col} = {v} must be between 1 and {MAX_TOKENS_PER_REQUEST:,}",
-                                     hint="every request has a prompt and generates at least one token; fix or drop that line")
+                    raise InputError(
+                        f"{where}: {path.name} line {line} {col} = {v} must be between 1 and {MAX_TOKENS_PER_REQUEST:,}",
+                        hint="every request has a prompt and generates at least one token; fix or drop that line",
+                    )
             times.append(ts)
             ctx.append(c)
             gen.append(g)

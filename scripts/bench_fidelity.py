@@ -88,23 +88,40 @@ def predict(rows, rounds: float, *, reserve_one_slot: bool = False, catalog=None
             kw["engine"] = profiles[r["backend"]]
         rm = ReplicaModel(cat.model(model), gpu, cfg, max_model_len=isl + osl, **kw)
         mem = rm.memory()
-        row = {"model": model, "gpu": gpu.name, "backend": r["backend"], "backend_version": r.get("backend_version") or "",
-               "engine": engine, "dtype": wd, "isl": isl, "osl": osl, "batch": b, "tp": tp,
-               "measured_ttft_ms": float(r["silicon_ttft_ms"]), "measured_tpot_ms": float(r["silicon_tpot_ms"]), "fits": mem.feasible}
+        row = {
+            "model": model,
+            "gpu": gpu.name,
+            "backend": r["backend"],
+            "backend_version": r.get("backend_version") or "",
+            "engine": engine,
+            "dtype": wd,
+            "isl": isl,
+            "osl": osl,
+            "batch": b,
+            "tp": tp,
+            "measured_ttft_ms": float(r["silicon_ttft_ms"]),
+            "measured_tpot_ms": float(r["silicon_tpot_ms"]),
+            "fits": mem.feasible,
+        }
         if not mem.feasible:
             row["reason"] = mem.reason
             out.append(row)
             continue
         ss = steady_state_closed_loop(rm, b, isl, osl)
-        sim = simulate_closed_loop(rm, concurrency=b, num_requests=max(b + 1, int(round(b * rounds))), prompt_tokens=isl,
-                                   output_tokens=osl, staggered=True).summary()
+        sim = simulate_closed_loop(
+            rm, concurrency=b, num_requests=max(b + 1, int(round(b * rounds))), prompt_tokens=isl, output_tokens=osl, staggered=True
+        ).summary()
         # physical bound: prefill FLOPs/s implied by the measured request rate vs dense peak
         rate = b / (row["measured_ttft_ms"] / 1e3 + (osl - 1) * row["measured_tpot_ms"] / 1e3)
         flops = rate * isl * 2 * cat.model(model).active_params
         peak = gpu.peak_tflops(wd) * 1e12 * tp * BEST_GEMM_FRACTION[wd]
-        row.update(steady_ttft_ms=ss["ttft_s"] * 1e3, steady_tpot_ms=ss["tpot_s"] * 1e3,
-                   sim_ttft_ms=sim["ttft_mean_s"] * 1e3, sim_tpot_ms=sim["tpot_mean_s"] * 1e3,
-                   implied_prefill_fraction_of_peak=flops / peak)
+        row.update(
+            steady_ttft_ms=ss["ttft_s"] * 1e3,
+            steady_tpot_ms=ss["tpot_s"] * 1e3,
+            sim_ttft_ms=sim["ttft_mean_s"] * 1e3,
+            sim_tpot_ms=sim["tpot_mean_s"] * 1e3,
+            implied_prefill_fraction_of_peak=flops / peak,
+        )
         out.append(row)
     return out
 
@@ -134,10 +151,19 @@ def fit_serving(train, rounds: float, backend: str, catalog) -> dict:
     from boute.engine.engines import get_profile
 
     base = get_profile(BACKEND_PROFILE[backend])
-    best_e = min(EXPOSED_GRID_US, key=lambda v: _median_ape(
-        predict(train, rounds, catalog=catalog, profiles={backend: attrs.evolve(base, step_exposed_us=v)}), "tpot"))
-    best_f = min(FRONTEND_GRID_US, key=lambda v: _median_ape(
-        predict(train, rounds, catalog=catalog, profiles={backend: attrs.evolve(base, step_exposed_us=best_e, frontend_request_us=v)}), "ttft"))
+    best_e = min(
+        EXPOSED_GRID_US,
+        key=lambda v: _median_ape(
+            predict(train, rounds, catalog=catalog, profiles={backend: attrs.evolve(base, step_exposed_us=v)}), "tpot"
+        ),
+    )
+    best_f = min(
+        FRONTEND_GRID_US,
+        key=lambda v: _median_ape(
+            predict(train, rounds, catalog=catalog, profiles={backend: attrs.evolve(base, step_exposed_us=best_e, frontend_request_us=v)}),
+            "ttft",
+        ),
+    )
     return {"step_exposed_us": best_e, "frontend_request_us": best_f, "rows": len(train)}
 
 
@@ -157,8 +183,9 @@ def cross_fitted(all_rows, rounds: float):
             test = [r for r in mine if _fold(r) == fold]
             f = fit_serving(train, rounds, backend, cat)
             fits[f"{backend} fold {fold}"] = f
-            prof = attrs.evolve(get_profile(BACKEND_PROFILE[backend]), step_exposed_us=f["step_exposed_us"],
-                                frontend_request_us=f["frontend_request_us"])
+            prof = attrs.evolve(
+                get_profile(BACKEND_PROFILE[backend]), step_exposed_us=f["step_exposed_us"], frontend_request_us=f["frontend_request_us"]
+            )
             out += predict(test, rounds, catalog=cat, profiles={backend: prof})
         fits[f"{backend} all rows"] = fit_serving(mine, rounds, backend, cat)
     return out, fits
@@ -186,8 +213,9 @@ def operator_check(folder: pathlib.Path = H200_KERNELS) -> dict | None:
     def rm(model, tp, dt):
         key = (model, tp, dt)
         if key not in models:
-            models[key] = ReplicaModel(cat.model(model), gpu, ReplicaConfig(model=model, gpu="H200", tp=tp, weight_dtype=dt),
-                                       max_model_len=4096)
+            models[key] = ReplicaModel(
+                cat.model(model), gpu, ReplicaConfig(model=model, gpu="H200", tp=tp, weight_dtype=dt), max_model_len=4096
+            )
         return models[key]
 
     gemm = list(csv.DictReader((folder / "gemm.csv").open()))
@@ -197,8 +225,20 @@ def operator_check(folder: pathlib.Path = H200_KERNELS) -> dict | None:
         m = rm(r["model"], int(r["tp"]), r["dtype"])
         mm = max(float(r["M"]), 16.0) if r["dtype"] == "fp8" else float(r["M"])  # FP8 pads M < 16 (README)
         pred = float(m._gemm_time(np.array([mm]), float(r["N"]), float(r["K"]))[0]) * 1e3
-        rows.append({"kind": f"GEMM {r['dtype']}", "op": r["op"], "model": r["model"], "tp": int(r["tp"]), "M": mm,
-                     "N": float(r["N"]), "K": float(r["K"]), "dtype": r["dtype"], "measured_ms": float(r["ms"]), "shipped_ms": pred})
+        rows.append(
+            {
+                "kind": f"GEMM {r['dtype']}",
+                "op": r["op"],
+                "model": r["model"],
+                "tp": int(r["tp"]),
+                "M": mm,
+                "N": float(r["N"]),
+                "K": float(r["K"]),
+                "dtype": r["dtype"],
+                "measured_ms": float(r["ms"]),
+                "shipped_ms": pred,
+            }
+        )
     for r in attn:
         m = rm(r["model"], int(r["tp"]), "bf16")
         n_seq, length = float(r["B"]), float(r["len"])
@@ -206,16 +246,26 @@ def operator_check(folder: pathlib.Path = H200_KERNELS) -> dict | None:
             pred = m._t_attn0 + n_seq * length * 2 * m._kv_heads_per_gpu * m.llm.head_dim * 2 / m._attn_bw
         else:
             pred = 4 * (length * length / 2) * m._heads_per_gpu * m.llm.head_dim / m._attn_peak + m._t_attn0
-        rows.append({"kind": f"attention {r['kind']}", "op": r["kind"], "model": r["model"], "tp": int(r["tp"]),
-                     "measured_ms": float(r["ms"]), "shipped_ms": pred * 1e3})
+        rows.append(
+            {
+                "kind": f"attention {r['kind']}",
+                "op": r["kind"],
+                "model": r["model"],
+                "tp": int(r["tp"]),
+                "measured_ms": float(r["ms"]),
+                "shipped_ms": pred * 1e3,
+            }
+        )
     # Same roofline form fitted on the 8B shapes only (per dtype), checked on the 70B shapes.
     peaks = {"bf16": gpu.bf16_tflops * 1e12, "fp8": gpu.fp8_tflops * 1e12}
     bw = gpu.hbm_bandwidth_gb_per_s * 1e9
     fits = {}
     for dt, wb in (("bf16", 2.0), ("fp8", 1.0)):
+
         def arrays(rs, wb=wb):
             mm, n, k = (np.array([x[c] for x in rs]) for c in ("M", "N", "K"))
             return 2 * mm * n * k, n * k * wb + 2 * mm * (n + k), np.array([x["measured_ms"] for x in rs]) * 1e-3
+
         train = [x for x in rows if x["kind"] == f"GEMM {dt}" and x["model"] == "Llama-3.1-8B"]
         fl, by, t = arrays(train)
         best = None
@@ -226,8 +276,12 @@ def operator_check(folder: pathlib.Path = H200_KERNELS) -> dict | None:
                     if best is None or e < best[0]:
                         best = (e, ec, em, t0)
         _, ec, em, t0 = best
-        fits[dt] = {"compute_efficiency": round(float(ec), 3), "memory_efficiency": round(float(em), 3), "overhead_us": float(t0 * 1e6),
-                    "fitted_on": f"{len(train)} Llama-3.1-8B {dt} GEMM rows"}
+        fits[dt] = {
+            "compute_efficiency": round(float(ec), 3),
+            "memory_efficiency": round(float(em), 3),
+            "overhead_us": float(t0 * 1e6),
+            "fitted_on": f"{len(train)} Llama-3.1-8B {dt} GEMM rows",
+        }
         for x in rows:
             if x["kind"] == f"GEMM {dt}":
                 f1, b1, _ = arrays([x])
@@ -242,8 +296,14 @@ def operator_check(folder: pathlib.Path = H200_KERNELS) -> dict | None:
             continue
         e = np.array([abs(x["shipped_ms"] / x["measured_ms"] - 1) for x in xs]) * 100
         b = np.array([x["shipped_ms"] / x["measured_ms"] - 1 for x in xs]) * 100
-        rec = {"kind": kind, "op": op, "rows": len(xs), "shipped_median": float(np.median(e)), "shipped_p90": float(np.percentile(e, 90)),
-               "shipped_bias": float(np.median(b))}
+        rec = {
+            "kind": kind,
+            "op": op,
+            "rows": len(xs),
+            "shipped_median": float(np.median(e)),
+            "shipped_p90": float(np.percentile(e, 90)),
+            "shipped_bias": float(np.median(b)),
+        }
         held = [x for x in xs if "split_fit_ms" in x and x["model"] == "Llama-3.1-70B"]
         if held:
             eh = np.array([abs(x["split_fit_ms"] / x["measured_ms"] - 1) for x in held]) * 100
@@ -251,9 +311,16 @@ def operator_check(folder: pathlib.Path = H200_KERNELS) -> dict | None:
         table.append(rec)
     att = [x for x in rows if x["kind"].startswith("attention")]
     ea = np.array([abs(x["shipped_ms"] / x["measured_ms"] - 1) for x in att]) * 100
-    table.append({"kind": "attention (all)", "op": "all", "rows": len(att), "shipped_median": float(np.median(ea)),
-                  "shipped_p90": float(np.percentile(ea, 90)),
-                  "shipped_bias": float(np.median([x["shipped_ms"] / x["measured_ms"] - 1 for x in att]) * 100)})
+    table.append(
+        {
+            "kind": "attention (all)",
+            "op": "all",
+            "rows": len(att),
+            "shipped_median": float(np.median(ea)),
+            "shipped_p90": float(np.percentile(ea, 90)),
+            "shipped_bias": float(np.median([x["shipped_ms"] / x["measured_ms"] - 1 for x in att]) * 100),
+        }
+    )
     return {"table": table, "split_fits": fits, "rows": rows}
 
 
@@ -295,8 +362,14 @@ def plot(rows, path: pathlib.Path):
             bad = [r for r in rs if r["implied_prefill_fraction_of_peak"] > 1.0]
             ax.scatter([r[f"measured_{m}_ms"] for r in ok], [r[f"sim_{m}_ms"] for r in ok], s=10, color=c, alpha=0.6, label=gpu)
             if bad:
-                ax.scatter([r[f"measured_{m}_ms"] for r in bad], [r[f"sim_{m}_ms"] for r in bad], s=18, marker="x", color=c,
-                           label=f"{gpu}: above FLOP bound")
+                ax.scatter(
+                    [r[f"measured_{m}_ms"] for r in bad],
+                    [r[f"sim_{m}_ms"] for r in bad],
+                    s=18,
+                    marker="x",
+                    color=c,
+                    label=f"{gpu}: above FLOP bound",
+                )
         lo = min(min(r[f"measured_{m}_ms"], r[f"sim_{m}_ms"]) for r in rows if r["fits"])
         hi = max(max(r[f"measured_{m}_ms"], r[f"sim_{m}_ms"]) for r in rows if r["fits"])
         ax.plot([lo, hi], [lo, hi], "k--", lw=1)
@@ -360,18 +433,31 @@ def main() -> int:
 
         cat0 = load_catalog()
         f, h = ops["split_fits"], cat0.gpu("H200")
-        cal = attrs.evolve(h.calibration, gemm_efficiency_by_log2_m=None, fp8_gemm_efficiency_by_log2_m=None,
-                           gemm_compute_efficiency=f["bf16"]["compute_efficiency"], gemm_memory_efficiency=f["bf16"]["memory_efficiency"],
-                           gemm_overhead_us=max(f["bf16"]["overhead_us"], 0.1), fp8_gemm_compute_efficiency=f["fp8"]["compute_efficiency"],
-                           fp8_gemm_memory_efficiency=f["fp8"]["memory_efficiency"], fp8_gemm_overhead_us=max(f["fp8"]["overhead_us"], 0.1))
-        pc = Catalog.from_objects(gpus=[attrs.evolve(g, calibration=cal) if g.name == "H200" else g for g in cat0.gpus.values()],
-                                  models=cat0.models.values(), prices=cat0.prices)
-        kernel_fit = summarize(predict([r for r in all_rows if r["system"] == "h200_sxm"], args.rounds, catalog=pc),
-                               lambda r: (r["gpu"], r["dtype"]))
+        cal = attrs.evolve(
+            h.calibration,
+            gemm_efficiency_by_log2_m=None,
+            fp8_gemm_efficiency_by_log2_m=None,
+            gemm_compute_efficiency=f["bf16"]["compute_efficiency"],
+            gemm_memory_efficiency=f["bf16"]["memory_efficiency"],
+            gemm_overhead_us=max(f["bf16"]["overhead_us"], 0.1),
+            fp8_gemm_compute_efficiency=f["fp8"]["compute_efficiency"],
+            fp8_gemm_memory_efficiency=f["fp8"]["memory_efficiency"],
+            fp8_gemm_overhead_us=max(f["fp8"]["overhead_us"], 0.1),
+        )
+        pc = Catalog.from_objects(
+            gpus=[attrs.evolve(g, calibration=cal) if g.name == "H200" else g for g in cat0.gpus.values()],
+            models=cat0.models.values(),
+            prices=cat0.prices,
+        )
+        kernel_fit = summarize(
+            predict([r for r in all_rows if r["system"] == "h200_sxm"], args.rounds, catalog=pc), lambda r: (r["gpu"], r["dtype"])
+        )
     from boute.engine.replica import ReplicaConfig, ReplicaModel
 
     cat = load_catalog()
-    m = ReplicaModel(cat.model("Llama-3.1-70B"), cat.gpu("H100"), ReplicaConfig(model="Llama-3.1-70B", gpu="H100-SXM", tp=4), max_model_len=4096)
+    m = ReplicaModel(
+        cat.model("Llama-3.1-70B"), cat.gpu("H100"), ReplicaConfig(model="Llama-3.1-70B", gpu="H100-SXM", tp=4), max_model_len=4096
+    )
     n = 100_000
     bs = np.random.default_rng(0).integers(1, 256, n)
     ctx = bs * 1500
@@ -384,26 +470,45 @@ def main() -> int:
     for b, c in zip(bs[:20000].tolist(), ctx[:20000].tolist()):
         acc += tab.token_s[b] + tab.decode0_s + tab.sample_s[b] + tab.beta_s * c
     per_scalar_us = (time.perf_counter() - t1) / 20000 * 1e6
-    result = {"rows": rows, "by_group": by_group, "by_gpu_dtype": by_gpu_dtype, "by_gpu_dtype_physical": by_gpu_dtype_phys,
-              "cv_by_gpu_dtype": cv_by_gpu_dtype, "cv_by_group": cv_by_group, "cv_fits": cv_fits,
-              "rounds": args.rounds, "sensitivity_ttft_rounds": sens, "reserve_one_slot": reserve,
-              "operators": None if ops is None else {"table": ops["table"], "split_fits": ops["split_fits"], "h200_serving_with_kernel_fit": kernel_fit},
-              "predict_us_vectorised": per_point_us, "predict_us_simulator_scalar": per_scalar_us, "seconds": took,
-              "engine_profiles": BACKEND_PROFILE}
+    result = {
+        "rows": rows,
+        "by_group": by_group,
+        "by_gpu_dtype": by_gpu_dtype,
+        "by_gpu_dtype_physical": by_gpu_dtype_phys,
+        "cv_by_gpu_dtype": cv_by_gpu_dtype,
+        "cv_by_group": cv_by_group,
+        "cv_fits": cv_fits,
+        "rounds": args.rounds,
+        "sensitivity_ttft_rounds": sens,
+        "reserve_one_slot": reserve,
+        "operators": None
+        if ops is None
+        else {"table": ops["table"], "split_fits": ops["split_fits"], "h200_serving_with_kernel_fit": kernel_fit},
+        "predict_us_vectorised": per_point_us,
+        "predict_us_simulator_scalar": per_scalar_us,
+        "seconds": took,
+        "engine_profiles": BACKEND_PROFILE,
+    }
     (ROOT / "results").mkdir(exist_ok=True)
     (ROOT / "results" / "fidelity.json").write_text(json.dumps(result, indent=1, default=str))
     for rec in by_gpu_dtype:
-        print(f"{' / '.join(rec['group']):16s} rows {rec['rows']:4d}  TTFT median {rec['sim_ttft_median']:.1f} %  TPOT median "
-              f"{rec['sim_tpot_median']:.1f} % (steady-state: {rec['steady_ttft_median']:.1f} % / {rec['steady_tpot_median']:.1f} %)")
+        print(
+            f"{' / '.join(rec['group']):16s} rows {rec['rows']:4d}  TTFT median {rec['sim_ttft_median']:.1f} %  TPOT median "
+            f"{rec['sim_tpot_median']:.1f} % (steady-state: {rec['steady_ttft_median']:.1f} % / {rec['steady_tpot_median']:.1f} %)"
+        )
     for rec in cv_by_gpu_dtype:
-        print(f"cross-fitted {' / '.join(rec['group']):16s} rows {rec['rows']:4d}  TTFT median {rec['sim_ttft_median']:.1f} %  "
-              f"TPOT median {rec['sim_tpot_median']:.1f} %")
+        print(
+            f"cross-fitted {' / '.join(rec['group']):16s} rows {rec['rows']:4d}  TTFT median {rec['sim_ttft_median']:.1f} %  "
+            f"TPOT median {rec['sim_tpot_median']:.1f} %"
+        )
     print("fits:", json.dumps(cv_fits))
     if ops:
         for rec in ops["table"]:
             if rec["op"] == "all":
-                print(f"H200 {rec['kind']:20s} rows {rec['rows']:4d} median error {rec['shipped_median']:.1f} % (shipped calibration)"
-                      + (f", {rec['split_median']:.1f} % (fitted on 8B shapes, checked on 70B)" if "split_median" in rec else ""))
+                print(
+                    f"H200 {rec['kind']:20s} rows {rec['rows']:4d} median error {rec['shipped_median']:.1f} % (shipped calibration)"
+                    + (f", {rec['split_median']:.1f} % (fitted on 8B shapes, checked on 70B)" if "split_median" in rec else "")
+                )
     print(f"one prediction: {per_point_us:.3f} us vectorised, {per_scalar_us:.3f} us per simulator step; {took:.1f} s total")
     if not args.no_doc:
         plot(rows, ROOT / "docs" / "img" / "fidelity.png")
@@ -412,27 +517,37 @@ def main() -> int:
 
 
 def _t(records, label, cv=False):
-    lines = [f"| {label} | rows | TTFT median | TTFT p90 | TTFT bias | TPOT median | TPOT p90 | TPOT bias |"
-             + ("" if cv else " steady TTFT median | steady TPOT median |"),
-             "|---|---:|---:|---:|---:|---:|---:|---:|" + ("" if cv else "---:|---:|")]
+    lines = [
+        f"| {label} | rows | TTFT median | TTFT p90 | TTFT bias | TPOT median | TPOT p90 | TPOT bias |"
+        + ("" if cv else " steady TTFT median | steady TPOT median |"),
+        "|---|---:|---:|---:|---:|---:|---:|---:|" + ("" if cv else "---:|---:|"),
+    ]
     for r in records:
-        lines.append(f"| {' / '.join(r['group'])} | {r['rows']} | {r['sim_ttft_median']:.1f} % | {r['sim_ttft_p90']:.1f} % | "
-                     f"{r['sim_ttft_bias']:+.0f} % | {r['sim_tpot_median']:.1f} % | {r['sim_tpot_p90']:.1f} % | {r['sim_tpot_bias']:+.0f} % |"
-                     + ("" if cv else f" {r['steady_ttft_median']:.1f} % | {r['steady_tpot_median']:.1f} % |"))
+        lines.append(
+            f"| {' / '.join(r['group'])} | {r['rows']} | {r['sim_ttft_median']:.1f} % | {r['sim_ttft_p90']:.1f} % | "
+            f"{r['sim_ttft_bias']:+.0f} % | {r['sim_tpot_median']:.1f} % | {r['sim_tpot_p90']:.1f} % | {r['sim_tpot_bias']:+.0f} % |"
+            + ("" if cv else f" {r['steady_ttft_median']:.1f} % | {r['steady_tpot_median']:.1f} % |")
+        )
     return "\n".join(lines)
 
 
 def _ops(ops) -> str:
     if ops is None:
         return "../shared/data/h200-kernels is absent on this machine: the operator check was skipped."
-    lines = ["| operator | shape rows | median error (shipped) | p90 (shipped) | median bias (shipped) | 70B rows | median error (8B-fitted) | p90 (8B-fitted) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| operator | shape rows | median error (shipped) | p90 (shipped) | median bias (shipped) | 70B rows | median error (8B-fitted) | p90 (8B-fitted) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in ops["table"]:
-        lines.append(f"| {r['kind']} {'' if r['op'] == 'all' else r['op']} | {r['rows']} | {r['shipped_median']:.1f} % | "
-                     f"{r['shipped_p90']:.1f} % | {r['shipped_bias']:+.1f} % | {r.get('split_rows', '-')} | "
-                     + (f"{r['split_median']:.1f} % | {r['split_p90']:.1f} % |" if "split_median" in r else "- | - |"))
-    fits = "; ".join(f"{dt}: e_c {f['compute_efficiency']}, e_m {f['memory_efficiency']}, t0 {f['overhead_us']:g} us "
-                     f"(fitted on {f['fitted_on']})" for dt, f in ops["split_fits"].items())
+        lines.append(
+            f"| {r['kind']} {'' if r['op'] == 'all' else r['op']} | {r['rows']} | {r['shipped_median']:.1f} % | "
+            f"{r['shipped_p90']:.1f} % | {r['shipped_bias']:+.1f} % | {r.get('split_rows', '-')} | "
+            + (f"{r['split_median']:.1f} % | {r['split_p90']:.1f} % |" if "split_median" in r else "- | - |")
+        )
+    fits = "; ".join(
+        f"{dt}: e_c {f['compute_efficiency']}, e_m {f['memory_efficiency']}, t0 {f['overhead_us']:g} us (fitted on {f['fitted_on']})"
+        for dt, f in ops["split_fits"].items()
+    )
     return "\n".join(lines) + f"\n\nConstants of the 8B-fitted column: {fits}."
 
 
@@ -444,8 +559,10 @@ def _kernel_fit(res) -> str:
     out = []
     for r in ops["h200_serving_with_kernel_fit"]:
         s0 = shipped.get(tuple(r["group"]))
-        out.append(f"{' / '.join(r['group'])} TPOT median {r['sim_tpot_median']:.1f} % and TTFT {r['sim_ttft_median']:.1f} % with them, "
-                   + (f"{s0['sim_tpot_median']:.1f} % and {s0['sim_ttft_median']:.1f} % shipped" if s0 else ""))
+        out.append(
+            f"{' / '.join(r['group'])} TPOT median {r['sim_tpot_median']:.1f} % and TTFT {r['sim_ttft_median']:.1f} % with them, "
+            + (f"{s0['sim_tpot_median']:.1f} % and {s0['sim_ttft_median']:.1f} % shipped" if s0 else "")
+        )
     return "; ".join(out)
 
 
@@ -455,8 +572,10 @@ def _target(res) -> str:
         if r["rows"] < 20:
             continue
         ok_p, ok_t = r["sim_tpot_median"] <= 10.0, r["sim_ttft_median"] <= 25.0
-        parts.append(f"{' / '.join(r['group'])} ({r['rows']} rows): TPOT {r['sim_tpot_median']:.1f} % "
-                     f"({'met' if ok_p else 'NOT met'}), TTFT {r['sim_ttft_median']:.1f} % ({'met' if ok_t else 'NOT met'})")
+        parts.append(
+            f"{' / '.join(r['group'])} ({r['rows']} rows): TPOT {r['sim_tpot_median']:.1f} % "
+            f"({'met' if ok_p else 'NOT met'}), TTFT {r['sim_ttft_median']:.1f} % ({'met' if ok_t else 'NOT met'})"
+        )
     return "; ".join(parts)
 
 
@@ -467,17 +586,31 @@ def write_doc(res):
     over_groups = sorted({(r["gpu"], r["model"], r["backend"], r["dtype"]) for r in over})
     sens = "\n".join(f"| {k} | {v[0]:.1f} % | {v[1]:+.1f} % |" for k, v in res["sensitivity_ttft_rounds"].items())
     fits = "\n".join(f"| {k} | {v['rows']} | {v['step_exposed_us']:g} | {v['frontend_request_us']:g} |" for k, v in res["cv_fits"].items())
-    reserve = "\n".join(f"| {' / '.join(r['group'])} | {r['rows']} | {r['sim_ttft_median']:.1f} % | {r['sim_ttft_bias']:+.0f} % | "
-                        f"{r['sim_tpot_median']:.1f} % |" for r in res["reserve_one_slot"])
+    reserve = "\n".join(
+        f"| {' / '.join(r['group'])} | {r['rows']} | {r['sim_ttft_median']:.1f} % | {r['sim_ttft_bias']:+.0f} % | "
+        f"{r['sim_tpot_median']:.1f} % |"
+        for r in res["reserve_one_slot"]
+    )
     ops = res["operators"]
     text = FIDELITY_TEMPLATE.format(
-        target=_target(res), n=len(rows), n_fit=n_fit, rounds=res["rounds"], sens=sens, fits=fits, reserve=reserve,
+        target=_target(res),
+        n=len(rows),
+        n_fit=n_fit,
+        rounds=res["rounds"],
+        sens=sens,
+        fits=fits,
+        reserve=reserve,
         cv_by_gpu_dtype=_t(res["cv_by_gpu_dtype"], "GPU / dtype", cv=True),
         cv_by_group=_t(res["cv_by_group"], "GPU / model / backend / dtype / engine profile", cv=True),
-        by_gpu_dtype=_t(res["by_gpu_dtype"], "GPU / dtype"), by_gpu_dtype_phys=_t(res["by_gpu_dtype_physical"], "GPU / dtype"),
+        by_gpu_dtype=_t(res["by_gpu_dtype"], "GPU / dtype"),
+        by_gpu_dtype_phys=_t(res["by_gpu_dtype_physical"], "GPU / dtype"),
         by_group=_t(res["by_group"], "GPU / model / backend / dtype / engine profile"),
-        n_over=len(over), over_groups=", ".join(" / ".join(g) for g in over_groups) or "none",
-        ops=_ops(ops), kernel_fit=_kernel_fit(res), us=res["predict_us_vectorised"], us2=res["predict_us_simulator_scalar"],
+        n_over=len(over),
+        over_groups=", ".join(" / ".join(g) for g in over_groups) or "none",
+        ops=_ops(ops),
+        kernel_fit=_kernel_fit(res),
+        us=res["predict_us_vectorised"],
+        us2=res["predict_us_simulator_scalar"],
     )
     (ROOT / "docs" / "fidelity.md").write_text(text)
 

@@ -67,8 +67,16 @@ def _long_run(cat, curve, workload, rate: float, n: int) -> dict:
     t = time.perf_counter()
     res = simulate_replica(rm, workload.stream(rate, n, TRUTH_SEED), kv_capacity_tokens=curve.kv_capacity_tokens, warmup_fraction=0.0)
     est = estimate_quantile(res.e2e_s, 0.95)  # e2e_s is in arrival order
-    return {"rate_rps": rate, "requests": n, "p95_s": est.value_s, "p95_lo_s": est.lo_s, "p95_hi_s": est.hi_s,
-            "converged": est.converged, "completed": res.completed, "sim_s": time.perf_counter() - t}
+    return {
+        "rate_rps": rate,
+        "requests": n,
+        "p95_s": est.value_s,
+        "p95_lo_s": est.lo_s,
+        "p95_hi_s": est.hi_s,
+        "converged": est.converged,
+        "completed": res.completed,
+        "sim_s": time.perf_counter() - t,
+    }
 
 
 def _true_capacity(cat, curve, workload, T: float, lo: float, hi: float, n: int, steps: int = 7) -> float:
@@ -119,9 +127,13 @@ def main() -> int:
         for w in ("azure-conv", "azure-code"):
             lcpu: list = []
             ldb, t = _build(models, gpus, get_workload(w), sc, False, lcpu)
-            long_ctx[w] = {"configs": len(ldb.curves), "cold_s": t, "cpu_s": lcpu[0],
-                           "kept_points": sum(len(c.rates_rps) for c in ldb.curves.values()),
-                           "requests": sum(sum(c.requests) for c in ldb.curves.values())}
+            long_ctx[w] = {
+                "configs": len(ldb.curves),
+                "cold_s": t,
+                "cpu_s": lcpu[0],
+                "kept_points": sum(len(c.rates_rps) for c in ldb.curves.values()),
+                "requests": sum(sum(c.requests) for c in ldb.curves.values()),
+            }
             print(f"{w}: {len(ldb.curves)} configs cold in {t:.1f} s", flush=True)
     if old_cache is not None:
         os.environ["BOUTE_CACHE_DIR"] = old_cache
@@ -134,33 +146,68 @@ def main() -> int:
         edb = db if wname == sc.workload else _build(models, gpus, wl, sc, True)[0]
         c = edb.curves[key]
         new_cap = c.capacity(T)
-        row = {"workload": wname, "config": key, "T_s": T, "old_capacity_rps": old_cap, "new_capacity_rps": new_cap,
-               "saturation_rps": c.saturation_rps, "db_p95_ucb_at_new_s": c.p95_s[c.rates_rps.index(new_cap)] if new_cap in c.rates_rps else None,
-               "at_new": _long_run(cat, c, wl, new_cap, args.truth_requests) if new_cap > 0 else None,
-               "at_old": _long_run(cat, c, wl, old_cap, args.truth_requests),
-               "long_run_capacity_rps": _true_capacity(cat, c, wl, T, new_cap, min(old_cap, c.saturation_rps), args.truth_requests)}
+        row = {
+            "workload": wname,
+            "config": key,
+            "T_s": T,
+            "old_capacity_rps": old_cap,
+            "new_capacity_rps": new_cap,
+            "saturation_rps": c.saturation_rps,
+            "db_p95_ucb_at_new_s": c.p95_s[c.rates_rps.index(new_cap)] if new_cap in c.rates_rps else None,
+            "at_new": _long_run(cat, c, wl, new_cap, args.truth_requests) if new_cap > 0 else None,
+            "at_old": _long_run(cat, c, wl, old_cap, args.truth_requests),
+            "long_run_capacity_rps": _true_capacity(cat, c, wl, T, new_cap, min(old_cap, c.saturation_rps), args.truth_requests),
+        }
         truth.append(row)
-        print(f"{key} ({wname}), T = {T:g} s: old {old_cap} req/s -> long-run P95 {row['at_old']['p95_s']:.1f} s; "
-              f"new {new_cap:.2f} req/s -> long-run P95 {row['at_new']['p95_s']:.2f} s; long-run capacity {row['long_run_capacity_rps']:.2f}", flush=True)
+        print(
+            f"{key} ({wname}), T = {T:g} s: old {old_cap} req/s -> long-run P95 {row['at_old']['p95_s']:.1f} s; "
+            f"new {new_cap:.2f} req/s -> long-run P95 {row['at_new']['p95_s']:.2f} s; long-run capacity {row['long_run_capacity_rps']:.2f}",
+            flush=True,
+        )
 
     curves = list(db.curves.values())
     res = {
-        "configs": len(curves), "kept_points": sum(len(c.rates_rps) for c in curves),
+        "configs": len(curves),
+        "kept_points": sum(len(c.rates_rps) for c in curves),
         "excluded_points": sum(len(c.excluded) for c in curves),
         "requests_kept_points": sum(sum(c.requests) for c in curves),
-        "requests_per_kept_point": {"min": min(min(c.requests) for c in curves), "median": statistics.median([r for c in curves for r in c.requests]),
-                                    "max": max(max(c.requests) for c in curves)},
-        "settings": P._settings(), "cold_s": cold, "warm_s": warm,
-        "cold_median_s": statistics.median(cold), "cold_cpu_s": cold_cpu, "cold_cpu_median_s": statistics.median(cold_cpu), "warm_median_s": statistics.median(warm), "cores": os.cpu_count(),
-        "long_context": long_ctx, "truth": truth, "note": args.note,
-        "table": [{"config": c.config.key, "kv_tokens": c.kv_capacity_tokens, "saturation_rps": c.saturation_rps,
-                   "rates_rps": c.rates_rps, "p95_ucb_s": c.p95_s, "p95_point_s": c.p95_point_s, "p95_halfwidth_s": c.p95_halfwidth_s,
-                   "requests": c.requests, "excluded": c.excluded} for c in curves],
+        "requests_per_kept_point": {
+            "min": min(min(c.requests) for c in curves),
+            "median": statistics.median([r for c in curves for r in c.requests]),
+            "max": max(max(c.requests) for c in curves),
+        },
+        "settings": P._settings(),
+        "cold_s": cold,
+        "warm_s": warm,
+        "cold_median_s": statistics.median(cold),
+        "cold_cpu_s": cold_cpu,
+        "cold_cpu_median_s": statistics.median(cold_cpu),
+        "warm_median_s": statistics.median(warm),
+        "cores": os.cpu_count(),
+        "long_context": long_ctx,
+        "truth": truth,
+        "note": args.note,
+        "table": [
+            {
+                "config": c.config.key,
+                "kv_tokens": c.kv_capacity_tokens,
+                "saturation_rps": c.saturation_rps,
+                "rates_rps": c.rates_rps,
+                "p95_ucb_s": c.p95_s,
+                "p95_point_s": c.p95_point_s,
+                "p95_halfwidth_s": c.p95_halfwidth_s,
+                "requests": c.requests,
+                "excluded": c.excluded,
+            }
+            for c in curves
+        ],
     }
     (ROOT / "results").mkdir(exist_ok=True)
     (ROOT / "results" / "perfdb.json").write_text(json.dumps(res, indent=1))
-    print(f"perf DB: {res['configs']} configs, {res['kept_points']} kept points ({res['excluded_points']} excluded); "
-          f"cold median {res['cold_median_s']:.2f} s, cache load median {res['warm_median_s'] * 1e3:.1f} ms ({args.runs} runs, {res['cores']} cores)")
+    print(
+        f"perf DB: {res['configs']} configs, {res['kept_points']} kept points ({res['excluded_points']} excluded); "
+        f"cold median {res['cold_median_s']:.2f} s, cache load median {res['warm_median_s'] * 1e3:.1f} ms ({args.runs} runs, {res['cores']} cores)"
+    )
     _doc(res, args.runs)
     return 0
 
@@ -170,17 +217,19 @@ def _doc(res: dict, runs: int) -> None:
     rq = res["requests_per_kept_point"]
     rows = "\n".join(
         f"| {r['config']} | {r['kv_tokens']} | {r['saturation_rps']:.2f} | {len(r['rates_rps'])} | "
-        f"{r['rates_rps'][-1] / r['saturation_rps']:.0%} | "
-        + " | ".join(f"{_cap(r, t):.2f}" for t in (2, 5, 10, 20)) + " |"
+        f"{r['rates_rps'][-1] / r['saturation_rps']:.0%} | " + " | ".join(f"{_cap(r, t):.2f}" for t in (2, 5, 10, 20)) + " |"
         for r in res["table"]
     )
-    lc = "\n".join(f"| {w} | {v['configs']} | {v['kept_points']} | {v['requests']:,} | {v['cold_s']:.1f} s | {v['cpu_s']:.1f} s | <= 60 s |"
-                   for w, v in res["long_context"].items())
+    lc = "\n".join(
+        f"| {w} | {v['configs']} | {v['kept_points']} | {v['requests']:,} | {v['cold_s']:.1f} s | {v['cpu_s']:.1f} s | <= 60 s |"
+        for w, v in res["long_context"].items()
+    )
     truth = "\n".join(
         f"| {t['config']} ({t['workload']}) | {t['T_s']:g} s | {t['old_capacity_rps']:.2f} | {t['at_old']['p95_s']:.1f} s | "
         f"{t['new_capacity_rps']:.2f} | {t['at_new']['p95_s']:.2f} s [{t['at_new']['p95_lo_s']:.2f}, {t['at_new']['p95_hi_s']:.2f}] | "
         f"{t['long_run_capacity_rps']:.2f} | {t['saturation_rps']:.2f} |"
-        for t in res["truth"] if t["at_new"]
+        for t in res["truth"]
+        if t["at_new"]
     )
     note = f"\n\nMachine state: {res['note']}" if res["note"] else ""
     empty = [w for w, v in res["long_context"].items() if v["kept_points"] == 0]
@@ -199,30 +248,32 @@ end-to-end P95 sits in a gap of the distribution and its value is ill-conditione
 load a +-5 % interval would need hundreds of thousands of requests. The DB then offers no config
 rather than an unconverged one. This is an open limitation: such workloads need a probability-scale
 convergence criterion (or another quantile level)."""
-    update_section("perfdb", f"""## Performance DB (`python scripts/bench_perfdb.py`)
+    update_section(
+        "perfdb",
+        f"""## Performance DB (`python scripts/bench_perfdb.py`)
 
-Each point of the DB is a steady-state estimate (`engine/steady.py`): warm-up ({s['warmup']:.0%} of the
-requests) removed, the run extended ({s['min_n']:,} requests, then x{s['growth']}) until the P95's
-{s['confidence']:.0%} confidence interval (sectioning into up to 20 time-contiguous batches, Student-t)
-has a half-width <= {s['rel_tol']:.0%} of the estimate, at most {s['max_n']:,} requests. A point is kept
+Each point of the DB is a steady-state estimate (`engine/steady.py`): warm-up ({s["warmup"]:.0%} of the
+requests) removed, the run extended ({s["min_n"]:,} requests, then x{s["growth"]}) until the P95's
+{s["confidence"]:.0%} confidence interval (sectioning into up to 20 time-contiguous batches, Student-t)
+has a half-width <= {s["rel_tol"]:.0%} of the estimate, at most {s["max_n"]:,} requests. A point is kept
 only if it converged and is stable (no significant growth of latency or queue over the run, no
-request waiting > {s['cap']:g} s, rate below the replica's sustainable throughput measured by a
+request waiting > {s["cap"]:g} s, rate below the replica's sustainable throughput measured by a
 saturated run); it and every higher load are dropped otherwise. Loads: a ladder of
-{len(s['fractions'])} fractions of the sustainable throughput, stopped at the first failure, then
-{s['bisections']} bisection steps towards it. The curves are monotone envelopes of the upper
+{len(s["fractions"])} fractions of the sustainable throughput, stopped at the first failure, then
+{s["bisections"]} bisection steps towards it. The curves are monotone envelopes of the upper
 confidence bounds; capacity at T is the largest kept load whose P95 UCB is <= T (linear between
 two kept points), never beyond the last kept point.
 
-Default scenario (2 models x 4 GPU types, every feasible TP/PP): {res['configs']} replica configs,
-{res['kept_points']} kept points ({res['excluded_points']} simulated points excluded),
-{res['requests_kept_points']:,} requests simulated for the kept points (per kept point: min
-{rq['min']:,}, median {rq['median']:,.0f}, max {rq['max']:,}).
+Default scenario (2 models x 4 GPU types, every feasible TP/PP): {res["configs"]} replica configs,
+{res["kept_points"]} kept points ({res["excluded_points"]} simulated points excluded),
+{res["requests_kept_points"]:,} requests simulated for the kept points (per kept point: min
+{rq["min"]:,}, median {rq["median"]:,.0f}, max {rq["max"]:,}).
 
 | | median of {runs} | runs (s) | target |
 |---|---:|---|---|
-| cold build, {res['cores']} cores | {res['cold_median_s']:.2f} s | {', '.join(f'{x:.2f}' for x in res['cold_s'])} | <= 30 s |
-| CPU time of the cold build (all processes) | {res['cold_cpu_median_s']:.1f} s | {', '.join(f'{x:.1f}' for x in res['cold_cpu_s'])} | |
-| load from cache | {res['warm_median_s'] * 1e3:.1f} ms | {', '.join(f'{x * 1e3:.1f} ms' for x in res['warm_s'])} | <= 1 s |
+| cold build, {res["cores"]} cores | {res["cold_median_s"]:.2f} s | {", ".join(f"{x:.2f}" for x in res["cold_s"])} | <= 30 s |
+| CPU time of the cold build (all processes) | {res["cold_cpu_median_s"]:.1f} s | {", ".join(f"{x:.1f}" for x in res["cold_cpu_s"])} | |
+| load from cache | {res["warm_median_s"] * 1e3:.1f} ms | {", ".join(f"{x * 1e3:.1f} ms" for x in res["warm_s"])} | <= 1 s |
 
 Long-context workloads, same 2 models x 4 GPU types, one cold build each:
 
@@ -230,7 +281,7 @@ Long-context workloads, same 2 models x 4 GPU types, one cold build each:
 |---|---:|---:|---:|---:|---:|---|
 {lc}{gap}
 
-Capacity against a long run ({res['truth'][0]['at_new']['requests']:,} requests of one replica on a fresh
+Capacity against a long run ({res["truth"][0]["at_new"]["requests"]:,} requests of one replica on a fresh
 seed, P95 with its 95 % interval): the previous DB's listing (1,200 requests per point, capacity up
 to a 120 % clamp of an estimated saturation rate), the steady-state DB's capacity, and the
 long-run capacity (largest rate whose long-run P95 estimate is <= T, 7 bisection steps of
@@ -246,7 +297,8 @@ a share of the sustainable throughput, and capacity in req/s of one replica at a
 | config | KV tokens | sustainable (req/s) | kept points | last kept | cap @ 2 s | cap @ 5 s | cap @ 10 s | cap @ 20 s |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|
 {rows}{note}
-""")
+""",
+    )
 
 
 def _cap(r: dict, t: float) -> float:

@@ -62,9 +62,16 @@ ABLATION = [
     ("w/o structural info", False),
 ]
 STOP_VARIANTS = [
-    {}, {"quality_min": 95.0}, {"quality_min": 96.0}, {"arrival_rate_per_s": 4.0}, {"arrival_rate_per_s": 8.0},
-    {"budget_usd_per_hour": 50.0}, {"budget_usd_per_hour": 80.0}, {"quality_min": 95.0, "arrival_rate_per_s": 8.0},
-    {"quality_min": 96.0, "budget_usd_per_hour": 80.0}, {"seed": 1},
+    {},
+    {"quality_min": 95.0},
+    {"quality_min": 96.0},
+    {"arrival_rate_per_s": 4.0},
+    {"arrival_rate_per_s": 8.0},
+    {"budget_usd_per_hour": 50.0},
+    {"budget_usd_per_hour": 80.0},
+    {"quality_min": 95.0, "arrival_rate_per_s": 8.0},
+    {"quality_min": 96.0, "budget_usd_per_hour": 80.0},
+    {"seed": 1},
 ]
 EHVI_THRESHOLDS = (0.01, 0.03, 0.1)
 
@@ -82,11 +89,17 @@ def _machine() -> dict:
     import subprocess
 
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
-    return {"cpus": os.cpu_count(), "loadavg_1m": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "commit": commit}
+    return {
+        "cpus": os.cpu_count(),
+        "loadavg_1m": os.getloadavg()[0],
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": commit,
+    }
 
 
 def three_scenario(cat, **over):
@@ -119,13 +132,18 @@ def run_loop(planner, **kw) -> dict:
     total = time.perf_counter() - t0
     best = loop.trials[loop.best_index] if loop.best_index is not None else None
     return {
-        "trials": len(loop.trials), "stop": loop.stop_reason, "total_s": total,
-        "best": best.objective if best else math.inf, "best_quality": best.quality if best else None,
-        "best_shares": list(best.payload.shares) if best else None, "best_at_trial": loop.best_at_trial,
+        "trials": len(loop.trials),
+        "stop": loop.stop_reason,
+        "total_s": total,
+        "best": best.objective if best else math.inf,
+        "best_quality": best.quality if best else None,
+        "best_shares": list(best.payload.shares) if best else None,
+        "best_at_trial": loop.best_at_trial,
         "milp_solves": int(sum(t.payload.result.solves for t in loop.trials)),
         # time in the inner solves vs everything else (Ax's generation and bookkeeping)
         "milp_s": float(sum(t.payload.result.wall_s for t in loop.trials)),
-        "trace": [t.objective if t.feasible else None for t in loop.trials], "stamps": stamps,
+        "trace": [t.objective if t.feasible else None for t in loop.trials],
+        "stamps": stamps,
         "ehvi": [t.ehvi for t in loop.trials],
     }
 
@@ -156,11 +174,21 @@ def part_default(res: dict, quick: bool) -> None:
     exact = loop.trials[loop.best_index]
     grid = run_loop(planner, strategy="grid", structure=False, grid_steps=100)
     out = {
-        "machine": _machine(), "scenario": base.name,
-        "exact": {"plan_s": plan_s, "plan_cpu_s": plan_cpu_s, "optimizer_s": opt_s, "best": exact.objective, "quality": exact.quality,
-                  "shares": list(exact.payload.shares), "milp_solves": plan.stats.inner_solves,
-                  "baselines_s": plan.stats.baselines_s, "verify_s": plan.stats.verify_s,
-                  "verified": plan.verification.ok, "simulated_p95_s": (plan.simulated.p95_s if plan.simulated else None)},
+        "machine": _machine(),
+        "scenario": base.name,
+        "exact": {
+            "plan_s": plan_s,
+            "plan_cpu_s": plan_cpu_s,
+            "optimizer_s": opt_s,
+            "best": exact.objective,
+            "quality": exact.quality,
+            "shares": list(exact.payload.shares),
+            "milp_solves": plan.stats.inner_solves,
+            "baselines_s": plan.stats.baselines_s,
+            "verify_s": plan.stats.verify_s,
+            "verified": plan.verification.ok,
+            "simulated_p95_s": (plan.simulated.p95_s if plan.simulated else None),
+        },
         "grid": {k: v for k, v in grid.items() if k not in ("trace", "stamps", "ehvi")},
     }
     out["exact"]["gap_pct"] = (exact.objective / grid["best"] - 1) * 100
@@ -170,8 +198,10 @@ def part_default(res: dict, quick: bool) -> None:
             r["gap_pct"] = (r["best"] / exact.objective - 1) * 100
             out[name] = {k: v for k, v in r.items() if k not in ("trace", "stamps", "ehvi")}
     res["default"] = out
-    print(f"default: exact plan {plan_s:.2f} s (optimiser {opt_s:.2f} s, {plan.stats.inner_solves} MILPs), "
-          f"best {exact.objective:.3f} s; grid {grid['best']:.3f} s in {grid['total_s']:.1f} s; gap {out['exact']['gap_pct']:.3f} %")
+    print(
+        f"default: exact plan {plan_s:.2f} s (optimiser {opt_s:.2f} s, {plan.stats.inner_solves} MILPs), "
+        f"best {exact.objective:.3f} s; grid {grid['best']:.3f} s in {grid['total_s']:.1f} s; gap {out['exact']['gap_pct']:.3f} %"
+    )
 
 
 # ----------------------------------------------------------------------------- simplex grid
@@ -209,11 +239,23 @@ def simplex_reference(sc, steps: int, workers: int) -> dict:
         path.write_text(json.dumps(cached))
     wall = time.perf_counter() - t0
     rows = [cached[json.dumps(p, sort_keys=True)] for p in pts]
-    feas = [(o, q, json.loads(k)) for k, (o, q, _) in ((json.dumps(p, sort_keys=True), cached[json.dumps(p, sort_keys=True)]) for p in pts) if o is not None]
+    feas = [
+        (o, q, json.loads(k))
+        for k, (o, q, _) in ((json.dumps(p, sort_keys=True), cached[json.dumps(p, sort_keys=True)]) for p in pts)
+        if o is not None
+    ]
     best = min(feas, key=lambda r: (r[0], -r[1]))
-    return {"steps": steps, "points": len(pts), "milp_solves": int(sum(r[2] for r in rows)), "best": best[0], "best_quality": best[1],
-            "best_shares": [round(v, 4) for v in pl._params_to_point(best[2])[0]], "wall_s": wall, "from_cache": not todo,
-            "workers": workers}
+    return {
+        "steps": steps,
+        "points": len(pts),
+        "milp_solves": int(sum(r[2] for r in rows)),
+        "best": best[0],
+        "best_quality": best[1],
+        "best_shares": [round(v, 4) for v in pl._params_to_point(best[2])[0]],
+        "wall_s": wall,
+        "from_cache": not todo,
+        "workers": workers,
+    }
 
 
 def part_three(res: dict, quick: bool, steps: int, workers: int, seeds: int, cap: int) -> None:
@@ -230,8 +272,10 @@ def part_three(res: dict, quick: bool, steps: int, workers: int, seeds: int, cap
         r["gap_pct"] = (r["best"] / ref["best"] - 1) * 100
         r["trials_to_1pct"], r["s_to_1pct"] = to_within(r, ref["best"])
         runs.append(r)
-        print(f"  bo seed {s}: best {r['best']:.3f} s (gap {r['gap_pct']:.2f} %), within 1 % after {r['trials_to_1pct']} trials / "
-              f"{r['s_to_1pct']} s; stopped at {r['trials']} trials / {r['total_s']:.1f} s ({r['stop']})")
+        print(
+            f"  bo seed {s}: best {r['best']:.3f} s (gap {r['gap_pct']:.2f} %), within 1 % after {r['trials_to_1pct']} trials / "
+            f"{r['s_to_1pct']} s; stopped at {r['trials']} trials / {r['total_s']:.1f} s ({r['stop']})"
+        )
     rnd = run_loop(pl, strategy="random", structure=True, max_trials=cap, stall_trials=20, absorb=False)
     rnd["gap_pct"] = (rnd["best"] / ref["best"] - 1) * 100
     rnd["trials_to_1pct"], rnd["s_to_1pct"] = to_within(rnd, ref["best"])
@@ -257,15 +301,24 @@ def part_absorb(res: dict, quick: bool, steps: int, seeds: int, cap: int) -> Non
         r["gap_best_known_pct"] = (r["best"] / ref - 1) * 100
         r["trials_to_1pct"], r["s_to_1pct"] = to_within(r, simplex["best"])
         runs.append({k: v for k, v in r.items() if k not in ("stamps",)})
-        print(f"absorb bo seed {s}: best {r['best']:.3f} s (gap to simplex grid {r['gap_pct']:.2f} %), within 1 % after "
-              f"{r['trials_to_1pct']} trials / {r['s_to_1pct']} s; stopped {r['trials']} trials / {r['total_s']:.1f} s ({r['stop']})")
+        print(
+            f"absorb bo seed {s}: best {r['best']:.3f} s (gap to simplex grid {r['gap_pct']:.2f} %), within 1 % after "
+            f"{r['trials_to_1pct']} trials / {r['s_to_1pct']} s; stopped {r['trials']} trials / {r['total_s']:.1f} s ({r['stop']})"
+        )
     rnd = run_loop(pl, strategy="random", absorb=True, max_trials=cap, stall_trials=20)
     rnd["gap_pct"] = (rnd["best"] / simplex["best"] - 1) * 100
     rnd["trials_to_1pct"], rnd["s_to_1pct"] = to_within(rnd, simplex["best"])
-    res["absorb"] = {"machine": _machine(), "line_grid": {k: v for k, v in line_grid.items() if k not in ("stamps", "trace", "ehvi")},
-                     "best_known": ref, "bo": runs, "random": {k: v for k, v in rnd.items() if k not in ("stamps",)}}
-    print(f"absorb: line grid ({line_grid['trials']} evaluations, {line_grid['milp_solves']} MILPs) best {line_grid['best']:.3f} s "
-          f"in {line_grid['total_s']:.1f} s; simplex grid {simplex['best']:.3f} s")
+    res["absorb"] = {
+        "machine": _machine(),
+        "line_grid": {k: v for k, v in line_grid.items() if k not in ("stamps", "trace", "ehvi")},
+        "best_known": ref,
+        "bo": runs,
+        "random": {k: v for k, v in rnd.items() if k not in ("stamps",)},
+    }
+    print(
+        f"absorb: line grid ({line_grid['trials']} evaluations, {line_grid['milp_solves']} MILPs) best {line_grid['best']:.3f} s "
+        f"in {line_grid['total_s']:.1f} s; simplex grid {simplex['best']:.3f} s"
+    )
 
 
 def part_ablation(res: dict, quick: bool, seeds: int, cap: int) -> None:
@@ -284,7 +337,10 @@ def part_ablation(res: dict, quick: bool, seeds: int, cap: int) -> None:
             r["trials_to_1pct"], r["s_to_1pct"] = to_within(r, ref)
             runs.append({k: v for k, v in r.items() if k not in ("stamps",)})
         rows.append({"config": name, "structure": structure, "runs": runs})
-        print(f"ablation {name}: " + "; ".join(f"1 % after {r['trials_to_1pct']} trials / {r['s_to_1pct']} s, gap {r['gap_pct']:.2f} %" for r in runs))
+        print(
+            f"ablation {name}: "
+            + "; ".join(f"1 % after {r['trials_to_1pct']} trials / {r['s_to_1pct']} s, gap {r['gap_pct']:.2f} %" for r in runs)
+        )
     res["ablation"] = {"machine": _machine(), "reference": ref, "rows": rows}
 
 
@@ -309,12 +365,22 @@ def part_stopping(res: dict, quick: bool, cap: int) -> None:
             if stop_at is None:
                 row[f"ehvi<{thr}"] = None
             else:
-                row[f"ehvi<{thr}"] = {"trials": stop_at, "s": r["stamps"][stop_at - 1], "best": best,
-                                       "gap_to_paper_pct": (best / r["best"] - 1) * 100}
+                row[f"ehvi<{thr}"] = {
+                    "trials": stop_at,
+                    "s": r["stamps"][stop_at - 1],
+                    "best": best,
+                    "gap_to_paper_pct": (best / r["best"] - 1) * 100,
+                }
         rows.append(row)
-        print(f"stopping {over}: paper rule {r['trials']} trials / {r['total_s']:.1f} s ({r['stop']}); "
-              + "; ".join("ehvi<{}: {}".format(t, row["ehvi<%s" % t] and (row["ehvi<%s" % t]["trials"], round(row["ehvi<%s" % t]["gap_to_paper_pct"], 2)))
-                          for t in EHVI_THRESHOLDS))
+        print(
+            f"stopping {over}: paper rule {r['trials']} trials / {r['total_s']:.1f} s ({r['stop']}); "
+            + "; ".join(
+                "ehvi<{}: {}".format(
+                    t, row["ehvi<%s" % t] and (row["ehvi<%s" % t]["trials"], round(row["ehvi<%s" % t]["gap_to_paper_pct"], 2))
+                )
+                for t in EHVI_THRESHOLDS
+            )
+        )
     res["stopping"] = {"machine": _machine(), "rows": rows, "thresholds": EHVI_THRESHOLDS}
 
 
@@ -334,67 +400,88 @@ Two models in joint mode have one routing dimension, and `boute solve` answers i
 (`--strategy auto` picks `exact`; see `Planner._exact`: the share becomes a continuous
 variable of the MILP through one pooled row, so a binary search over the latency grid
 gives the optimum over every share meeting the quality target). Measured on
-{d['machine']['cpus']} CPUs at load {d['machine']['loadavg_1m']:.1f} ({d['machine']['date']}, commit {d['machine'].get('commit', 'h14 at 36dd5ea, before merging main (new perf DB)')}), perf DB from the cache:
+{d["machine"]["cpus"]} CPUs at load {d["machine"]["loadavg_1m"]:.1f} ({d["machine"]["date"]}, commit {d["machine"].get("commit", "h14 at 36dd5ea, before merging main (new perf DB)")}), perf DB from the cache:
 
 | | best P95 bound | quality | gap to the grid | MILP solves | wall |
 |---|---:|---:|---:|---:|---:|
-| exact, whole plan (optimiser, frontier, 4 baselines, verification, re-simulation) | {e['best']:.3f} s | {e['quality']:.2f} | {e['gap_pct']:.2f} % | {e['milp_solves']} | {e['plan_s']:.2f} s ({_f(e.get('plan_cpu_s'), '{:.2f}')} s CPU) |
-| exact, optimiser only | | | | | {e['optimizer_s']:.2f} s |
-| exhaustive grid, 101 shares (same run) | {g['best']:.3f} s | {g['best_quality']:.2f} | reference | {g['milp_solves']} | {g['total_s']:.1f} s |
+| exact, whole plan (optimiser, frontier, 4 baselines, verification, re-simulation) | {e["best"]:.3f} s | {e["quality"]:.2f} | {e["gap_pct"]:.2f} % | {e["milp_solves"]} | {e["plan_s"]:.2f} s ({_f(e.get("plan_cpu_s"), "{:.2f}")} s CPU) |
+| exact, optimiser only | | | | | {e["optimizer_s"]:.2f} s |
+| exhaustive grid, 101 shares (same run) | {g["best"]:.3f} s | {g["best_quality"]:.2f} | reference | {g["milp_solves"]} | {g["total_s"]:.1f} s |
 """)
         rows = []
         for name in ("bo", "random"):
             if name in d:
                 r = d[name]
-                rows.append(f"| {name} (structure on) | {r['best']:.3f} s | {r['gap_pct']:.2f} % | {r['best_at_trial']} | {r['trials']} | {r['total_s']:.1f} s | {r['stop']} |")
+                rows.append(
+                    f"| {name} (structure on) | {r['best']:.3f} s | {r['gap_pct']:.2f} % | {r['best_at_trial']} | {r['trials']} | {r['total_s']:.1f} s | {r['stop']} |"
+                )
         if rows:
-            parts.append("""BO and random search on the same one-dimensional problem (the paper's stopping rule, a cap of 100):
+            parts.append(
+                """BO and random search on the same one-dimensional problem (the paper's stopping rule, a cap of 100):
 
 | strategy | best | gap to exact | best at trial | trials run | time to stop | stop reason |
 |---|---:|---:|---:|---:|---:|---|
-""" + "\n".join(rows) + "\n")
+"""
+                + "\n".join(rows)
+                + "\n"
+            )
     t = res.get("three")
     if t:
         ref = t["reference"]
         rows = []
         for i, r in enumerate(t["bo"]):
-            rows.append(f"| BO, seed {i} | {r['best']:.3f} s | {r['gap_pct']:.2f} % | {_f(r['trials_to_1pct'], '{}')} | {_f(r['s_to_1pct'])} s | "
-                        f"{r['trials']} | {r['milp_solves']} | {r['total_s']:.1f} s | {r.get('milp_s', 0):.1f} s | {r['stop']} |")
+            rows.append(
+                f"| BO, seed {i} | {r['best']:.3f} s | {r['gap_pct']:.2f} % | {_f(r['trials_to_1pct'], '{}')} | {_f(r['s_to_1pct'])} s | "
+                f"{r['trials']} | {r['milp_solves']} | {r['total_s']:.1f} s | {r.get('milp_s', 0):.1f} s | {r['stop']} |"
+            )
         r = t["random"]
-        rows.append(f"| random | {r['best']:.3f} s | {r['gap_pct']:.2f} % | {_f(r['trials_to_1pct'], '{}')} | {_f(r['s_to_1pct'])} s | "
-                    f"{r['trials']} | {r['milp_solves']} | {r['total_s']:.1f} s | {r.get('milp_s', 0):.1f} s | {r['stop']} |")
+        rows.append(
+            f"| random | {r['best']:.3f} s | {r['gap_pct']:.2f} % | {_f(r['trials_to_1pct'], '{}')} | {_f(r['s_to_1pct'])} s | "
+            f"{r['trials']} | {r['milp_solves']} | {r['total_s']:.1f} s | {r.get('milp_s', 0):.1f} s | {r['stop']} |"
+        )
         sc = t["scenario"]
-        parts.append(f"""### Three models: BO against the simplex-grid optimum
+        parts.append(
+            f"""### Three models: BO against the simplex-grid optimum
 
-Scenario: {', '.join(sc['models'])} (FP8 weights), GPUs {sc['gpus']}, ${sc['budget_usd_per_hour']:g}/h,
-{sc['arrival_rate_per_s']:g} req/s, GSM8K quality >= {sc['quality_min']:g} %. The per-query labels are
+Scenario: {", ".join(sc["models"])} (FP8 weights), GPUs {sc["gpus"]}, ${sc["budget_usd_per_hour"]:g}/h,
+{sc["arrival_rate_per_s"]:g} req/s, GSM8K quality >= {sc["quality_min"]:g} %. The per-query labels are
 synthetic (calibrated on Meta's published accuracies, `CALIBRATED_QUALITY`). Reference: every
-routing on the simplex in steps of 1/{ref['steps']} ({ref['points']} points, {ref['milp_solves']} MILP solves,
-{ref['workers']} processes, {ref['wall_s']:.0f} s{' from the answer cache' if ref['from_cache'] else ''}): best {ref['best']:.3f} s at shares
-{ref['best_shares']}. BO with every structural piece, the paper's stopping rule (best unchanged for
-20 trials) and a cap; machine: {t['machine']['cpus']} CPUs at load {t['machine']['loadavg_1m']:.1f}, commit {t['machine'].get('commit', 'h14 at 36dd5ea, before merging main (new perf DB)')}.
+routing on the simplex in steps of 1/{ref["steps"]} ({ref["points"]} points, {ref["milp_solves"]} MILP solves,
+{ref["workers"]} processes, {ref["wall_s"]:.0f} s{" from the answer cache" if ref["from_cache"] else ""}): best {ref["best"]:.3f} s at shares
+{ref["best_shares"]}. BO with every structural piece, the paper's stopping rule (best unchanged for
+20 trials) and a cap; machine: {t["machine"]["cpus"]} CPUs at load {t["machine"]["loadavg_1m"]:.1f}, commit {t["machine"].get("commit", "h14 at 36dd5ea, before merging main (new perf DB)")}.
 
 | run | best | gap to grid | trials to 1 % | seconds to 1 % | trials run | MILP solves | time to stop | of which inner solves | stop reason |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---|
-""" + "\n".join(rows) + f"""
+"""
+            + "\n".join(rows)
+            + f"""
 
 Ax's own cost per trial is the time to stop minus the inner solves, divided by the trials.
-The done-when target: within 1 % of the grid optimum using at most {ref['points'] // 5} evaluations (1/5
-of the grid's {ref['points']}) and at most 23.5 s to stop (the paper's 3-GPU-type figure).
-""")
+The done-when target: within 1 % of the grid optimum using at most {ref["points"] // 5} evaluations (1/5
+of the grid's {ref["points"]}) and at most 23.5 s to stop (the paper's 3-GPU-type figure).
+"""
+        )
     ab = res.get("absorb")
     if ab and t:
         lg = ab["line_grid"]
         rows = []
         for i, r in enumerate(ab["bo"]):
-            rows.append(f"| BO over one dimension, seed {i} | {r['best']:.3f} s | {r['gap_pct']:.2f} % | {_f(r['trials_to_1pct'], '{}')} | "
-                        f"{_f(r['s_to_1pct'])} s | {r['trials']} | {r['milp_solves']} | {r['total_s']:.1f} s | {r['stop']} |")
+            rows.append(
+                f"| BO over one dimension, seed {i} | {r['best']:.3f} s | {r['gap_pct']:.2f} % | {_f(r['trials_to_1pct'], '{}')} | "
+                f"{_f(r['s_to_1pct'])} s | {r['trials']} | {r['milp_solves']} | {r['total_s']:.1f} s | {r['stop']} |"
+            )
         r = ab["random"]
-        rows.append(f"| random over one dimension | {r['best']:.3f} s | {r['gap_pct']:.2f} % | {_f(r['trials_to_1pct'], '{}')} | "
-                    f"{_f(r['s_to_1pct'])} s | {r['trials']} | {r['milp_solves']} | {r['total_s']:.1f} s | {r['stop']} |")
-        rows.append(f"| grid over one dimension ({lg['trials']} evaluations incl. seeds) | {lg['best']:.3f} s | "
-                    f"{(lg['best'] / t['reference']['best'] - 1) * 100:.2f} % | - | - | {lg['trials']} | {lg['milp_solves']} | {lg['total_s']:.1f} s | {lg['stop']} |")
-        parts.append("""### Three models, the last dimension absorbed by the exact solve
+        rows.append(
+            f"| random over one dimension | {r['best']:.3f} s | {r['gap_pct']:.2f} % | {_f(r['trials_to_1pct'], '{}')} | "
+            f"{_f(r['s_to_1pct'])} s | {r['trials']} | {r['milp_solves']} | {r['total_s']:.1f} s | {r['stop']} |"
+        )
+        rows.append(
+            f"| grid over one dimension ({lg['trials']} evaluations incl. seeds) | {lg['best']:.3f} s | "
+            f"{(lg['best'] / t['reference']['best'] - 1) * 100:.2f} % | - | - | {lg['trials']} | {lg['milp_solves']} | {lg['total_s']:.1f} s | {lg['stop']} |"
+        )
+        parts.append(
+            """### Three models, the last dimension absorbed by the exact solve
 
 `optimize(absorb=True)`: the outer loop fixes the cheapest model's share; the split of the
 rest between the two stronger models is solved exactly inside each evaluation (the exact
@@ -404,7 +491,10 @@ Gaps against the simplex grid above (negative: better than every lattice point):
 
 | run | best | gap to simplex grid | evaluations to 1 % | seconds to 1 % | evaluations | MILP solves | time to stop | stop reason |
 |---|---:|---:|---:|---:|---:|---:|---:|---|
-""" + "\n".join(rows) + "\n")
+"""
+            + "\n".join(rows)
+            + "\n"
+        )
     a = res.get("ablation")
     if a:
         rows = []
@@ -417,7 +507,8 @@ Gaps against the simplex grid above (negative: better than every lattice point):
             trs = ", ".join(_f(v, "{}") for v in tr)
             sss = ", ".join(_f(v) for v in ss)
             rows.append(f"| {row['config']} | {trs} | {sss} | {gaps} | {stops} |")
-        parts.append("""### Ablation of the structural pieces (three models, two dimensions)
+        parts.append(
+            """### Ablation of the structural pieces (three models, two dimensions)
 
 Each piece switched off in turn (`Planner.optimize(structure={...})`), then all of them
 ("w/o structural info", the paper's Table 2 row). Per seed: trials and seconds until the
@@ -426,7 +517,9 @@ the final gap and the time to stop.
 
 | configuration | trials to 1 % | seconds to 1 % | final gap % | time to stop (s) |
 |---|---|---|---|---|
-""" + "\n".join(rows) + """
+"""
+            + "\n".join(rows)
+            + """
 
 What each piece is: `bound` restricts the cheapest model's share to what can still meet the
 quality target (a valid bound for every k); `seeds` start at the quality-boundary routings
@@ -434,7 +527,8 @@ quality target (a valid bound for every k); `seeds` start at the quality-boundar
 model's most cost-efficient GPU pool sustains; `transform` reports log latency to Ax and an
 inner problem without plan as a penalty instead of a failed trial (a failed trial carries no
 data, and the GP re-proposed the same points).
-""")
+"""
+        )
     s = res.get("stopping")
     if s:
         rows = []
@@ -443,8 +537,13 @@ data, and the GP re-proposed the same points).
             for thr in s["thresholds"]:
                 v = row.get(f"ehvi<{thr}")
                 cells.append("never" if v is None else f"{v['trials']} / {v['s']:.0f} s / {v['gap_to_paper_pct']:+.2f} %")
-            rows.append(f"| {json.dumps(row['variant'])} | {row['paper_stop_trials']} / {row['paper_stop_s']:.0f} s ({row['stop']}) | " + " | ".join(cells) + " |")
-        parts.append("""### Stopping rules (ten three-model variants)
+            rows.append(
+                f"| {json.dumps(row['variant'])} | {row['paper_stop_trials']} / {row['paper_stop_s']:.0f} s ({row['stop']}) | "
+                + " | ".join(cells)
+                + " |"
+            )
+        parts.append(
+            """### Stopping rules (ten three-model variants)
 
 The paper's rule stops when the best plan is unchanged for 20 trials; the cheaper rule
 (`ehvi_stop`) stops before a batch whose expected hypervolume improvement (Ax's optimised
@@ -453,13 +552,25 @@ the EHVI columns say where that rule would have stopped in the same run: trials 
 its best plan's gap to the paper rule's final best. A trial cap never replaces the rule
 silently: the stop reason says which fired.
 
-| variant | paper rule: trials / time | """ + " | ".join(f"EHVI < {t}" for t in s["thresholds"]) + """ |
-|---|---|""" + "---|" * len(s["thresholds"]) + "\n" + "\n".join(rows) + "\n")
+| variant | paper rule: trials / time | """
+            + " | ".join(f"EHVI < {t}" for t in s["thresholds"])
+            + """ |
+|---|---|"""
+            + "---|" * len(s["thresholds"])
+            + "\n"
+            + "\n".join(rows)
+            + "\n"
+        )
     missing = [name for name in ("ablation", "stopping") if name not in res]
     if missing:
-        parts.append("### Not yet measured\n\n" + "\n".join(
-            f"- `{name}`: implemented, not run on the reference machine yet: `python scripts/bench_planner.py --part {name}`"
-            for name in missing) + "\n")
+        parts.append(
+            "### Not yet measured\n\n"
+            + "\n".join(
+                f"- `{name}`: implemented, not run on the reference machine yet: `python scripts/bench_planner.py --part {name}`"
+                for name in missing
+            )
+            + "\n"
+        )
     update_section("planner", "\n".join(parts))
 
 

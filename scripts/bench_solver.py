@@ -38,8 +38,9 @@ def large_problem(cat, objective):
     prices.setdefault("A10G", 1.0)
     prices.setdefault("T4", 0.5)
     prices.setdefault("H100-PCIe", 2.39)
-    db = build_perfdb([cat.model(m) for m in models], [cat.gpu(g) for g in gpus], get_workload("gsm8k"),
-                      max_gpus_per_replica={g: 16 for g in gpus})
+    db = build_perfdb(
+        [cat.model(m) for m in models], [cat.gpu(g) for g in gpus], get_workload("gsm8k"), max_gpus_per_replica={g: 16 for g in gpus}
+    )
     # 12 pools: every type, plus H100-SXM again from the hyperscaler price list
     pools = {g: (g, prices[g]) for g in gpus}
     pools["H100-SXM@aws"] = ("H100-SXM", 6.88)
@@ -51,12 +52,27 @@ def large_problem(cat, objective):
         for pool, (g, price) in pools.items():
             for c in db.for_model(m):
                 if c.config.gpu == g:
-                    opts.append(ConfigOption(key=f"{c.config.key}#{pool}", model=m, gpu=pool, tp=c.config.tp, pp=c.config.pp,
-                                             usd_per_hour=price * c.config.num_gpus, rates_rps=c.rates_rps, p95_s=c.p95_s))
+                    opts.append(
+                        ConfigOption(
+                            key=f"{c.config.key}#{pool}",
+                            model=m,
+                            gpu=pool,
+                            tp=c.config.tp,
+                            pp=c.config.pp,
+                            usd_per_hour=price * c.config.num_gpus,
+                            rates_rps=c.rates_rps,
+                            p95_s=c.p95_s,
+                        )
+                    )
         demands.append(ModelDemand(model=m, load_rps=loads[m], options=tuple(opts)))
-    return DeploymentProblem(demands=tuple(demands), availability=avail, gpus_per_node={p: 8 for p in pools},
-                             budget_usd_per_hour=2000.0 if objective == "latency" else None, objective=objective,
-                             latency_slo_s=15.0), sum(len(d.options) for d in demands)
+    return DeploymentProblem(
+        demands=tuple(demands),
+        availability=avail,
+        gpus_per_node={p: 8 for p in pools},
+        budget_usd_per_hour=2000.0 if objective == "latency" else None,
+        objective=objective,
+        latency_slo_s=15.0,
+    ), sum(len(d.options) for d in demands)
 
 
 def timed(problem, solver, runs):
@@ -93,14 +109,27 @@ def main() -> int:
     p_cost = attrs.evolve(planner.problem(shares, objective="cost"), latency_slo_s=sc.latency_slo_s)
     for name, prob in (("default cost", p_cost), ("default latency", p_lat)):
         r, first, times = timed(prob, solver, args.runs)
-        out[name] = {"status": r.status, "solves": r.solves, "first_s": first, "runs_s": times, "median_s": statistics.median(times),
-                     "configs": sum(len(d.options) for d in prob.demands)}
+        out[name] = {
+            "status": r.status,
+            "solves": r.solves,
+            "first_s": first,
+            "runs_s": times,
+            "median_s": statistics.median(times),
+            "configs": sum(len(d.options) for d in prob.demands),
+        }
     for objective in ("cost", "latency"):
         prob, n = large_problem(cat, objective)
         r, first, times = timed(prob, solver, args.runs)
-        out[f"12 pools x 4 models x 1000 GPUs {objective}"] = {"status": r.status, "solves": r.solves, "first_s": first, "runs_s": times,
-                                                               "median_s": statistics.median(times), "configs": n,
-                                                               "cost": r.cost_usd_per_hour, "bound_s": r.latency_bound_s}
+        out[f"12 pools x 4 models x 1000 GPUs {objective}"] = {
+            "status": r.status,
+            "solves": r.solves,
+            "first_s": first,
+            "runs_s": times,
+            "median_s": statistics.median(times),
+            "configs": n,
+            "cost": r.cost_usd_per_hour,
+            "bound_s": r.latency_bound_s,
+        }
     # rebuild-per-solve vs persistent
     fresh = []
     for _ in range(args.runs):
@@ -117,14 +146,25 @@ def main() -> int:
     out["one MILP persistent"] = {"median_s": statistics.median(persist)}
     (ROOT / "results").mkdir(exist_ok=True)
     (ROOT / "results" / "solver.json").write_text(json.dumps(out, indent=1))
-    targets = {"default cost": "<= 50 ms", "default latency": "<= 200 ms", "12 pools x 4 models x 1000 GPUs cost": "<= 2 s",
-               "12 pools x 4 models x 1000 GPUs latency": "<= 2 s"}
+    targets = {
+        "default cost": "<= 50 ms",
+        "default latency": "<= 200 ms",
+        "12 pools x 4 models x 1000 GPUs cost": "<= 2 s",
+        "12 pools x 4 models x 1000 GPUs latency": "<= 2 s",
+    }
     rows = []
     for k, v in out.items():
         if "status" in v:
-            rows.append(f"| {k} | {v['configs']} | {v['solves']} | {v['median_s'] * 1e3:.1f} ms | {v['first_s'] * 1e3:.1f} ms | {targets.get(k, '')} | {v['status']} |")
-        print(f"{k:45s} median {v['median_s'] * 1e3:8.1f} ms" + (f"  (first {v['first_s'] * 1e3:.1f} ms, {v['solves']} MILPs, {v['status']})" if "status" in v else ""))
-    update_section("solver", f"""## Inner solver (`python scripts/bench_solver.py`)
+            rows.append(
+                f"| {k} | {v['configs']} | {v['solves']} | {v['median_s'] * 1e3:.1f} ms | {v['first_s'] * 1e3:.1f} ms | {targets.get(k, '')} | {v['status']} |"
+            )
+        print(
+            f"{k:45s} median {v['median_s'] * 1e3:8.1f} ms"
+            + (f"  (first {v['first_s'] * 1e3:.1f} ms, {v['solves']} MILPs, {v['status']})" if "status" in v else "")
+        )
+    update_section(
+        "solver",
+        f"""## Inner solver (`python scripts/bench_solver.py`)
 
 Pyomo + HiGHS (APPSI, persistent model, MIP gap 0). Latency mode counts every binary-search
 MILP; cheap necessary checks (some capacity at T, the LP cost bound under the budget) skip
@@ -135,10 +175,11 @@ persistent model (shown separately: the outer loop pays it once per problem stru
 |---|---:|---:|---:|---:|---|---|
 {chr(10).join(rows)}
 
-One cost-mode MILP of the default scenario: {out['one MILP rebuilt']['median_s'] * 1e3:.1f} ms rebuilt from scratch vs
-{out['one MILP persistent']['median_s'] * 1e3:.1f} ms re-solved on the persistent model with new capacities: persistence pays,
+One cost-mode MILP of the default scenario: {out["one MILP rebuilt"]["median_s"] * 1e3:.1f} ms rebuilt from scratch vs
+{out["one MILP persistent"]["median_s"] * 1e3:.1f} ms re-solved on the persistent model with new capacities: persistence pays,
 so the backend keeps one model per problem structure.
-""")
+""",
+    )
     return 0
 
 

@@ -52,8 +52,16 @@ GROUPS = (
 )
 # Synthetic accuracies (percent) for the generated quality file: ordered by model size only.
 # They are NOT published figures; the benchmark measures latency, not quality.
-SYNTHETIC_ACCURACY = {"Llama-3.1-8B": 80.0, "Qwen2.5-7B": 81.0, "Qwen3-8B": 83.0, "Mistral-7B": 72.0,
-                      "Mixtral-8x7B": 80.0, "Qwen3-32B": 89.0, "Llama-3.1-70B": 93.0, "Qwen2.5-72B": 93.0}
+SYNTHETIC_ACCURACY = {
+    "Llama-3.1-8B": 80.0,
+    "Qwen2.5-7B": 81.0,
+    "Qwen3-8B": 83.0,
+    "Mistral-7B": 72.0,
+    "Mixtral-8x7B": 80.0,
+    "Qwen3-32B": 89.0,
+    "Llama-3.1-70B": 93.0,
+    "Qwen2.5-72B": 93.0,
+}
 TOLERANCE = 0.05
 """A plan fails the benchmark when a fresh run's P95 exceeds its promise by more than 5 %."""
 
@@ -79,8 +87,10 @@ def max_rate(planner, shares, scale_hi: float = 1e4) -> float:
     rate0 = planner.scenario.arrival_rate_per_s
 
     def ok(rate: float) -> bool:
-        demands = tuple(ModelDemand(model=d.model, load_rps=d.load_rps * rate / rate0, options=d.options,
-                                    budget_usd_per_hour=d.budget_usd_per_hour) for d in base.demands)
+        demands = tuple(
+            ModelDemand(model=d.model, load_rps=d.load_rps * rate / rate0, options=d.options, budget_usd_per_hour=d.budget_usd_per_hour)
+            for d in base.demands
+        )
         return solve_problem(attrs.evolve(base, demands=demands), planner.solver).ok
 
     lo, hi = 0.0, 1.0
@@ -94,9 +104,18 @@ def max_rate(planner, shares, scale_hi: float = 1e4) -> float:
 
 def scenario_dict(index: int, mix: str, models, workload: str, qfile: pathlib.Path, objective: str, metric: str) -> dict:
     return {
-        "name": f"sound-{index:03d}", "gpus": dict(MIXES[mix]), "price_set": "runpod", "models": list(models),
-        "workload": workload, "arrival_rate_per_s": 1.0, "quality": {"data": str(qfile), "router": "noisy", "auc": 0.8},
-        "objective": objective, "latency_metric": metric, "seed": index, "max_trials": 8, "stall_trials": 6,
+        "name": f"sound-{index:03d}",
+        "gpus": dict(MIXES[mix]),
+        "price_set": "runpod",
+        "models": list(models),
+        "workload": workload,
+        "arrival_rate_per_s": 1.0,
+        "quality": {"data": str(qfile), "router": "noisy", "auc": 0.8},
+        "objective": objective,
+        "latency_metric": metric,
+        "seed": index,
+        "max_trials": 8,
+        "stall_trials": 6,
     }
 
 
@@ -140,13 +159,15 @@ def main() -> int:
         if g not in shared:
             qfile = tmp / f"quality-{g}.csv"
             write_quality_csv(qfile, models, seed=args.seed + g)
-            probe = Scenario.from_dict({**scenario_dict(0, mix, models, workload, qfile, "cost", "per-model"),
-                                        "latency_slo_s": 30.0}, cat)
+            probe = Scenario.from_dict({**scenario_dict(0, mix, models, workload, qfile, "cost", "per-model"), "latency_slo_s": 30.0}, cat)
             t0 = time.perf_counter()
             pl0 = Planner(probe, cat)
             shared[g] = (qfile, pl0.perfdb, pl0.table, round(time.perf_counter() - t0, 2))
-            print(f"perf DB {mix} {'+'.join(models)} {workload}: {len(pl0.perfdb.curves)} configs, "
-                  f"{'cache' if pl0.perfdb.from_cache else 'built'} in {shared[g][3]} s", flush=True)
+            print(
+                f"perf DB {mix} {'+'.join(models)} {workload}: {len(pl0.perfdb.curves)} configs, "
+                f"{'cache' if pl0.perfdb.from_cache else 'built'} in {shared[g][3]} s",
+                flush=True,
+            )
         qfile, db, table, _ = shared[g]
         d = scenario_dict(idx, mix, models, workload, qfile, objective, metric)
         # A routing that meets the quality target: random shares; the target is their quality.
@@ -173,18 +194,39 @@ def main() -> int:
         try:
             plan = planner.plan(strategy="random", baselines=False)
         except InfeasibleError as exc:
-            skipped.append({"scenario": d["name"], "objective": objective, "load_fraction": load_frac,
-                            "reason": exc.one_line()[:300],
-                            "latency_refusal": "latency re-simulation" in exc.one_line()})
+            skipped.append(
+                {
+                    "scenario": d["name"],
+                    "objective": objective,
+                    "load_fraction": load_frac,
+                    "reason": exc.one_line()[:300],
+                    "latency_refusal": "latency re-simulation" in exc.one_line(),
+                }
+            )
             continue
         plan_s = time.perf_counter() - t0
-        counts = {dep.model: {gr.config: (planner.config_of(gr.config), gr.replicas) for gr in dep.groups} for dep in plan.deployments if dep.groups}
+        counts = {
+            dep.model: {gr.config: (planner.config_of(gr.config), gr.replicas) for gr in dep.groups}
+            for dep in plan.deployments
+            if dep.groups
+        }
         weights = {dep.model: {gr.config: gr.capacity_rps_at_bound for gr in dep.groups} for dep in plan.deployments if dep.groups}
         levels = {dep.model: dep.quantile_level for dep in plan.deployments}
         promise = Promise(bound_s=plan.p95_bound_s, latency_metric=plan.latency_metric, levels=levels)
         t0 = time.perf_counter()
-        fresh = resimulate(sc, cat, planner.workload, plan.shares, counts, weights, db.max_model_len, promise=promise,
-                           n_requests=args.requests, max_requests=args.requests, seed=1_000_003 + idx)
+        fresh = resimulate(
+            sc,
+            cat,
+            planner.workload,
+            plan.shares,
+            counts,
+            weights,
+            db.max_model_len,
+            promise=promise,
+            n_requests=args.requests,
+            max_requests=args.requests,
+            seed=1_000_003 + idx,
+        )
         fresh_s = time.perf_counter() - t0
         if plan.latency_metric == "system":
             measured = {"(all requests)": fresh.system["p95_s"]}
@@ -193,31 +235,66 @@ def main() -> int:
             measured = {m: v["p95_s"] for m, v in fresh.per_model.items()}
             at_verify = {dep.model: dep.simulated.p95_s for dep in plan.deployments if dep.simulated}
         ratio = max(v / plan.p95_bound_s for v in measured.values())
-        rows.append({
-            "scenario": d["name"], "mix": mix, "models": list(models), "workload": workload, "objective": objective,
-            "latency_metric": metric, "arrival_rate_per_s": d["arrival_rate_per_s"], "load_fraction_of_max": round(load_frac, 3),
-            "max_rate_rps": round(top, 4), "shares": [round(x, 4) for x in plan.shares], "bound_s": plan.p95_bound_s,
-            "cost_usd_per_hour": plan.cost_usd_per_hour, "derate_rounds": plan.stats.derate_rounds,
-            "p95_at_verification_s": at_verify, "p95_fresh_s": measured, "worst_ratio": ratio,
-            "fresh_requests": fresh.requests, "exceeds_5pct": ratio > 1 + TOLERANCE, "exceeds_bound": ratio > 1.0,
-            "plan_s": round(plan_s, 2), "fresh_resim_s": round(fresh_s, 2),
-        })
-        print(f"{d['name']} {objective:7s} {metric:9s} {mix:12s} load {load_frac:4.2f} of {top:7.2f} req/s: bound {plan.p95_bound_s:7.2f} s, "
-              f"fresh worst {ratio:5.3f} x bound, derate rounds {plan.stats.derate_rounds}, plan {plan_s:.1f} s", flush=True)
+        rows.append(
+            {
+                "scenario": d["name"],
+                "mix": mix,
+                "models": list(models),
+                "workload": workload,
+                "objective": objective,
+                "latency_metric": metric,
+                "arrival_rate_per_s": d["arrival_rate_per_s"],
+                "load_fraction_of_max": round(load_frac, 3),
+                "max_rate_rps": round(top, 4),
+                "shares": [round(x, 4) for x in plan.shares],
+                "bound_s": plan.p95_bound_s,
+                "cost_usd_per_hour": plan.cost_usd_per_hour,
+                "derate_rounds": plan.stats.derate_rounds,
+                "p95_at_verification_s": at_verify,
+                "p95_fresh_s": measured,
+                "worst_ratio": ratio,
+                "fresh_requests": fresh.requests,
+                "exceeds_5pct": ratio > 1 + TOLERANCE,
+                "exceeds_bound": ratio > 1.0,
+                "plan_s": round(plan_s, 2),
+                "fresh_resim_s": round(fresh_s, 2),
+            }
+        )
+        print(
+            f"{d['name']} {objective:7s} {metric:9s} {mix:12s} load {load_frac:4.2f} of {top:7.2f} req/s: bound {plan.p95_bound_s:7.2f} s, "
+            f"fresh worst {ratio:5.3f} x bound, derate rounds {plan.stats.derate_rounds}, plan {plan_s:.1f} s",
+            flush=True,
+        )
     wall = time.perf_counter() - t_all
     ratios = np.array([r["worst_ratio"] for r in rows]) if rows else np.array([math.nan])
     summary = {
-        "scenarios_planned": len(rows), "attempts": attempts, "infeasible_or_refused": len(skipped),
+        "scenarios_planned": len(rows),
+        "attempts": attempts,
+        "infeasible_or_refused": len(skipped),
         "refused_by_latency_check": sum(1 for s in skipped if s.get("latency_refusal")),
-        "exceeding_5pct": int(sum(r["exceeds_5pct"] for r in rows)), "exceeding_bound": int(sum(r["exceeds_bound"] for r in rows)),
-        "worst_ratio": float(np.max(ratios)), "median_ratio": float(np.median(ratios)), "p90_ratio": float(np.quantile(ratios, 0.9)),
+        "exceeding_5pct": int(sum(r["exceeds_5pct"] for r in rows)),
+        "exceeding_bound": int(sum(r["exceeds_bound"] for r in rows)),
+        "worst_ratio": float(np.max(ratios)),
+        "median_ratio": float(np.median(ratios)),
+        "p90_ratio": float(np.quantile(ratios, 0.9)),
         "derated_plans": int(sum(r["derate_rounds"] > 0 for r in rows)),
         "by_objective": {o: int(sum(r["objective"] == o for r in rows)) for o in ("latency", "cost")},
         "by_metric": {m: int(sum(r["latency_metric"] == m for r in rows)) for m in ("per-model", "system")},
-        "requests_per_model": args.requests, "wall_s": round(wall, 1),
-        "perf_dbs": [{"mix": groups[g][0], "models": list(groups[g][1]), "workload": groups[g][2], "configs": len(v[1].curves),
-                      "build_or_load_s": v[3], "from_cache": v[1].from_cache} for g, v in sorted(shared.items())],
-        "machine": {"cores": os.cpu_count(), "python": platform.python_version()}, "quick": args.quick,
+        "requests_per_model": args.requests,
+        "wall_s": round(wall, 1),
+        "perf_dbs": [
+            {
+                "mix": groups[g][0],
+                "models": list(groups[g][1]),
+                "workload": groups[g][2],
+                "configs": len(v[1].curves),
+                "build_or_load_s": v[3],
+                "from_cache": v[1].from_cache,
+            }
+            for g, v in sorted(shared.items())
+        ],
+        "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
+        "quick": args.quick,
         "commit": commit,
     }
     out = {"summary": summary, "plans": rows, "skipped": skipped}
@@ -225,9 +302,11 @@ def main() -> int:
     (args.out / "results" / "soundness.json").write_text(json.dumps(out, indent=1, default=float))
     (args.out / "docs").mkdir(parents=True, exist_ok=True)
     (args.out / "docs" / "verification.md").write_text(render_doc(out))
-    print(f"\n{len(rows)} plans; {summary['exceeding_5pct']} exceed a promised P95 by > 5 % "
-          f"({summary['exceeding_bound']} exceed it at all); worst {summary['worst_ratio']:.3f} x bound; "
-          f"{summary['derated_plans']} plans derated; {len(skipped)} scenarios infeasible or refused; {wall:.0f} s")
+    print(
+        f"\n{len(rows)} plans; {summary['exceeding_5pct']} exceed a promised P95 by > 5 % "
+        f"({summary['exceeding_bound']} exceed it at all); worst {summary['worst_ratio']:.3f} x bound; "
+        f"{summary['derated_plans']} plans derated; {len(skipped)} scenarios infeasible or refused; {wall:.0f} s"
+    )
     return 0 if summary["exceeding_5pct"] == 0 else 1
 
 
@@ -235,7 +314,9 @@ def _commit() -> str | None:
     """The git commit the benchmark ran on (None outside a clone)."""
     try:
         r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True, timeout=10
+        )
     except OSError:
         return None
     if r.returncode != 0:
@@ -245,25 +326,39 @@ def _commit() -> str | None:
 
 def render_doc(res: dict) -> str:
     s = res["summary"]
-    dbs = "\n".join(f"| {d['mix']} | {', '.join(d['models'])} | {d['workload']} | {d['configs']} | {d['build_or_load_s']} |"
-                    for d in s["perf_dbs"])
+    dbs = "\n".join(
+        f"| {d['mix']} | {', '.join(d['models'])} | {d['workload']} | {d['configs']} | {d['build_or_load_s']} |" for d in s["perf_dbs"]
+    )
     worst = sorted(res["plans"], key=lambda r: -r["worst_ratio"])[:8]
     worst_rows = "\n".join(
         f"| {r['scenario']} | {r['objective']} | {r['latency_metric']} | {r['mix']} | {r['load_fraction_of_max']:.2f} | {r['bound_s']:.2f} | "
-        f"{max(r['p95_fresh_s'].values()):.2f} | {r['worst_ratio']:.3f} | {r['derate_rounds']} |" for r in worst)
+        f"{max(r['p95_fresh_s'].values()):.2f} | {r['worst_ratio']:.3f} | {r['derate_rounds']} |"
+        for r in worst
+    )
     fails = [r for r in res["plans"] if r["exceeds_5pct"]]
-    fail_text = ("None: no returned plan exceeded a promised P95 by more than 5 % on the fresh run." if not fails else
-                 "\n".join(f"- {r['scenario']}: {r['worst_ratio']:.3f} x its bound {r['bound_s']:.2f} s "
-                           f"({r['objective']}, {r['latency_metric']}, {r['mix']}, load {r['load_fraction_of_max']:.2f} of max)" for r in fails))
+    fail_text = (
+        "None: no returned plan exceeded a promised P95 by more than 5 % on the fresh run."
+        if not fails
+        else "\n".join(
+            f"- {r['scenario']}: {r['worst_ratio']:.3f} x its bound {r['bound_s']:.2f} s "
+            f"({r['objective']}, {r['latency_metric']}, {r['mix']}, load {r['load_fraction_of_max']:.2f} of max)"
+            for r in fails
+        )
+    )
     over = [r for r in res["plans"] if r["exceeds_bound"] and not r["exceeds_5pct"]]
     if over:
         fail_text += (
             "\n\nPlans above their bound by less than 5 % (the tolerance exists for these: the verification's "
             "estimate and the fresh run's are two samples of the same P95, each with a 95 % interval of about +-5 %):\n\n"
-            + "\n".join(f"- {r['scenario']}: bound {r['bound_s']:.2f} s; at verification "
-                         + ", ".join(f"{m} {v:.2f} s" for m, v in r["p95_at_verification_s"].items())
-                         + "; fresh run " + ", ".join(f"{m} {v:.2f} s" for m, v in r["p95_fresh_s"].items())
-                         + f" ({r['worst_ratio']:.3f} x bound)" for r in over))
+            + "\n".join(
+                f"- {r['scenario']}: bound {r['bound_s']:.2f} s; at verification "
+                + ", ".join(f"{m} {v:.2f} s" for m, v in r["p95_at_verification_s"].items())
+                + "; fresh run "
+                + ", ".join(f"{m} {v:.2f} s" for m, v in r["p95_fresh_s"].items())
+                + f" ({r['worst_ratio']:.3f} x bound)"
+                for r in over
+            )
+        )
     refused = [x for x in res["skipped"] if x.get("latency_refusal")]
     quick = " (a `--quick` smoke run: too small to support the claim below)" if s["quick"] else ""
     commit = f" on commit `{s['commit']}`" if s.get("commit") else ""
@@ -303,8 +398,8 @@ capacity at T, read from upper confidence envelopes). Before a plan is returned,
 
 ## The benchmark
 
-{s['scenarios_planned']} random scenarios were planned ({s['by_objective']['latency']} latency objective,
-{s['by_objective']['cost']} cost objective; {s['by_metric']['system']} with the pooled `system` metric), drawn
+{s["scenarios_planned"]} random scenarios were planned ({s["by_objective"]["latency"]} latency objective,
+{s["by_objective"]["cost"]} cost objective; {s["by_metric"]["system"]} with the pooled `system` metric), drawn
 over the GPU mixes, model sets and workloads below. Each draws a random routing, sets
 `quality_min` just below that routing's quality, draws the SLO (cost objective: 1.5-8 x
 the slowest model's best zero-load P95) or the budget (latency objective: 30-100 % of the
@@ -312,7 +407,7 @@ whole mix's hourly price), finds by bisection the largest arrival rate the GPUs 
 at that routing, and plans at a uniformly drawn 10-100 % of it: loads spread up to
 saturation. The planner runs its `random` outer strategy (8 trials; the outer search does
 not change what the check measures) with verification on. Every returned plan is then
-re-simulated with {s['requests_per_model']:,} requests per model on a seed the planner never
+re-simulated with {s["requests_per_model"]:,} requests per model on a seed the planner never
 used, and its worst per-model (or pooled) P95 is compared with its bound.
 
 | GPU mix | models | workload | configs | perf DB build or load (s) |
@@ -321,14 +416,14 @@ used, and its worst per-model (or pooled) P95 is compared with its bound.
 
 ## Results
 
-- Plans whose fresh-run P95 exceeds the promise by more than 5 %: **{s['exceeding_5pct']} of {s['scenarios_planned']}**
-  (exceeding it at all: {s['exceeding_bound']}).
-- Fresh-run P95 / bound: median {s['median_ratio']:.3f}, 90th percentile {s['p90_ratio']:.3f}, worst {s['worst_ratio']:.3f}.
-- Plans the verification derated before returning: {s['derated_plans']}.
-- Scenarios with no returned plan: {s['infeasible_or_refused']} of {s['attempts']} drawn
-  ({s['refused_by_latency_check']} refused because the plan still failed its latency re-simulation after derating,
+- Plans whose fresh-run P95 exceeds the promise by more than 5 %: **{s["exceeding_5pct"]} of {s["scenarios_planned"]}**
+  (exceeding it at all: {s["exceeding_bound"]}).
+- Fresh-run P95 / bound: median {s["median_ratio"]:.3f}, 90th percentile {s["p90_ratio"]:.3f}, worst {s["worst_ratio"]:.3f}.
+- Plans the verification derated before returning: {s["derated_plans"]}.
+- Scenarios with no returned plan: {s["infeasible_or_refused"]} of {s["attempts"]} drawn
+  ({s["refused_by_latency_check"]} refused because the plan still failed its latency re-simulation after derating,
   the rest infeasible for the drawn target).
-- Wall time {s['wall_s']} s on {s['machine']['cores']} cores (shared with other jobs when measured:
+- Wall time {s["wall_s"]} s on {s["machine"]["cores"]} cores (shared with other jobs when measured:
   an upper bound of the quiet-machine figure).
 
 Worst plans:

@@ -33,11 +33,18 @@ def measure(reqs: list[str]) -> dict:
         py = venv / "bin" / "python"
         base = _size_mb(venv)
         t0 = time.perf_counter()
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-cache-dir", *reqs], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [str(py), "-m", "pip", "install", "-q", "--no-cache-dir", *reqs],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         secs = time.perf_counter() - t0
-        n = len(subprocess.run([str(py), "-m", "pip", "list", "--format=freeze"], check=True, capture_output=True,
-                               text=True).stdout.splitlines())
+        n = len(
+            subprocess.run(
+                [str(py), "-m", "pip", "list", "--format=freeze"], check=True, capture_output=True, text=True
+            ).stdout.splitlines()
+        )
         return {"requirements": reqs, "install_s": round(secs, 1), "added_mb": round(_size_mb(venv) - base, 1), "packages": n}
 
 
@@ -45,9 +52,13 @@ def main() -> None:
     extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["artifacts-test"]
     rows = [measure([r]) for r in extra]
     rows.append(measure(list(extra)))
-    out = {"date": time.strftime("%Y-%m-%d"), "python": platform.python_version(), "machine": f"{platform.machine()}, "
-           f"{shutil.os.cpu_count()} cores (shared with other jobs while measured: wall times are upper bounds)",
-           "runs": rows}
+    out = {
+        "date": time.strftime("%Y-%m-%d"),
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()}, "
+        f"{shutil.os.cpu_count()} cores (shared with other jobs while measured: wall times are upper bounds)",
+        "runs": rows,
+    }
     path = ROOT / "results" / "test_extras.json"
     path.write_text(json.dumps(out, indent=2) + "\n")
     for r in rows:

@@ -103,8 +103,9 @@ def _grid(fn, grids):
     return arg, best
 
 
-def fit_system(data_root: pathlib.Path, system: str, peak_tflops: float, fp8_tflops: float | None, hbm: float, link: float,
-               engine: str = "vllm") -> dict:
+def fit_system(
+    data_root: pathlib.Path, system: str, peak_tflops: float, fp8_tflops: float | None, hbm: float, link: float, engine: str = "vllm"
+) -> dict:
     import pyarrow.parquet as pq
 
     P, BW, LINK = peak_tflops * 1e12, hbm * 1e9, link * 1e9
@@ -129,12 +130,17 @@ def fit_system(data_root: pathlib.Path, system: str, peak_tflops: float, fp8_tfl
         t = t * 1e-3
         flops, byts = 2 * m * n * k, n * k + 2 * m * (n + k)
         P8 = fp8_tflops * 1e12
-        (ec8, em8, t08), err8 = _grid(lambda a, b, c: _mal(np.maximum(flops / (P8 * a), byts / (BW * b)) + c, t), (np.linspace(0.1, 1.0, 46), eff, t0s))
+        (ec8, em8, t08), err8 = _grid(
+            lambda a, b, c: _mal(np.maximum(flops / (P8 * a), byts / (BW * b)) + c, t), (np.linspace(0.1, 1.0, 46), eff, t0s)
+        )
         out.update(fp8_gemm_compute_efficiency=ec8, fp8_gemm_memory_efficiency=em8, fp8_gemm_overhead_us=t08 * 1e6, fp8_gemm_mal=err8)
     else:
         out.update(fp8_gemm_compute_efficiency=None, fp8_gemm_memory_efficiency=None, fp8_gemm_overhead_us=None, fp8_gemm_mal=float("nan"))
 
-    for dtype, key, peak_f, wbytes in (("bfloat16", "gemm_efficiency_by_log2_m", P, 2.0), ("fp8", "fp8_gemm_efficiency_by_log2_m", (fp8_tflops or 0) * 1e12, 1.0)):
+    for dtype, key, peak_f, wbytes in (
+        ("bfloat16", "gemm_efficiency_by_log2_m", P, 2.0),
+        ("fp8", "fp8_gemm_efficiency_by_log2_m", (fp8_tflops or 0) * 1e12, 1.0),
+    ):
         out[key] = _m_curve(g_all, dtype, peak_f, BW, wbytes) if peak_f else None
 
     adir = _newest(base / "attention" / engine)
@@ -161,12 +167,11 @@ def fit_system(data_root: pathlib.Path, system: str, peak_tflops: float, fp8_tfl
     ng, size, t = (c[x].to_numpy(float) for x in ("num_gpus", "message_size", "latency"))
     t, byts = t * 1e-3, size * 2.0
     lats = np.array([3, 5, 8, 10, 15, 20, 30, 50]) * 1e-6
-    (ear, _, lat), err = _grid(
-        lambda x, _y, lat_s: _mal(lat_s + 2 * (ng - 1) / ng * byts / (LINK * x), t), (eff, [1.0], lats)
-    )
+    (ear, _, lat), err = _grid(lambda x, _y, lat_s: _mal(lat_s + 2 * (ng - 1) / ng * byts / (LINK * x), t), (eff, [1.0], lats))
     out.update(allreduce_bandwidth_efficiency=ear, allreduce_latency_us=lat * 1e6, allreduce_mal=err)
-    out["tables"] = (f"{system}: gemm/{engine}/{_newest(base / 'gemm' / engine).name}, attention/{engine}/{adir.name}, "
-                     f"comm/vllm/{_newest(cdir).name}")
+    out["tables"] = (
+        f"{system}: gemm/{engine}/{_newest(base / 'gemm' / engine).name}, attention/{engine}/{adir.name}, comm/vllm/{_newest(cdir).name}"
+    )
     return out
 
 
@@ -177,17 +182,30 @@ ENGINE_GPUS = ("H100-SXM", "H200")
 # GEMM constants only: the one-parameter decode-attention fit is poor on the other engines'
 # tables (median |log error| 0.30-0.35 against vLLM's 0.19), so attention stays vLLM's.
 ENGINE_FIELDS = (
-    "gemm_compute_efficiency", "gemm_memory_efficiency", "gemm_overhead_us",
-    "fp8_gemm_compute_efficiency", "fp8_gemm_memory_efficiency", "fp8_gemm_overhead_us",
-    "gemm_efficiency_by_log2_m", "fp8_gemm_efficiency_by_log2_m",
+    "gemm_compute_efficiency",
+    "gemm_memory_efficiency",
+    "gemm_overhead_us",
+    "fp8_gemm_compute_efficiency",
+    "fp8_gemm_memory_efficiency",
+    "fp8_gemm_overhead_us",
+    "gemm_efficiency_by_log2_m",
+    "fp8_gemm_efficiency_by_log2_m",
 )
 
 FIELDS = (
-    "gemm_compute_efficiency", "gemm_memory_efficiency", "gemm_overhead_us",
-    "attention_compute_efficiency", "attention_memory_efficiency", "attention_overhead_us",
-    "allreduce_latency_us", "allreduce_bandwidth_efficiency",
-    "fp8_gemm_compute_efficiency", "fp8_gemm_memory_efficiency", "fp8_gemm_overhead_us",
-    "gemm_efficiency_by_log2_m", "fp8_gemm_efficiency_by_log2_m",
+    "gemm_compute_efficiency",
+    "gemm_memory_efficiency",
+    "gemm_overhead_us",
+    "attention_compute_efficiency",
+    "attention_memory_efficiency",
+    "attention_overhead_us",
+    "allreduce_latency_us",
+    "allreduce_bandwidth_efficiency",
+    "fp8_gemm_compute_efficiency",
+    "fp8_gemm_memory_efficiency",
+    "fp8_gemm_overhead_us",
+    "gemm_efficiency_by_log2_m",
+    "fp8_gemm_efficiency_by_log2_m",
 )
 
 
@@ -220,22 +238,31 @@ def render(fits: dict[str, dict], today: str, engine_fits: dict | None = None) -
         "MEASURED = {",
     ]
     for name, f in fits.items():
-        lines.append(f"    # {f['tables']}; fit errors: gemm {f['gemm_mal']:.3f}, context attention "
-                     f"{f['ctx_attn_mal']:.3f}, generation attention {f['gen_attn_mal']:.3f}, all-reduce {f['allreduce_mal']:.3f}, "
-                     f"fp8 gemm {f['fp8_gemm_mal']:.3f}")
+        lines.append(
+            f"    # {f['tables']}; fit errors: gemm {f['gemm_mal']:.3f}, context attention "
+            f"{f['ctx_attn_mal']:.3f}, generation attention {f['gen_attn_mal']:.3f}, all-reduce {f['allreduce_mal']:.3f}, "
+            f"fp8 gemm {f['fp8_gemm_mal']:.3f}"
+        )
         body = ", ".join(f"{k}={_fmt(f[k])}" for k in FIELDS)
         lines.append(f'    "{name}": dict({body}),')
-    lines += ["}", "", "# Per-engine kernel constants (the engine's own aiconfigurator tables), applied by",
-              "# Calibration.for_engine() when a replica's engine profile runs those kernels.", "ENGINE_KERNELS = {"]
+    lines += [
+        "}",
+        "",
+        "# Per-engine kernel constants (the engine's own aiconfigurator tables), applied by",
+        "# Calibration.for_engine() when a replica's engine profile runs those kernels.",
+        "ENGINE_KERNELS = {",
+    ]
     for (name, eng), f in sorted((engine_fits or {}).items()):
-        lines.append(f"    # {f['tables']}; fit errors: gemm {f['gemm_mal']:.3f}, context attention {f['ctx_attn_mal']:.3f}, "
-                     f"generation attention {f['gen_attn_mal']:.3f}, fp8 gemm {f['fp8_gemm_mal']:.3f}")
+        lines.append(
+            f"    # {f['tables']}; fit errors: gemm {f['gemm_mal']:.3f}, context attention {f['ctx_attn_mal']:.3f}, "
+            f"generation attention {f['gen_attn_mal']:.3f}, fp8 gemm {f['fp8_gemm_mal']:.3f}"
+        )
         body = ", ".join(f"({k!r}, {_fmt(f[k])})" for k in ENGINE_FIELDS)
         lines.append(f'    ("{name}", "{eng}"): ({body}),')
     lines += ["}", "", "# spec-only GPU -> (borrow compute/memory from, borrow all-reduce from)", f"BORROW = {BORROW!r}", ""]
     lines += [
-        "_ARCH_FALLBACK = {\"hopper\": \"H100-SXM\", \"ampere\": \"A100-80GB-SXM\", \"ada\": \"L40S\",",
-        "                  \"blackwell\": \"RTX-PRO-6000\", \"turing\": \"A100-80GB-SXM\"}",
+        '_ARCH_FALLBACK = {"hopper": "H100-SXM", "ampere": "A100-80GB-SXM", "ada": "L40S",',
+        '                  "blackwell": "RTX-PRO-6000", "turing": "A100-80GB-SXM"}',
         "",
         "",
         "def calibration_for(name: str, architecture: str) -> Calibration:",
@@ -243,14 +270,14 @@ def render(fits: dict[str, dict], today: str, engine_fits: dict | None = None) -
         "    engines = tuple((eng, pairs) for (gpu, eng), pairs in sorted(ENGINE_KERNELS.items()) if gpu == name)",
         "    if name in MEASURED:",
         "        return Calibration(measured=True, source=_SOURCE, source_date=_DATE, engine_kernels=engines, **MEASURED[name])",
-        "    compute_from, link_from = BORROW.get(name, (_ARCH_FALLBACK.get(architecture, \"H100-SXM\"), \"L40S\"))",
+        '    compute_from, link_from = BORROW.get(name, (_ARCH_FALLBACK.get(architecture, "H100-SXM"), "L40S"))',
         "    values = dict(MEASURED[compute_from])",
-        "    for key in (\"allreduce_latency_us\", \"allreduce_bandwidth_efficiency\"):",
+        '    for key in ("allreduce_latency_us", "allreduce_bandwidth_efficiency"):',
         "        values[key] = MEASURED[link_from][key]",
         "    return Calibration(",
         "        measured=False,",
-        "        source=f\"spec-only: efficiencies borrowed from {compute_from} (compute/memory) and {link_from} \"",
-        "        f\"(all-reduce); {_SOURCE}\",",
+        '        source=f"spec-only: efficiencies borrowed from {compute_from} (compute/memory) and {link_from} "',
+        '        f"(all-reduce); {_SOURCE}",',
         "        source_date=_DATE,",
         "        **values,",
         "    )",
@@ -278,11 +305,13 @@ def main() -> int:
                 if (data_root / system / "gemm" / eng).is_dir() and (data_root / system / "attention" / eng).is_dir():
                     engine_fits[(name, eng)] = fit_system(data_root, system, peak, peak8, hbm, link, engine=eng)
         f = fits[name]
-        print(f"{name:14s} gemm e_c={f['gemm_compute_efficiency']:.2f} e_m={f['gemm_memory_efficiency']:.2f} "
-              f"t0={f['gemm_overhead_us']:.0f}us (err {f['gemm_mal']:.3f}) | ctx-attn {f['attention_compute_efficiency']:.2f} "
-              f"(err {f['ctx_attn_mal']:.3f}) | gen-attn {f['attention_memory_efficiency']:.2f} (err {f['gen_attn_mal']:.3f}) "
-              f"| allreduce {f['allreduce_bandwidth_efficiency']:.2f} {f['allreduce_latency_us']:.0f}us (err {f['allreduce_mal']:.3f}) "
-              f"| fp8 gemm {f['fp8_gemm_compute_efficiency']} {f['fp8_gemm_memory_efficiency']} (err {f['fp8_gemm_mal']:.3f})")
+        print(
+            f"{name:14s} gemm e_c={f['gemm_compute_efficiency']:.2f} e_m={f['gemm_memory_efficiency']:.2f} "
+            f"t0={f['gemm_overhead_us']:.0f}us (err {f['gemm_mal']:.3f}) | ctx-attn {f['attention_compute_efficiency']:.2f} "
+            f"(err {f['ctx_attn_mal']:.3f}) | gen-attn {f['attention_memory_efficiency']:.2f} (err {f['gen_attn_mal']:.3f}) "
+            f"| allreduce {f['allreduce_bandwidth_efficiency']:.2f} {f['allreduce_latency_us']:.0f}us (err {f['allreduce_mal']:.3f}) "
+            f"| fp8 gemm {f['fp8_gemm_compute_efficiency']} {f['fp8_gemm_memory_efficiency']} (err {f['fp8_gemm_mal']:.3f})"
+        )
     old_date = None
     if OUT.exists():
         for line in OUT.read_text().splitlines():

@@ -50,9 +50,16 @@ def scenario(cat, workload, quality_min, *, objective="latency", slo=None, gpus=
     from boute.engine import default_scenario
 
     base = default_scenario(cat)
-    return base.with_overrides(cat, workload=workload, quality_min=quality_min, objective=objective, latency_slo_s=slo,
-                               budget_usd_per_hour=budget if objective == "latency" else None, gpus=gpus or base.gpus,
-                               **(extra or {}))
+    return base.with_overrides(
+        cat,
+        workload=workload,
+        quality_min=quality_min,
+        objective=objective,
+        latency_slo_s=slo,
+        budget_usd_per_hour=budget if objective == "latency" else None,
+        gpus=gpus or base.gpus,
+        **(extra or {}),
+    )
 
 
 def solve_all(planner, verify=True):
@@ -75,8 +82,11 @@ def table3(cat, tiny):
     for wl, q, slo in cases:
         sc = scenario(cat, wl, q, objective="cost", slo=slo, gpus={g: 64 for g in GPUS4})
         res = solve_all(Planner(sc, cat), verify=not tiny)
-        rows[f"{wl} ({q}, {slo} s)"] = {"ours": {k: v.get("cost_usd_per_hour") if v.get("feasible") else None for k, v in res.items()},
-                                        "paper": PAPER_T3[(wl, q, slo)], "detail": res}
+        rows[f"{wl} ({q}, {slo} s)"] = {
+            "ours": {k: v.get("cost_usd_per_hour") if v.get("feasible") else None for k, v in res.items()},
+            "paper": PAPER_T3[(wl, q, slo)],
+            "detail": res,
+        }
         print(f"table 3 {wl} q={q} slo={slo}: " + ", ".join(f"{k} {_usd(rows[f'{wl} ({q}, {slo} s)']['ours'][k])}" for k in SYSTEMS))
     return rows
 
@@ -85,7 +95,9 @@ def latency_at_budget(cat, tiny):
     from boute.engine import Planner
 
     out = {}
-    cases = [("gsm8k", 89)] if tiny else [("gsm8k", 87), ("gsm8k", 89), ("gsm8k", 91), ("mt-bench", 8.1), ("mt-bench", 8.3), ("mt-bench", 8.5)]
+    cases = (
+        [("gsm8k", 89)] if tiny else [("gsm8k", 87), ("gsm8k", 89), ("gsm8k", 91), ("mt-bench", 8.1), ("mt-bench", 8.3), ("mt-bench", 8.5)]
+    )
     for wl, q in cases:
         sc = scenario(cat, wl, q)
         planner = Planner(sc, cat)
@@ -96,14 +108,24 @@ def latency_at_budget(cat, tiny):
             plan = planner.assemble(loop.trials[loop.best_index].payload)
         out[f"{wl} {q}"] = {"systems": res, "table1": _table1(plan) if plan else None}
         b = res["boute"]
-        print(f"$30/h {wl} q={q}: boute bound {b.get('p95_bound_s', math.nan):.2f} s, sim {b.get('simulated', {}).get('p95_s', math.nan):.2f} s")
+        print(
+            f"$30/h {wl} q={q}: boute bound {b.get('p95_bound_s', math.nan):.2f} s, sim {b.get('simulated', {}).get('p95_s', math.nan):.2f} s"
+        )
     return out
 
 
 def _table1(plan):
-    return [{"model": d.model, "load_share": d.load_share, "budget_usd": d.budget_usd_per_hour,
-             "budget_share": d.budget_usd_per_hour / plan.cost_usd_per_hour, "allocation": d.allocation(),
-             "configs": [f"{g.gpu} TP{g.tp} PP{g.pp} x{g.replicas}" for g in d.groups]} for d in plan.deployments]
+    return [
+        {
+            "model": d.model,
+            "load_share": d.load_share,
+            "budget_usd": d.budget_usd_per_hour,
+            "budget_share": d.budget_usd_per_hour / plan.cost_usd_per_hour,
+            "allocation": d.allocation(),
+            "configs": [f"{g.gpu} TP{g.tp} PP{g.pp} x{g.replicas}" for g in d.groups],
+        }
+        for d in plan.deployments
+    ]
 
 
 # Table 2's scales: 3 to 6 GPU types of 8 GPUs each (the paper's GPU types, then L40S and A100).
@@ -129,8 +151,13 @@ def table2(cat, tiny):
     out = []
     trials = 8 if tiny else 40
     for label, gpus in scales[:1] if tiny else scales:
-        sc = scenario(cat, "gsm8k", 89, gpus=gpus, extra={"price_overrides": {g: p for g, p in extra_prices.items() if g in gpus},
-                                                           "max_trials": trials})
+        sc = scenario(
+            cat,
+            "gsm8k",
+            89,
+            gpus=gpus,
+            extra={"price_overrides": {g: p for g, p in extra_prices.items() if g in gpus}, "max_trials": trials},
+        )
         with tempfile.TemporaryDirectory() as d:
             old = os.environ.get("BOUTE_CACHE_DIR")
             os.environ["BOUTE_CACHE_DIR"] = d
@@ -149,8 +176,12 @@ def table2(cat, tiny):
             loop, _ = planner.optimize(strategy="bo", structure=struct)
             total = time.perf_counter() - t0
             best = loop.trials[loop.best_index]
-            row[name] = {"trials": len(loop.trials), "best_at": loop.best_at_trial, "stop_s": total,
-                         "gap_pct": (best.objective / opt - 1) * 100}
+            row[name] = {
+                "trials": len(loop.trials),
+                "best_at": loop.best_at_trial,
+                "stop_s": total,
+                "gap_pct": (best.objective / opt - 1) * 100,
+            }
         out.append(row)
         print(f"table 2 {label}: {row}")
     beyond = None
@@ -158,9 +189,15 @@ def table2(cat, tiny):
         models = ("Llama-3.1-8B", "Qwen3-8B", "Qwen3-32B", "Llama-3.1-70B")
         gpus = {g: n for g, n in zip(cat.gpus, (91, 91, 91, 91, 91, 91, 91, 91, 91, 91, 90))}
         sc = scenario(cat, "gsm8k", 90).with_overrides(
-            cat, models=list(models), gpus=gpus, price_set="aws",
+            cat,
+            models=list(models),
+            gpus=gpus,
+            price_set="aws",
             price_overrides={"H100-PCIe": 2.39, "RTX-PRO-6000": 1.79, "RTX-5090": 0.89, "RTX-4090": 0.69},
-            arrival_rate_per_s=100.0, budget_usd_per_hour=800.0, max_trials=40)
+            arrival_rate_per_s=100.0,
+            budget_usd_per_hour=800.0,
+            max_trials=40,
+        )
         # ILLUSTRATIVE accuracies for a timing test, not quality claims: the two Llama figures are
         # Meta's; the Qwen3 ones are placeholders between them.
         table = calibrated_gsm8k(models, (84.5, 88.0, 92.0, 95.1), seed=0)
@@ -178,10 +215,19 @@ def table2(cat, tiny):
         loop, _ = planner.optimize(strategy="bo")
         bo_s = time.perf_counter() - t0
         best = loop.trials[loop.best_index] if loop.best_index is not None else None
-        beyond = {"gpu_types": len(gpus), "gpus": sum(gpus.values()), "models": len(models), "configs": len(planner.perfdb.curves),
-                  "perfdb_s": db_s, "bo_s": bo_s, "trials": len(loop.trials), "best_at": loop.best_at_trial,
-                  "best_p95_bound_s": best.objective if best else None, "stop": loop.stop_reason,
-                  "inner_solves": int(sum(t.payload.result.solves for t in loop.trials))}
+        beyond = {
+            "gpu_types": len(gpus),
+            "gpus": sum(gpus.values()),
+            "models": len(models),
+            "configs": len(planner.perfdb.curves),
+            "perfdb_s": db_s,
+            "bo_s": bo_s,
+            "trials": len(loop.trials),
+            "best_at": loop.best_at_trial,
+            "best_p95_bound_s": best.objective if best else None,
+            "stop": loop.stop_reason,
+            "inner_solves": int(sum(t.payload.result.solves for t in loop.trials)),
+        }
         print(f"beyond: {beyond}")
     return out, beyond
 
@@ -220,11 +266,17 @@ def plot_latency(lat, path):
 
 def write_doc(res):
     t3 = res["table3"]
-    lines = ["| target | " + " | ".join(SYSTEMS) + " | paper: BOute / Stand-Alone-Homo / BOute-Homo |", "|---|" + "---:|" * (len(SYSTEMS) + 1)]
+    lines = [
+        "| target | " + " | ".join(SYSTEMS) + " | paper: BOute / Stand-Alone-Homo / BOute-Homo |",
+        "|---|" + "---:|" * (len(SYSTEMS) + 1),
+    ]
     for k, v in t3.items():
         p = v["paper"]
-        lines.append(f"| {k} | " + " | ".join(_usd(v["ours"][s]) for s in SYSTEMS)
-                     + f" | ${p['boute']:.2f} / ${p['Stand-Alone-Homo']:.2f} / ${p['BOute-Homo']:.2f} |")
+        lines.append(
+            f"| {k} | "
+            + " | ".join(_usd(v["ours"][s]) for s in SYSTEMS)
+            + f" | ${p['boute']:.2f} / ${p['Stand-Alone-Homo']:.2f} / ${p['BOute-Homo']:.2f} |"
+        )
     savings = []
     for k, v in t3.items():
         o = v["ours"]
@@ -236,8 +288,10 @@ def write_doc(res):
     t1 = ["| target | model | load share | budget share | GPUs | configs |", "|---|---|---:|---:|---|---|"]
     for k, v in res["latency"].items():
         for row in v["table1"] or []:
-            t1.append(f"| {k} | {row['model']} | {100 * row['load_share']:.1f} % | {100 * row['budget_share']:.0f} % (${row['budget_usd']:.2f}) | "
-                      f"{row['allocation']} | {', '.join(row['configs'])} |")
+            t1.append(
+                f"| {k} | {row['model']} | {100 * row['load_share']:.1f} % | {100 * row['budget_share']:.0f} % (${row['budget_usd']:.2f}) | "
+                f"{row['allocation']} | {', '.join(row['configs'])} |"
+            )
     lat = ["| target | " + " | ".join(f"{s} P95 bound / sim / mean" for s in SYSTEMS) + " |", "|---|" + "---|" * len(SYSTEMS)]
     for k, v in res["latency"].items():
         cells = []
@@ -256,19 +310,34 @@ def write_doc(res):
             worst = [v["systems"][s]["p95_bound_s"] for s in SYSTEMS[1:] if v["systems"][s].get("feasible")]
             if worst:
                 ratios.append((k, max(worst) / b["p95_bound_s"], min(worst) / b["p95_bound_s"]))
-    t2 = ["| scale | configs | cold perf DB | BO+structure: trials (best at) / time to stop / gap | without structure | paper |", "|---|---:|---:|---|---|---|"]
+    t2 = [
+        "| scale | configs | cold perf DB | BO+structure: trials (best at) / time to stop / gap | without structure | paper |",
+        "|---|---:|---:|---|---|---|",
+    ]
     for r in res["table2"]:
         s, n = r["structure"], r["no_structure"]
-        t2.append(f"| {r['scale']} | {r['configs']} | {r['cold_db_s']:.1f} s | {s['trials']} ({s['best_at']}) / {s['stop_s']:.1f} s / {s['gap_pct']:.2f} % | "
-                  f"{n['trials']} ({n['best_at']}) / {n['stop_s']:.1f} s / {n['gap_pct']:.2f} % | {PAPER_T2[r['scale']]} |")
+        t2.append(
+            f"| {r['scale']} | {r['configs']} | {r['cold_db_s']:.1f} s | {s['trials']} ({s['best_at']}) / {s['stop_s']:.1f} s / {s['gap_pct']:.2f} % | "
+            f"{n['trials']} ({n['best_at']}) / {n['stop_s']:.1f} s / {n['gap_pct']:.2f} % | {PAPER_T2[r['scale']]} |"
+        )
     by = res.get("beyond")
-    beyond = ("not run (--tiny)" if not by else
-              f"{by['gpu_types']} GPU types, {by['gpus']} GPUs, {by['models']} models, {by['configs']} replica configs: perf DB {by['perfdb_s']:.0f} s "
-              f"(cold), BO {by['bo_s']:.0f} s for {by['trials']} trials ({by['inner_solves']} MILP solves; best at trial {by['best_at']}, "
-              f"P95 bound {by['best_p95_bound_s']:.2f} s, {by['stop']}).")
-    text = DOC.format(t3="\n".join(lines), savings=sav, t1="\n".join(t1), lat="\n".join(lat),
-                      ratios="; ".join(f"{k}: {lo:.2f}x-{hi:.2f}x" for k, hi, lo in ratios) or "-",
-                      t2="\n".join(t2), beyond=beyond, secs=res["seconds"])
+    beyond = (
+        "not run (--tiny)"
+        if not by
+        else f"{by['gpu_types']} GPU types, {by['gpus']} GPUs, {by['models']} models, {by['configs']} replica configs: perf DB {by['perfdb_s']:.0f} s "
+        f"(cold), BO {by['bo_s']:.0f} s for {by['trials']} trials ({by['inner_solves']} MILP solves; best at trial {by['best_at']}, "
+        f"P95 bound {by['best_p95_bound_s']:.2f} s, {by['stop']})."
+    )
+    text = DOC.format(
+        t3="\n".join(lines),
+        savings=sav,
+        t1="\n".join(t1),
+        lat="\n".join(lat),
+        ratios="; ".join(f"{k}: {lo:.2f}x-{hi:.2f}x" for k, hi, lo in ratios) or "-",
+        t2="\n".join(t2),
+        beyond=beyond,
+        secs=res["seconds"],
+    )
     (ROOT / "docs" / "reproduction.md").write_text(text)
 
 

@@ -128,15 +128,18 @@ class HighsSolver:
         f.pooled_load_rps = pyo.Param(f.POOLS, initialize={j: pool.load_rps for j, pool in enumerate(problem.pooled)}, mutable=True)
         f.Meet_Pooled_Demand = pyo.Constraint(
             f.POOLS,
-            rule=lambda _f, j: sum(f.capacity_rps[p, PERCENTILE] * f.NumReplicas[p] for p in f.CONFIGS if p[0] in problem.pooled[j].models)
-            >= f.pooled_load_rps[j],
+            rule=lambda _f, j: (
+                sum(f.capacity_rps[p, PERCENTILE] * f.NumReplicas[p] for p in f.CONFIGS if p[0] in problem.pooled[j].models)
+                >= f.pooled_load_rps[j]
+            ),
         )
         if "availability" not in relax:
             # C2: GPUs used of each type within what is available.
             f.Gpu_Availability = pyo.Constraint(
                 f.GPU_TYPES,
-                rule=lambda _f, g: sum(f.gpus_per_replica[p] * f.NumReplicas[p] for p in f.CONFIGS if opt_of[p].gpu == g)
-                <= problem.availability.get(g, 0),
+                rule=lambda _f, g: (
+                    sum(f.gpus_per_replica[p] * f.NumReplicas[p] for p in f.CONFIGS if opt_of[p].gpu == g) <= problem.availability.get(g, 0)
+                ),
             )
             # C5: TP groups of size >= s fit in whole nodes plus the partial node's s-blocks.
             packing = []
@@ -160,8 +163,9 @@ class HighsSolver:
                 # C4: each model's spend within its share of the budget (split mode).
                 f.Model_Budget = pyo.Constraint(
                     f.MODELS,
-                    rule=lambda _f, m: sum(f.price_usd_per_hour[p] * f.NumReplicas[p] for p in f.CONFIGS if p[0] == m)
-                    <= f.model_budget_usd_per_hour[m],
+                    rule=lambda _f, m: (
+                        sum(f.price_usd_per_hour[p] * f.NumReplicas[p] for p in f.CONFIGS if p[0] == m) <= f.model_budget_usd_per_hour[m]
+                    ),
                 )
         opt = Highs()
         opt.config.load_solution = False

@@ -43,13 +43,35 @@ def make_gpu(**overrides):
     """A valid GPU type (H100-like) with fields overridden."""
     from boute.engine.catalog import Calibration, GPUType
 
-    cal = Calibration(gemm_compute_efficiency=0.8, gemm_memory_efficiency=0.85, gemm_overhead_us=4.0,
-                      attention_compute_efficiency=0.5, attention_memory_efficiency=0.8, attention_overhead_us=10.0,
-                      allreduce_latency_us=5.0, allreduce_bandwidth_efficiency=0.7, measured=True,
-                      source="test factory", source_date="2026-01-01")
-    base = dict(name="TestGPU", architecture="hopper", memory_gib=80.0, hbm_bandwidth_gb_per_s=3350.0, bf16_tflops=989.0,
-                fp8_tflops=1978.0, intra_node_link="nvlink", intra_node_bandwidth_gb_per_s=450.0, p2p=True,
-                inter_node_bandwidth_gb_per_s=50.0, gpus_per_node=8, calibration=cal, source="test", source_date="2026-01-01")
+    cal = Calibration(
+        gemm_compute_efficiency=0.8,
+        gemm_memory_efficiency=0.85,
+        gemm_overhead_us=4.0,
+        attention_compute_efficiency=0.5,
+        attention_memory_efficiency=0.8,
+        attention_overhead_us=10.0,
+        allreduce_latency_us=5.0,
+        allreduce_bandwidth_efficiency=0.7,
+        measured=True,
+        source="test factory",
+        source_date="2026-01-01",
+    )
+    base = dict(
+        name="TestGPU",
+        architecture="hopper",
+        memory_gib=80.0,
+        hbm_bandwidth_gb_per_s=3350.0,
+        bf16_tflops=989.0,
+        fp8_tflops=1978.0,
+        intra_node_link="nvlink",
+        intra_node_bandwidth_gb_per_s=450.0,
+        p2p=True,
+        inter_node_bandwidth_gb_per_s=50.0,
+        gpus_per_node=8,
+        calibration=cal,
+        source="test",
+        source_date="2026-01-01",
+    )
     base.update(overrides)
     return GPUType(**base)
 
@@ -58,9 +80,21 @@ def make_llm(**overrides):
     """A valid LLM spec (Llama-3.1-8B shape) with fields overridden."""
     from boute.engine.catalog import LLMSpec
 
-    base = dict(name="TestLLM", hf_id="test/llm", num_layers=32, hidden_size=4096, num_attention_heads=32, num_kv_heads=8,
-                head_dim=128, intermediate_size=14336, vocab_size=128256, max_context_tokens=8192, published_params_b=8.03,
-                source="test", source_date="2026-01-01")
+    base = dict(
+        name="TestLLM",
+        hf_id="test/llm",
+        num_layers=32,
+        hidden_size=4096,
+        num_attention_heads=32,
+        num_kv_heads=8,
+        head_dim=128,
+        intermediate_size=14336,
+        vocab_size=128256,
+        max_context_tokens=8192,
+        published_params_b=8.03,
+        source="test",
+        source_date="2026-01-01",
+    )
     base.update(overrides)
     return LLMSpec(**base)
 

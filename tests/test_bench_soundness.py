@@ -12,8 +12,12 @@ from tests.conftest import ROOT
 
 @pytest.mark.slow
 def test_bench_soundness_quick(tmp_path):
-    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_soundness.py"), "--quick", "--out", str(tmp_path)],
-                       capture_output=True, text=True, timeout=1200)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_soundness.py"), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     res = json.loads((tmp_path / "results" / "soundness.json").read_text())
     s = res["summary"]
     assert s["scenarios_planned"] == 4 and s["quick"]

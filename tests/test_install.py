@@ -18,8 +18,9 @@ def test_editable_install_imports_four_subpackages():
 
 @pytest.mark.slow
 def test_wheel_layout(tmp_path):
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)], check=True, capture_output=True
+    )
     wheel = next(tmp_path.glob("boute-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for pkg in ("engine", "solvers", "models", "gpus"):

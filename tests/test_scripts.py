@@ -11,8 +11,12 @@ from tests.conftest import ROOT
 
 @pytest.mark.slow
 def test_reproduce_paper_tiny(tmp_path):
-    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "reproduce_paper.py"), "--tiny", "--out", str(tmp_path)],
-                       capture_output=True, text=True, timeout=900)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "reproduce_paper.py"), "--tiny", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     doc = (tmp_path / "docs" / "reproduction.md").read_text()
     for heading in ("Table 3 analogue", "Table 1 analogue", "main figure's analogue", "Table 2 analogue", "differ, and why"):

@@ -25,9 +25,15 @@ from tests.engine.plan_factory import group, make_plan, plan_4090_x13
 
 
 def two_model_plan():
-    return make_plan([group("RTX-4090", 1, 3, cap=0.5), group("H100-SXM", 1, 2, cap=0.9),
-                      group("H100-SXM", 4, 1, model="Llama-3.1-70B", cap=1.7, fp8=True)],
-                     {"RTX-4090": (8, 8), "H100-SXM": (8, 8)}, shares=(0.7, 0.3))
+    return make_plan(
+        [
+            group("RTX-4090", 1, 3, cap=0.5),
+            group("H100-SXM", 1, 2, cap=0.9),
+            group("H100-SXM", 4, 1, model="Llama-3.1-70B", cap=1.7, fp8=True),
+        ],
+        {"RTX-4090": (8, 8), "H100-SXM": (8, 8)},
+        shares=(0.7, 0.3),
+    )
 
 
 # ----------------------------------------------------------------------------- shell
@@ -52,8 +58,15 @@ def _fake_bin(tmp_path: pathlib.Path) -> pathlib.Path:
 def _run_scripts(tmp_path, scripts: dict[str, str], die_port: str, env_extra=None):
     binp = _fake_bin(tmp_path)
     record = tmp_path / "record.txt"
-    env = {**os.environ, "PATH": f"{binp}:{os.environ['PATH']}", "RECORD": str(record), "DIE_PORT": die_port,
-           "HF_TOKEN": "hf_test", "LOG_DIR": str(tmp_path / "logs"), **(env_extra or {})}
+    env = {
+        **os.environ,
+        "PATH": f"{binp}:{os.environ['PATH']}",
+        "RECORD": str(record),
+        "DIE_PORT": die_port,
+        "HF_TOKEN": "hf_test",
+        "LOG_DIR": str(tmp_path / "logs"),
+        **(env_extra or {}),
+    }
     results = {}
     for name, text in scripts.items():
         if not name.endswith(".sh"):
@@ -95,8 +108,14 @@ def test_launch_script_fails_when_a_server_dies_before_ready(tmp_path):
     (binp / "curl").write_text("#!/usr/bin/env bash\nexit 7\n")  # never ready
     f = tmp_path / "l.sh"
     f.write_text(scripts["launch-rtx-4090-1.sh"].replace("sleep 5;", "sleep 0.2;"))
-    env = {**os.environ, "PATH": f"{binp}:{os.environ['PATH']}", "RECORD": str(tmp_path / "r"), "DIE_PORT": "8000",
-           "HF_TOKEN": "x", "LOG_DIR": str(tmp_path / "logs")}
+    env = {
+        **os.environ,
+        "PATH": f"{binp}:{os.environ['PATH']}",
+        "RECORD": str(tmp_path / "r"),
+        "DIE_PORT": "8000",
+        "HF_TOKEN": "x",
+        "LOG_DIR": str(tmp_path / "logs"),
+    }
     res = subprocess.run(["bash", str(f)], env=env, capture_output=True, text=True, timeout=60)
     assert res.returncode == 1 and "died while starting" in res.stderr
 
@@ -133,7 +152,7 @@ def test_skypilot_services_load_and_rent_what_was_planned(sky):
     (res,) = task.resources
     assert res.accelerators == {"RTX4090": 1} and task.num_nodes == 1  # 13 replicas x 1 GPU = 13 GPUs, not 16
     doc = next(iter(docs.values()))
-    assert 'vllm==' in doc["setup"] and doc["secrets"] == {"HF_TOKEN": None}
+    assert "vllm==" in doc["setup"] and doc["secrets"] == {"HF_TOKEN": None}
 
 
 def test_skypilot_h100_sxm_never_rents_pcie(sky):
@@ -172,8 +191,12 @@ def test_k8s_manifests_pass_the_openapi_schema():
         c = dep["spec"]["template"]["spec"]["containers"][0]
         assert c["resources"]["limits"]["nvidia.com/gpu"] >= 1 and c["readinessProbe"]["httpGet"]["path"] == "/health"
         assert dep["spec"]["template"]["spec"]["nodeSelector"]["nvidia.com/gpu.product"].startswith("NVIDIA-")
-    fp8 = [d for docs in files.values() for d in docs if d["kind"] == "Deployment" and "--quantization" in
-           d["spec"]["template"]["spec"]["containers"][0]["args"]]
+    fp8 = [
+        d
+        for docs in files.values()
+        for d in docs
+        if d["kind"] == "Deployment" and "--quantization" in d["spec"]["template"]["spec"]["containers"][0]["args"]
+    ]
     assert len(fp8) == 1 and fp8[0]["spec"]["replicas"] == 1
 
 
@@ -215,8 +238,9 @@ def test_router_yaml_states_policy_scale_and_routellm():
     doc = router_config(p)
     assert doc["dispatch_policy"]["name"] == "weighted-random" and doc["router"]["scale"] == p.router_scale
     assert "--strong-model-pct 0.3000" in doc["routellm"]["calibrate"]
-    three = make_plan([group("RTX-4090", 1, 1, model="A"), group("RTX-4090", 1, 1, model="B"), group("RTX-4090", 1, 1, model="C")],
-                      {"RTX-4090": (8, 8)})
+    three = make_plan(
+        [group("RTX-4090", 1, 1, model="A"), group("RTX-4090", 1, 1, model="B"), group("RTX-4090", 1, 1, model="C")], {"RTX-4090": (8, 8)}
+    )
     assert "routellm" not in router_config(three)
 
 
@@ -225,8 +249,16 @@ def test_write_artifacts_layout(tmp_path):
     paths = write_artifacts(two_model_plan(), tmp_path, frontier_csv=True)
     for rel, p in paths.items():
         assert pathlib.Path(p) == tmp_path / rel and pathlib.Path(p).is_file(), rel
-    assert {"plan.json", "plan.schema.json", "pareto.png", "frontier.csv", "deploy/shell/launch-rtx-4090-0.sh",
-            "deploy/litellm/router.yaml", "deploy/litellm/routellm-calibrate.sh", "deploy/litellm/litellm-shell.yaml"} <= set(paths)
+    assert {
+        "plan.json",
+        "plan.schema.json",
+        "pareto.png",
+        "frontier.csv",
+        "deploy/shell/launch-rtx-4090-0.sh",
+        "deploy/litellm/router.yaml",
+        "deploy/litellm/routellm-calibrate.sh",
+        "deploy/litellm/litellm-shell.yaml",
+    } <= set(paths)
     assert any(k.startswith("deploy/skypilot/") for k in paths) and any(k.startswith("deploy/k8s/") for k in paths)
     assert os.access(paths["deploy/shell/launch-rtx-4090-0.sh"], os.X_OK)
     for k in paths:
@@ -255,7 +287,9 @@ def test_file_router_thresholds_are_on_the_file_scores_scale(tmp_path, catalog):
     weak_right = strong_right & (rng.random(n) < 0.85)
     score = np.clip(0.5 + 0.3 * (strong_right & ~weak_right) - 0.1 + 0.2 * rng.random(n), 0, 1)  # a win-rate-like score
     f = tmp_path / "q.csv"
-    f.write_text("Llama-3.1-8B,Llama-3.1-70B,score\n" + "".join(f"{int(w)},{int(s)},{v:.4f}\n" for w, s, v in zip(weak_right, strong_right, score)))
+    f.write_text(
+        "Llama-3.1-8B,Llama-3.1-70B,score\n" + "".join(f"{int(w)},{int(s)},{v:.4f}\n" for w, s, v in zip(weak_right, strong_right, score))
+    )
     sc = Scenario.from_dict(dict(SMALL, quality={"data": str(f), "router": "file"}, quality_min=None, max_trials=3), catalog)
     plan = Planner(sc, catalog).plan(strategy="random", baselines=False)
     (t,) = plan.thresholds

@@ -39,8 +39,12 @@ def test_cli_end_to_end(capsys, tmp_path, scenario_file):
     router = yaml.safe_load((dep / "litellm" / "router.yaml").read_text())
     assert [m["name"] for m in router["models"]] == plan["models"]
     assert router["router"]["thresholds"] == plan["thresholds"]
-    lines = [line.split(" ", 1)[1] for f in sorted((dep / "shell").glob("launch-*.sh"))
-             for line in f.read_text().splitlines() if line.startswith("CUDA_VISIBLE_DEVICES=") and " vllm serve " in line]
+    lines = [
+        line.split(" ", 1)[1]
+        for f in sorted((dep / "shell").glob("launch-*.sh"))
+        for line in f.read_text().splitlines()
+        if line.startswith("CUDA_VISIBLE_DEVICES=") and " vllm serve " in line
+    ]
     groups = [g for d in plan["deployments"] for g in d["groups"] for _ in range(g["replicas"])]
     assert len(lines) == len(groups)
     for line in lines:
@@ -102,8 +106,10 @@ def test_cli_json_output(capsys, tmp_path, scenario_file):
         (["--max-trials", "0"], "max_trials: 0 must be an integer >= 1"),
         # issue 14: grid now searches any request (one model, split mode, a simplex for k >= 3);
         # exact is the strategy with limits
-        (["--models", "Llama-3.1-8B,Llama-3.1-70B,Qwen2.5-7B", "--strategy", "exact"],
-         "strategy: 'exact' searches at most one routing dimension; 3 models have 2"),
+        (
+            ["--models", "Llama-3.1-8B,Llama-3.1-70B,Qwen2.5-7B", "--strategy", "exact"],
+            "strategy: 'exact' searches at most one routing dimension; 3 models have 2",
+        ),
         (["--strategy", "exactt"], "--strategy: 'exactt' is not a strategy (hint: did you mean 'exact'"),
         (["--out", "/dev/null"], "--out: '/dev/null' is not a folder"),
         (["--out", "/dev/null/x/y"], "--out: '/dev/null/x/y' is under '/dev/null', which is not a folder"),
@@ -142,9 +148,18 @@ BAD_FILES = [
     ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 0\n", "budget_usd_per_hour: 0"),
     ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\n", "the latency objective needs a budget"),
     ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nobjective: cost\n", "needs a P95 latency SLO"),
-    ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\nprice_set: ebay\n", "unknown price set 'ebay'"),
-    ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\nworkload: chat\n", "unknown workload 'chat'"),
-    ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\nquality: {router: psychic}\n", "unknown router"),
+    (
+        "gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\nprice_set: ebay\n",
+        "unknown price set 'ebay'",
+    ),
+    (
+        "gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\nworkload: chat\n",
+        "unknown workload 'chat'",
+    ),
+    (
+        "gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\nquality: {router: psychic}\n",
+        "unknown router",
+    ),
     ("gpus: {H100: 8}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\nsed: 3\n", "unknown field 'sed'"),
     ("gpus: {H100: 8\n", "is not valid YAML"),
     ("gpus: {T4: 4}\nmodels: [Llama-3.1-8B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 10\n", "has no price for GPU 'T4'"),
@@ -163,7 +178,11 @@ def test_bad_data_files_one_line_exit_2(capsys, tmp_path):
     """Trace and quality files from the issue: each a one-line error, never 'internal error'."""
     head = "gpus: {H100: 8}\nmodels: [Llama-3.1-8B, Llama-3.1-70B]\narrival_rate_per_s: 1\nbudget_usd_per_hour: 40\n"
     cases = {
-        "zero.csv": (b"TIMESTAMP,ContextTokens,GeneratedTokens\n" + b"2023-11-16 18:15:46.0,0,0\n" * 3, "workload: {trace: zero.csv}", "ContextTokens = 0"),
+        "zero.csv": (
+            b"TIMESTAMP,ContextTokens,GeneratedTokens\n" + b"2023-11-16 18:15:46.0,0,0\n" * 3,
+            "workload: {trace: zero.csv}",
+            "ContextTokens = 0",
+        ),
         "bin.csv": (b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.0,1\xff,1\n", "workload: {trace: bin.csv}", "not UTF-8"),
         "q.csv": (b"Llama-3.1-8B,Llama-3.1-70B\n1e308,1\n0,1\n", "quality: {data: q.csv}", "'1e308' is not a finite number"),
         "n.csv": (b"Llama-3.1-8B,Llama-3.1-70B\nnan,1\n0,1\n", "quality: {data: n.csv}", "'nan' is not a finite number"),
@@ -181,11 +200,40 @@ def test_bad_data_files_one_line_exit_2(capsys, tmp_path):
 
 
 def test_cost_objective_honours_the_budget(capsys, tmp_path, scenario_file):
-    rc, _, err = run(capsys, "--scenario", str(scenario_file), "--objective", "cost", "--slo", "10", "--budget", "3",
-                     "--strategy", "random", "--no-baselines", "--out", str(tmp_path / "o"))
+    rc, _, err = run(
+        capsys,
+        "--scenario",
+        str(scenario_file),
+        "--objective",
+        "cost",
+        "--slo",
+        "10",
+        "--budget",
+        "3",
+        "--strategy",
+        "random",
+        "--no-baselines",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert rc == 3 and "budget_usd_per_hour: $3.00/h is below the least budget" in err and err.count("\n") == 1
-    rc, out, err = run(capsys, "--scenario", str(scenario_file), "--objective", "cost", "--slo", "10", "--budget", "30",
-                       "--strategy", "random", "--no-baselines", "--json", "--out", str(tmp_path / "o"))
+    rc, out, err = run(
+        capsys,
+        "--scenario",
+        str(scenario_file),
+        "--objective",
+        "cost",
+        "--slo",
+        "10",
+        "--budget",
+        "30",
+        "--strategy",
+        "random",
+        "--no-baselines",
+        "--json",
+        "--out",
+        str(tmp_path / "o"),
+    )
     plan = json.loads(out)
     assert rc == 0 and plan["cost_usd_per_hour"] <= 30 and any(c["name"] == "budget" and c["ok"] for c in plan["verification"]["checks"])
 

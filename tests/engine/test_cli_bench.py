@@ -11,11 +11,43 @@ from boute.engine.cli_bench import BenchRun, predict_bench
 
 # The keys `vllm bench serve --save-result` writes (vllm/benchmarks/serve.py @ 009e6d4a:
 # main() adds date/backend/model_id/...; benchmark() the metrics; percentiles default 99).
-VLLM_KEYS = ("date", "backend", "model_id", "tokenizer_id", "num_prompts", "request_rate", "burstiness", "max_concurrency",
-             "duration", "completed", "failed", "total_input_tokens", "total_output_tokens", "request_throughput",
-             "request_goodput", "output_throughput", "total_token_throughput", "input_lens", "output_lens", "ttfts", "itls",
-             "generated_texts", "errors", "mean_ttft_ms", "median_ttft_ms", "std_ttft_ms", "p99_ttft_ms", "mean_tpot_ms",
-             "median_tpot_ms", "std_tpot_ms", "p99_tpot_ms", "mean_itl_ms", "median_itl_ms", "std_itl_ms", "p99_itl_ms")
+VLLM_KEYS = (
+    "date",
+    "backend",
+    "model_id",
+    "tokenizer_id",
+    "num_prompts",
+    "request_rate",
+    "burstiness",
+    "max_concurrency",
+    "duration",
+    "completed",
+    "failed",
+    "total_input_tokens",
+    "total_output_tokens",
+    "request_throughput",
+    "request_goodput",
+    "output_throughput",
+    "total_token_throughput",
+    "input_lens",
+    "output_lens",
+    "ttfts",
+    "itls",
+    "generated_texts",
+    "errors",
+    "mean_ttft_ms",
+    "median_ttft_ms",
+    "std_ttft_ms",
+    "p99_ttft_ms",
+    "mean_tpot_ms",
+    "median_tpot_ms",
+    "std_tpot_ms",
+    "p99_tpot_ms",
+    "mean_itl_ms",
+    "median_itl_ms",
+    "std_itl_ms",
+    "p99_itl_ms",
+)
 
 
 def run(capsys, *argv):
@@ -29,14 +61,40 @@ def _vllm_file(path, catalog, *, gpu="RTX-4090", slow=1.25, n=40, rate="inf", mc
     ``slow`` (and throughputs divided by it), written with exactly vLLM's keys."""
     rng = np.random.default_rng(3)
     ins, outs = rng.integers(200, 600, n).tolist(), rng.integers(20, 80, n).tolist()
-    pred = predict_bench(BenchRun(name="x", model="Llama-3.1-8B", gpu=gpu, tp=1, weight_dtype="bf16", engine="vllm-v1",
-                                  prompt_tokens=tuple(ins), output_tokens=tuple(outs), max_concurrency=mc,
-                                  request_rate=float(rate)), catalog)
+    pred = predict_bench(
+        BenchRun(
+            name="x",
+            model="Llama-3.1-8B",
+            gpu=gpu,
+            tp=1,
+            weight_dtype="bf16",
+            engine="vllm-v1",
+            prompt_tokens=tuple(ins),
+            output_tokens=tuple(outs),
+            max_concurrency=mc,
+            request_rate=float(rate),
+        ),
+        catalog,
+    )
     doc = {k: None for k in VLLM_KEYS}
-    doc.update({"date": "20261128-120000", "backend": "vllm", "model_id": "meta-llama/Llama-3.1-8B-Instruct",
-                "tokenizer_id": "meta-llama/Llama-3.1-8B-Instruct", "num_prompts": n, "request_rate": rate, "burstiness": 1.0,
-                "max_concurrency": mc, "input_lens": ins, "output_lens": outs, "ttfts": [0.1] * n, "itls": [[0.01]] * n,
-                "generated_texts": [""] * n, "errors": [""] * n})
+    doc.update(
+        {
+            "date": "20261128-120000",
+            "backend": "vllm",
+            "model_id": "meta-llama/Llama-3.1-8B-Instruct",
+            "tokenizer_id": "meta-llama/Llama-3.1-8B-Instruct",
+            "num_prompts": n,
+            "request_rate": rate,
+            "burstiness": 1.0,
+            "max_concurrency": mc,
+            "input_lens": ins,
+            "output_lens": outs,
+            "ttfts": [0.1] * n,
+            "itls": [[0.01]] * n,
+            "generated_texts": [""] * n,
+            "errors": [""] * n,
+        }
+    )
     for k in VLLM_KEYS:
         if k.endswith("_ms") and k in pred:
             doc[k] = pred[k] * slow
@@ -51,14 +109,46 @@ def _vllm_file(path, catalog, *, gpu="RTX-4090", slow=1.25, n=40, rate="inf", mc
 
 def test_predict_bench_writes_vllms_keys(capsys, tmp_path):
     out = tmp_path / "pred.json"
-    rc, txt, err = run(capsys, "predict", "--model", "Llama-3.1-8B", "--gpu", "H100", "--bench", "--num-prompts", "200",
-                       "--input-len", "800", "--output-len", "100", "--range-ratio", "0.5", "--save-result", str(out))
+    rc, txt, err = run(
+        capsys,
+        "predict",
+        "--model",
+        "Llama-3.1-8B",
+        "--gpu",
+        "H100",
+        "--bench",
+        "--num-prompts",
+        "200",
+        "--input-len",
+        "800",
+        "--output-len",
+        "100",
+        "--range-ratio",
+        "0.5",
+        "--save-result",
+        str(out),
+    )
     assert rc == 0, err
     assert "median_ttft_ms" in txt and "engine vllm-v1" in txt
     doc = json.loads(out.read_text())
-    for k in ("duration", "completed", "request_throughput", "output_throughput", "total_token_throughput", "mean_ttft_ms",
-              "median_ttft_ms", "p99_ttft_ms", "mean_tpot_ms", "median_tpot_ms", "p99_tpot_ms", "mean_itl_ms", "median_itl_ms",
-              "p99_itl_ms", "input_lens", "output_lens"):
+    for k in (
+        "duration",
+        "completed",
+        "request_throughput",
+        "output_throughput",
+        "total_token_throughput",
+        "mean_ttft_ms",
+        "median_ttft_ms",
+        "p99_ttft_ms",
+        "mean_tpot_ms",
+        "median_tpot_ms",
+        "p99_tpot_ms",
+        "mean_itl_ms",
+        "median_itl_ms",
+        "p99_itl_ms",
+        "input_lens",
+        "output_lens",
+    ):
         assert k in doc, k
     assert doc["completed"] == 200 and len(doc["input_lens"]) == 200
     # All at once: the median request waits behind others, so TTFT exceeds one prompt's prefill.
@@ -71,8 +161,23 @@ def test_predict_bench_writes_vllms_keys(capsys, tmp_path):
 def test_predict_bench_rate_and_concurrency_lower_ttft(capsys, tmp_path):
     res = {}
     for extra in ((), ("--max-concurrency", "8"), ("--request-rate", "2")):
-        rc, txt, err = run(capsys, "predict", "--model", "Llama-3.1-8B", "--gpu", "H100", "--bench", "--num-prompts", "100",
-                           "--input-len", "500", "--output-len", "50", "--json", *extra)
+        rc, txt, err = run(
+            capsys,
+            "predict",
+            "--model",
+            "Llama-3.1-8B",
+            "--gpu",
+            "H100",
+            "--bench",
+            "--num-prompts",
+            "100",
+            "--input-len",
+            "500",
+            "--output-len",
+            "50",
+            "--json",
+            *extra,
+        )
         assert rc == 0, err
         res[extra[:1]] = json.loads(txt)
     assert res[("--max-concurrency",)]["mean_ttft_ms"] < res[()]["mean_ttft_ms"]
@@ -82,25 +187,30 @@ def test_predict_bench_rate_and_concurrency_lower_ttft(capsys, tmp_path):
 
 def test_predict_bench_lengths_from_a_dataset_file(capsys, tmp_path, catalog):
     f = _vllm_file(tmp_path / "run.json", catalog, gpu="H100-SXM", n=30)
-    rc, txt, err = run(capsys, "predict", "--model", "Llama-3.1-8B", "--gpu", "H100", "--bench", "--num-prompts", "30",
-                       "--dataset", str(f), "--json")
+    rc, txt, err = run(
+        capsys, "predict", "--model", "Llama-3.1-8B", "--gpu", "H100", "--bench", "--num-prompts", "30", "--dataset", str(f), "--json"
+    )
     assert rc == 0, err
     assert json.loads(txt)["total_input_tokens"] == sum(json.loads(f.read_text())["input_lens"])
     csvf = tmp_path / "lens.csv"
     csvf.write_text("prompt_tokens,output_tokens\n100,10\n200,20\n")
-    rc, txt, err = run(capsys, "predict", "--model", "Llama-3.1-8B", "--gpu", "H100", "--bench", "--num-prompts", "4",
-                       "--dataset", str(csvf), "--json")
+    rc, txt, err = run(
+        capsys, "predict", "--model", "Llama-3.1-8B", "--gpu", "H100", "--bench", "--num-prompts", "4", "--dataset", str(csvf), "--json"
+    )
     assert rc == 0, err and json.loads(txt)["total_input_tokens"] == 600
 
 
-@pytest.mark.parametrize(("argv", "match"), [
-    (("--request-rate", "0"), r"--request-rate: 0.0 must be > 0"),
-    (("--num-prompts", "0"), r"--num-prompts: 0 must be >= 1"),
-    (("--max-concurrency", "0"), r"--max-concurrency: 0 must be >= 1"),
-    (("--range-ratio", "1.5"), r"--range-ratio: 1.5 must be in \[0, 1\)"),
-    (("--engine", "vllm-07"), r"--engine: unknown engine profile 'vllm-07'"),
-    (("--dataset", "/nonexistent.json"), r"--dataset: file '/nonexistent.json' does not exist"),
-])
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (("--request-rate", "0"), r"--request-rate: 0.0 must be > 0"),
+        (("--num-prompts", "0"), r"--num-prompts: 0 must be >= 1"),
+        (("--max-concurrency", "0"), r"--max-concurrency: 0 must be >= 1"),
+        (("--range-ratio", "1.5"), r"--range-ratio: 1.5 must be in \[0, 1\)"),
+        (("--engine", "vllm-07"), r"--engine: unknown engine profile 'vllm-07'"),
+        (("--dataset", "/nonexistent.json"), r"--dataset: file '/nonexistent.json' does not exist"),
+    ],
+)
 def test_predict_bench_bad_input_is_one_line(capsys, argv, match):
     rc, out, err = run(capsys, "predict", "--model", "Llama-3.1-8B", "--gpu", "H100", "--bench", *argv)
     assert rc == 2
@@ -141,7 +251,8 @@ def test_calibrate_fit_writes_a_plugin_with_provenance(capsys, tmp_path, catalog
 
     runs = [r for f in files for r in load_bench_file(f, catalog)]
     assert _mal(_errors(runs, catalog, gpu_override=attrs_evolve_name(gpu, "RTX-4090")), ("mean_tpot_ms",)) < _mal(
-        _errors(runs, catalog), ("mean_tpot_ms",))
+        _errors(runs, catalog), ("mean_tpot_ms",)
+    )
 
 
 def attrs_evolve_name(gpu, name):
@@ -156,7 +267,8 @@ def test_calibrate_reads_aiconfigurator_csv(capsys, tmp_path):
         "id,model_path,system,backend,mode,isl,osl,batch_size,tp_size,pp_size,gemm_quant_mode,silicon_ttft_ms,silicon_tpot_ms\n"
         "a,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,trtllm,agg,1024,128,8,1,1,,190.9,7.94\n"
         "b,meta-llama/Llama-3.1-70B,h200_sxm,vllm,agg,1024,1024,16,4,1,fp8,121.4,13.19\n"
-        "c,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,trtllm,disagg,1024,128,8,1,1,,190.9,7.94\n")
+        "c,meta-llama/Llama-3.1-8B-Instruct,h100_sxm,trtllm,disagg,1024,128,8,1,1,,190.9,7.94\n"
+    )
     rc, out, err = run(capsys, "calibrate", "--from-bench", str(f), "--json")
     assert rc == 0, err
     rows = json.loads(out)
@@ -164,15 +276,18 @@ def test_calibrate_reads_aiconfigurator_csv(capsys, tmp_path):
     assert all("mean_tpot_ms" in r and "mean_ttft_ms" in r for r in rows)
 
 
-@pytest.mark.parametrize(("content", "extra", "match"), [
-    ("{not json", (), r"--from-bench: bad.json is not valid JSON"),
-    ("[1, 2]", (), r"--from-bench: bad.json is not a JSON object"),
-    ('{"input_lens": [1]}', (), r"--from-bench: bad.json lacks output_lens, mean_ttft_ms"),
-    (None, (), r"--from-bench: bad.json does not say which GPU ran it"),
-    (None, ("--gpu", "H100", "--fit", "H100"), r"--fit: needs --out FILE.py"),
-    (None, ("--gpu", "H100", "--fit", "L4", "--out", "x.py"), r"--fit: no run in the files is on L4"),
-    (None, ("--gpu", "H100", "--engine", "tgi"), r"--engine: unknown engine profile 'tgi'"),
-])
+@pytest.mark.parametrize(
+    ("content", "extra", "match"),
+    [
+        ("{not json", (), r"--from-bench: bad.json is not valid JSON"),
+        ("[1, 2]", (), r"--from-bench: bad.json is not a JSON object"),
+        ('{"input_lens": [1]}', (), r"--from-bench: bad.json lacks output_lens, mean_ttft_ms"),
+        (None, (), r"--from-bench: bad.json does not say which GPU ran it"),
+        (None, ("--gpu", "H100", "--fit", "H100"), r"--fit: needs --out FILE.py"),
+        (None, ("--gpu", "H100", "--fit", "L4", "--out", "x.py"), r"--fit: no run in the files is on L4"),
+        (None, ("--gpu", "H100", "--engine", "tgi"), r"--engine: unknown engine profile 'tgi'"),
+    ],
+)
 def test_calibrate_bad_input_is_one_line(capsys, tmp_path, catalog, content, extra, match):
     import re
 

@@ -36,16 +36,19 @@ def test_deploy_every_target_from_plan_json(capsys, tmp_path, plan_file):
     assert doc["resources"]["accelerators"] == {"RTX4090": 1} and doc["service"]["replica_policy"]["min_replicas"] == 13
 
 
-@pytest.mark.parametrize("setup,argv,match", [
-    (None, ["deploy", "/nonexistent/plan.json"], "plan: '/nonexistent/plan.json' not found"),
-    ("{not json", ["deploy", "{f}"], "is not valid JSON"),
-    ('{"schema_version": "1.0"}', ["deploy", "{f}"], "schema_version '1.0' is not '2.0'"),
-    (None, ["deploy", "{plan}", "--target", "helm"], "invalid choice: 'helm'"),
-    (None, ["sweep", "--values", "2,x"], "--values: 'x' is not a number"),
-    (None, ["sweep", "--values", "2,-1"], "--values: -1 must be a positive number"),
-    (None, ["sweep", "--values", "2", "--over", "gpus"], "invalid choice: 'gpus'"),
-    (None, ["sweep", "--values", "2", "--strategy", "anneal"], "is not a strategy"),
-])
+@pytest.mark.parametrize(
+    "setup,argv,match",
+    [
+        (None, ["deploy", "/nonexistent/plan.json"], "plan: '/nonexistent/plan.json' not found"),
+        ("{not json", ["deploy", "{f}"], "is not valid JSON"),
+        ('{"schema_version": "1.0"}', ["deploy", "{f}"], "schema_version '1.0' is not '2.0'"),
+        (None, ["deploy", "{plan}", "--target", "helm"], "invalid choice: 'helm'"),
+        (None, ["sweep", "--values", "2,x"], "--values: 'x' is not a number"),
+        (None, ["sweep", "--values", "2,-1"], "--values: -1 must be a positive number"),
+        (None, ["sweep", "--values", "2", "--over", "gpus"], "invalid choice: 'gpus'"),
+        (None, ["sweep", "--values", "2", "--strategy", "anneal"], "is not a strategy"),
+    ],
+)
 def test_deploy_and_sweep_errors_one_line_exit_2(capsys, tmp_path, plan_file, setup, argv, match):
     f = tmp_path / "bad.json"
     if setup is not None:
@@ -73,8 +76,20 @@ def test_help_shows_choices_and_defaults(capsys):
 def test_sweep_over_rate(capsys, tmp_path):
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump(dict(SMALL, max_trials=3, stall_trials=2)))
-    rc, out, err = run(capsys, "sweep", "--scenario", str(f), "--over", "rate", "--values", "1,3,400", "--strategy", "random",
-                       "--out", str(tmp_path / "sw"))
+    rc, out, err = run(
+        capsys,
+        "sweep",
+        "--scenario",
+        str(f),
+        "--over",
+        "rate",
+        "--values",
+        "1,3,400",
+        "--strategy",
+        "random",
+        "--out",
+        str(tmp_path / "sw"),
+    )
     assert rc == 0, err
     rows = json.loads((tmp_path / "sw" / "sweep.json").read_text())["points"]
     assert [r["rate"] for r in rows] == [1.0, 3.0, 400.0]

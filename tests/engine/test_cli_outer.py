@@ -14,8 +14,23 @@ def run(capsys, *argv):
 
 @pytest.mark.parametrize("strategy", ["auto", "grid", "bo", "random", "exact"])
 def test_one_model_every_strategy(capsys, tmp_path, strategy):
-    rc, out, err = run(capsys, "solve", "--models", "Llama-3.1-8B", "--quality-min", "0", "--gpus", "RTX4090=8", "--budget", "10",
-                       "--strategy", strategy, "--no-baselines", "--out", str(tmp_path))
+    rc, out, err = run(
+        capsys,
+        "solve",
+        "--models",
+        "Llama-3.1-8B",
+        "--quality-min",
+        "0",
+        "--gpus",
+        "RTX4090=8",
+        "--budget",
+        "10",
+        "--strategy",
+        strategy,
+        "--no-baselines",
+        "--out",
+        str(tmp_path),
+    )
     assert rc == 0, err
     assert "internal error" not in err
     assert "planned and verified in" in out
@@ -29,7 +44,19 @@ def test_default_strategy_is_exact_for_two_models(capsys, tmp_path):
 
 
 def test_exact_for_three_models_is_one_line(capsys, tmp_path):
-    rc, out, err = run(capsys, "solve", "--models", "Qwen2.5-7B,Llama-3.1-8B,Llama-3.1-70B", "--gpus", "RTX4090=8", "--strategy", "exact",
-                       "--quality-min", "0", "--out", str(tmp_path))
+    rc, out, err = run(
+        capsys,
+        "solve",
+        "--models",
+        "Qwen2.5-7B,Llama-3.1-8B,Llama-3.1-70B",
+        "--gpus",
+        "RTX4090=8",
+        "--strategy",
+        "exact",
+        "--quality-min",
+        "0",
+        "--out",
+        str(tmp_path),
+    )
     assert rc == 2 and len(err.strip().splitlines()) == 1
     assert "strategy: 'exact' searches at most one routing dimension; 3 models have 2" in err

@@ -65,8 +65,10 @@ def test_placement_succeeds_exactly_when_c5_holds():
     for _ in range(300):
         node = rng.choice([4, 8])
         avail = rng.randint(1, 3 * node)
-        groups = [group("H100-SXM", tp, rng.randint(0, 4), pp=rng.choice([1, 1, 2]), model=f"M{i}")
-                  for i, tp in enumerate(rng.sample([1, 2, 4, 8][: 3 if node == 4 else 4], rng.randint(1, 3)))]
+        groups = [
+            group("H100-SXM", tp, rng.randint(0, 4), pp=rng.choice([1, 1, 2]), model=f"M{i}")
+            for i, tp in enumerate(rng.sample([1, 2, 4, 8][: 3 if node == 4 else 4], rng.randint(1, 3)))
+        ]
         groups = [g for g in groups if g[1].replicas > 0] or [group("H100-SXM", 1, 1)]
         plan = make_plan(groups, {"H100-SXM": (avail, node)})
         ok = _c5_holds(groups, avail, node)

@@ -66,19 +66,21 @@ def test_engine_flags_match_the_profile():
 
 
 def test_step_cpu_is_added_when_sync_and_hidden_when_async(catalog):
-    gpu_only = _model(catalog, engine=attrs.evolve(PROFILES["vllm-v1"], step_cpu_base_us=0.0, step_cpu_per_seq_us=0.0,
-                                                   step_exposed_us=0.0))
+    gpu_only = _model(catalog, engine=attrs.evolve(PROFILES["vllm-v1"], step_cpu_base_us=0.0, step_cpu_per_seq_us=0.0, step_exposed_us=0.0))
     base = float(gpu_only.decode_step_time(64, 1000))
-    sync = _model(catalog, engine=attrs.evolve(PROFILES["vllm-0.6"], step_cpu_base_us=1000.0, step_cpu_per_seq_us=10.0,
-                                               step_exposed_us=0.0))
+    sync = _model(
+        catalog, engine=attrs.evolve(PROFILES["vllm-0.6"], step_cpu_base_us=1000.0, step_cpu_per_seq_us=10.0, step_exposed_us=0.0)
+    )
     assert float(sync.decode_step_time(64, 1000)) == pytest.approx(base + 1e-3 + 64 * 10e-6, rel=1e-9)
-    hidden = _model(catalog, engine=attrs.evolve(PROFILES["vllm-v1"], step_cpu_base_us=1000.0, step_cpu_per_seq_us=0.0,
-                                                 step_exposed_us=0.0))
+    hidden = _model(
+        catalog, engine=attrs.evolve(PROFILES["vllm-v1"], step_cpu_base_us=1000.0, step_cpu_per_seq_us=0.0, step_exposed_us=0.0)
+    )
     assert float(hidden.decode_step_time(64, 1000)) == pytest.approx(max(base, 1e-3), rel=1e-9)
     slow_cpu = _model(catalog, engine=attrs.evolve(PROFILES["vllm-v1"], step_cpu_base_us=50_000.0, step_exposed_us=0.0))
     assert float(slow_cpu.decode_step_time(64, 1000)) == pytest.approx(0.05 + 64 * 4e-6, rel=1e-9)
-    ms = _model(catalog, engine=attrs.evolve(PROFILES["vllm-0.6-ms10"], step_cpu_base_us=1000.0, step_cpu_per_seq_us=0.0,
-                                             step_exposed_us=0.0))
+    ms = _model(
+        catalog, engine=attrs.evolve(PROFILES["vllm-0.6-ms10"], step_cpu_base_us=1000.0, step_cpu_per_seq_us=0.0, step_exposed_us=0.0)
+    )
     assert float(ms.decode_step_time(64, 1000)) == pytest.approx(base + 1e-4, rel=1e-9)
 
 
@@ -106,10 +108,11 @@ def test_prefill_first_pauses_decodes_and_mixed_does_not(catalog):
     under prefill-first (vLLM 0.6), not under chunked mixed batches (vLLM V1)."""
     gaps = {}
     for name in ("vllm-v1", "vllm-0.6"):
-        m = _model(catalog, engine=attrs.evolve(PROFILES[name], max_num_batched_tokens=4096, frontend_request_us=0.0,
-                                                frontend_per_prompt_token_us=0.0))
-        sim = simulate_bench(m, arrival_s=np.array([0.0, 0.05]), prompt_tokens=np.array([100, 4000]),
-                             output_tokens=np.array([200, 2]))
+        m = _model(
+            catalog,
+            engine=attrs.evolve(PROFILES[name], max_num_batched_tokens=4096, frontend_request_us=0.0, frontend_per_prompt_token_us=0.0),
+        )
+        sim = simulate_bench(m, arrival_s=np.array([0.0, 0.05]), prompt_tokens=np.array([100, 4000]), output_tokens=np.array([200, 2]))
         v, w = sim.itl_samples()
         gaps[name] = float(v.max())
     assert gaps["vllm-0.6"] > gaps["vllm-v1"]
@@ -143,8 +146,7 @@ def test_front_end_is_one_fifo_server(catalog):
 def test_closed_loop_staggered_is_the_steady_state(catalog):
     m = _model(catalog, engine="trtllm")
     burst = simulate_closed_loop(m, concurrency=32, num_requests=128, prompt_tokens=1024, output_tokens=128).summary()
-    steady = simulate_closed_loop(m, concurrency=32, num_requests=128, prompt_tokens=1024, output_tokens=128,
-                                  staggered=True).summary()
+    steady = simulate_closed_loop(m, concurrency=32, num_requests=128, prompt_tokens=1024, output_tokens=128, staggered=True).summary()
     assert steady["ttft_mean_s"] < burst["ttft_mean_s"]
 
 
@@ -155,10 +157,18 @@ def test_precisions_are_sourced_and_int4_streams_fewer_bytes(catalog):
     with pytest.raises(InputError, match="weight_dtype: 'int3' is not a supported precision"):
         get_precision("int3")
     bf16 = _model(catalog, gpu="A100-80GB-SXM")
-    int4 = ReplicaModel(catalog.model("Llama-3.1-8B"), catalog.gpu("A100-80GB-SXM"),
-                        ReplicaConfig(model="Llama-3.1-8B", gpu="A100-80GB-SXM", weight_dtype="int4"), max_model_len=4096)
-    fp8_wo = ReplicaModel(catalog.model("Llama-3.1-8B"), catalog.gpu("A100-80GB-SXM"),
-                          ReplicaConfig(model="Llama-3.1-8B", gpu="A100-80GB-SXM", weight_dtype="fp8"), max_model_len=4096)
+    int4 = ReplicaModel(
+        catalog.model("Llama-3.1-8B"),
+        catalog.gpu("A100-80GB-SXM"),
+        ReplicaConfig(model="Llama-3.1-8B", gpu="A100-80GB-SXM", weight_dtype="int4"),
+        max_model_len=4096,
+    )
+    fp8_wo = ReplicaModel(
+        catalog.model("Llama-3.1-8B"),
+        catalog.gpu("A100-80GB-SXM"),
+        ReplicaConfig(model="Llama-3.1-8B", gpu="A100-80GB-SXM", weight_dtype="fp8"),
+        max_model_len=4096,
+    )
     t = [float(x.decode_step_time(1, 500)) for x in (bf16, fp8_wo, int4)]
     assert t[0] > t[1] > t[2]  # weight streaming: 2 > 1 > ~0.52 bytes per weight
     assert int4.memory().weight_bytes < fp8_wo.memory().weight_bytes < bf16.memory().weight_bytes
@@ -193,8 +203,15 @@ def test_async_scheduling_admits_a_new_request_one_step_later(catalog):
     runs: a request arriving mid-step joins one step later than a synchronous engine allows."""
     ttft = {}
     for asyn in (True, False):
-        prof = attrs.evolve(PROFILES["vllm-v1"], async_scheduling=asyn, step_cpu_base_us=0.0, step_cpu_per_seq_us=0.0,
-                            step_cpu_tp_us=0.0, frontend_request_us=0.0, frontend_per_prompt_token_us=0.0)
+        prof = attrs.evolve(
+            PROFILES["vllm-v1"],
+            async_scheduling=asyn,
+            step_cpu_base_us=0.0,
+            step_cpu_per_seq_us=0.0,
+            step_cpu_tp_us=0.0,
+            frontend_request_us=0.0,
+            frontend_per_prompt_token_us=0.0,
+        )
         sim = ReplicaSim(_model(catalog, engine=prof), 100_000)
         for _ in range(8):
             sim.submit(0.0, 100, 400)
@@ -214,6 +231,16 @@ def test_engine_kernels_apply_only_to_their_engine(catalog):
     assert cal.for_engine("vllm") is cal
     assert trt.attention_memory_efficiency == cal.attention_memory_efficiency  # attention stays vLLM's
     v1 = _model(catalog, gpu="H200", engine=attrs.evolve(PROFILES["vllm-v1"], step_exposed_us=0.0))
-    tr = _model(catalog, gpu="H200", engine=attrs.evolve(PROFILES["trtllm"], step_exposed_us=0.0, async_scheduling=True,
-                                                         step_cpu_base_us=600.0, step_cpu_per_seq_us=4.0, step_cpu_tp_us=100.0))
+    tr = _model(
+        catalog,
+        gpu="H200",
+        engine=attrs.evolve(
+            PROFILES["trtllm"],
+            step_exposed_us=0.0,
+            async_scheduling=True,
+            step_cpu_base_us=600.0,
+            step_cpu_per_seq_us=4.0,
+            step_cpu_tp_us=100.0,
+        ),
+    )
     assert float(v1.prefill_time(2048)) != float(tr.prefill_time(2048))

@@ -42,9 +42,31 @@ FUZZ = dict(deadline=None, derandomize=True, suppress_health_check=list(HealthCh
 TMP = pathlib.Path(tempfile.mkdtemp(prefix="boute-fuzz-"))
 _n = itertools.count()
 M = ("Llama-3.1-8B", "Llama-3.1-70B")
-FIELDS = {"scenario", "--scenario", "name", "gpus", "price_set", "price_overrides", "models", "workload", "arrival_rate_per_s",
-          "quality", "budget_usd_per_hour", "quality_min", "latency_slo_s", "objective", "mode", "weight_dtypes", "seed",
-          "max_trials", "stall_trials", "budget", "latency_metric", "ttft_slo_s", "tpot_slo_s"}
+FIELDS = {
+    "scenario",
+    "--scenario",
+    "name",
+    "gpus",
+    "price_set",
+    "price_overrides",
+    "models",
+    "workload",
+    "arrival_rate_per_s",
+    "quality",
+    "budget_usd_per_hour",
+    "quality_min",
+    "latency_slo_s",
+    "objective",
+    "mode",
+    "weight_dtypes",
+    "seed",
+    "max_trials",
+    "stall_trials",
+    "budget",
+    "latency_metric",
+    "ttft_slo_s",
+    "tpot_slo_s",
+}
 
 
 def _fresh(suffix: str) -> pathlib.Path:
@@ -62,14 +84,16 @@ def _one_line(exc: BouteError, *, prefixes: set[str] | None = None) -> None:
 
 # ----------------------------------------------------------------------------- values
 GOOD_TRACE = _fresh(".csv")
-GOOD_TRACE.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n" + "".join(
-    f"2023-11-16 18:15:{i:02d}.0,{100 + 10 * i},{10 + i}\n" for i in range(10)))
+GOOD_TRACE.write_text(
+    "TIMESTAMP,ContextTokens,GeneratedTokens\n" + "".join(f"2023-11-16 18:15:{i:02d}.0,{100 + 10 * i},{10 + i}\n" for i in range(10))
+)
 GOOD_QUALITY = _fresh(".csv")
 GOOD_QUALITY.write_text("Llama-3.1-8B,Llama-3.1-70B,score\n" + "".join(f"{i % 2},{int(i % 3 > 0)},{i / 7}\n" for i in range(12)))
 
 ODD = [math.nan, math.inf, -math.inf, 0, -1, 1e308, -1e308, 1e-12, True, False, "6", "", None, [], {}, [1], "nan"]
-numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**12, 10**12), st.sampled_from(ODD),
-                    st.floats(0.001, 100.0))
+numbers = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**12), 10**12), st.sampled_from(ODD), st.floats(0.001, 100.0)
+)
 containers = st.sampled_from([None, 0, "", [], {}, False, "x", [1, 2], 3.5])
 gpu_names = st.sampled_from(["H100", "H100-SXM", "h100", "RTX-4090", "RTX4090", "A100", "RTX9090", "T4", "", "L40S"])
 model_names = st.sampled_from(["Llama-3.1-8B", "Llama-3.1-70B", "llama-3.1-8b", "Llama-4", "", "Mixtral-8x7B", "GPT-9"])
@@ -81,24 +105,48 @@ field_values = {
     "price_set": st.sampled_from(["boute-paper", "runpod", "aws", "runpd", "", None, 0, ["aws"]]),
     "price_overrides": st.one_of(st.dictionaries(gpu_names, numbers, max_size=2), containers),
     "models": st.one_of(st.lists(model_names, max_size=3), st.text(max_size=10), containers),
-    "workload": st.sampled_from(["gsm8k", "mt-bench", "azure-conv", "azure-code", "gsm9k", "x.csv", "", None, 3,
-                                 {"trace": ""}, {"trace": "nope.csv"}, {"trace": str(GOOD_TRACE)}, {"trace": 1},
-                                 {"trace": str(GOOD_TRACE), "x": 1}, {}, str(GOOD_TRACE)]),
+    "workload": st.sampled_from(
+        [
+            "gsm8k",
+            "mt-bench",
+            "azure-conv",
+            "azure-code",
+            "gsm9k",
+            "x.csv",
+            "",
+            None,
+            3,
+            {"trace": ""},
+            {"trace": "nope.csv"},
+            {"trace": str(GOOD_TRACE)},
+            {"trace": 1},
+            {"trace": str(GOOD_TRACE), "x": 1},
+            {},
+            str(GOOD_TRACE),
+        ]
+    ),
     "arrival_rate_per_s": numbers,
     "quality": st.one_of(
-        st.fixed_dictionaries({}, optional={
-            "data": st.sampled_from(["calibrated", "routellm-gsm8k", "routellm-mt-bench", str(GOOD_QUALITY), "no.csv", "", None, 1]),
-            "router": st.sampled_from(["oracle", "random", "noisy", "file", "psychic", "", None]),
-            "auc": numbers,
-            "rooter": st.just("oracle"),
-        }),
-        containers, st.sampled_from(["calibrated", "routellm-gsm8k"])),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "data": st.sampled_from(["calibrated", "routellm-gsm8k", "routellm-mt-bench", str(GOOD_QUALITY), "no.csv", "", None, 1]),
+                "router": st.sampled_from(["oracle", "random", "noisy", "file", "psychic", "", None]),
+                "auc": numbers,
+                "rooter": st.just("oracle"),
+            },
+        ),
+        containers,
+        st.sampled_from(["calibrated", "routellm-gsm8k"]),
+    ),
     "budget_usd_per_hour": numbers,
     "quality_min": numbers,
     "latency_slo_s": numbers,
     "objective": st.sampled_from(["latency", "cost", "speed", "", None, 1, "Latency"]),
     "mode": st.sampled_from(["joint", "split", "both", "", None]),
-    "weight_dtypes": st.one_of(st.lists(st.sampled_from(["bf16", "fp8", "int4", ""]), max_size=3), st.sampled_from(["bf16", "fp8", "", None, 0])),
+    "weight_dtypes": st.one_of(
+        st.lists(st.sampled_from(["bf16", "fp8", "int4", ""]), max_size=3), st.sampled_from(["bf16", "fp8", "", None, 0])
+    ),
     "seed": st.one_of(st.integers(-5, 2**64), st.floats(0, 5), containers),
     "max_trials": st.one_of(st.integers(-2, 10**6), containers),
     "stall_trials": st.one_of(st.integers(-2, 10**6), containers),
@@ -122,7 +170,8 @@ GOOD = {  # valid values, so that a good share of the generated scenarios valida
 field_values = {k: st.one_of(GOOD[k], v) if k in GOOD else v for k, v in field_values.items()}
 scenario_dicts = st.tuples(
     st.dictionaries(st.sampled_from(sorted(field_values)), st.none(), max_size=3).flatmap(
-        lambda keys: st.fixed_dictionaries({k: field_values[k] for k in keys})),
+        lambda keys: st.fixed_dictionaries({k: field_values[k] for k in keys})
+    ),
     st.sets(st.sampled_from(["gpus", "models", "arrival_rate_per_s", "budget_usd_per_hour", "latency_slo_s"]), max_size=1),
 ).map(lambda pd: {**{k: v for k, v in SMALL.items() if k not in pd[1]}, **pd[0]})
 
@@ -159,8 +208,12 @@ def test_fuzz_scenario_fields(catalog, raw):
 
 # ----------------------------------------------------------------------------- 2. scenario files (300)
 @settings(max_examples=300, **FUZZ)
-@given(scenario_dicts, st.sampled_from([".yaml", ".yml", ".toml", ".txt"]),
-       st.one_of(st.just([]), st.lists(st.tuples(st.integers(0, 400), st.binary(min_size=1, max_size=3)), max_size=2)), st.booleans())
+@given(
+    scenario_dicts,
+    st.sampled_from([".yaml", ".yml", ".toml", ".txt"]),
+    st.one_of(st.just([]), st.lists(st.tuples(st.integers(0, 400), st.binary(min_size=1, max_size=3)), max_size=2)),
+    st.booleans(),
+)
 def test_fuzz_scenario_files(catalog, raw, suffix, inserts, duplicate_key):
     try:
         text = yaml.safe_dump(raw, allow_unicode=False).encode()
@@ -181,24 +234,39 @@ def test_fuzz_scenario_files(catalog, raw, suffix, inserts, duplicate_key):
 
 
 # ----------------------------------------------------------------------------- 3. traces (400)
-timestamps = st.one_of(st.builds(lambda s: f"2023-11-16 18:{s // 60:02d}:{s % 60:02d}.{s % 1000:03d}", st.integers(0, 3599)),
-                       st.builds(lambda s: f"2023-11-16 18:{s // 60:02d}:{s % 60:02d}.{s % 1000:03d}", st.integers(0, 3599)),
-                       st.sampled_from(["", "yesterday", "2023-13-45 00:00:00", "0001-01-01 00:00:00", "9999-12-31 23:59:59", "nan"]))
-tokens = st.one_of(st.integers(1, 5000).map(str), st.integers(1, 5000).map(str), st.integers(1, 5000).map(str), st.integers(-3, 30).map(str), st.integers(MAX_TOKENS_PER_REQUEST - 2, MAX_TOKENS_PER_REQUEST + 2).map(str),
-                   st.sampled_from(["", "1.5", "1e3", "abc", " 7 ", "+3", "-0", "nan", "٣"]))
+timestamps = st.one_of(
+    st.builds(lambda s: f"2023-11-16 18:{s // 60:02d}:{s % 60:02d}.{s % 1000:03d}", st.integers(0, 3599)),
+    st.builds(lambda s: f"2023-11-16 18:{s // 60:02d}:{s % 60:02d}.{s % 1000:03d}", st.integers(0, 3599)),
+    st.sampled_from(["", "yesterday", "2023-13-45 00:00:00", "0001-01-01 00:00:00", "9999-12-31 23:59:59", "nan"]),
+)
+tokens = st.one_of(
+    st.integers(1, 5000).map(str),
+    st.integers(1, 5000).map(str),
+    st.integers(1, 5000).map(str),
+    st.integers(-3, 30).map(str),
+    st.integers(MAX_TOKENS_PER_REQUEST - 2, MAX_TOKENS_PER_REQUEST + 2).map(str),
+    st.sampled_from(["", "1.5", "1e3", "abc", " 7 ", "+3", "-0", "nan", "٣"]),
+)
 good_ts = st.builds(lambda s: f"2023-11-16 18:{s // 60:02d}:{s % 60:02d}.{s % 1000:03d}", st.integers(0, 3599))
 good_tokens = st.integers(1, 20_000).map(str)
-headers = st.sampled_from(["\ufeffTIMESTAMP,ContextTokens,GeneratedTokens",
-                           "ContextTokens,TIMESTAMP,GeneratedTokens", "TIMESTAMP,ContextTokens", "", "a,b,c"])
+headers = st.sampled_from(
+    ["\ufeffTIMESTAMP,ContextTokens,GeneratedTokens", "ContextTokens,TIMESTAMP,GeneratedTokens", "TIMESTAMP,ContextTokens", "", "a,b,c"]
+)
 
 
 @settings(max_examples=400, **FUZZ)
-@given(st.one_of(st.just("TIMESTAMP,ContextTokens,GeneratedTokens"), headers),
-       st.one_of(st.lists(st.tuples(good_ts, good_tokens, good_tokens), min_size=3, max_size=8),
-                 st.lists(st.tuples(good_ts, good_tokens, good_tokens), min_size=3, max_size=8).flatmap(
-                     lambda rows: st.tuples(timestamps, tokens, tokens).map(lambda bad: rows + [bad])),
-                 st.lists(st.tuples(timestamps, tokens, tokens), max_size=8)),
-       st.one_of(st.just(b""), st.just(b""), st.binary(max_size=3)), st.integers(0, 200))
+@given(
+    st.one_of(st.just("TIMESTAMP,ContextTokens,GeneratedTokens"), headers),
+    st.one_of(
+        st.lists(st.tuples(good_ts, good_tokens, good_tokens), min_size=3, max_size=8),
+        st.lists(st.tuples(good_ts, good_tokens, good_tokens), min_size=3, max_size=8).flatmap(
+            lambda rows: st.tuples(timestamps, tokens, tokens).map(lambda bad: rows + [bad])
+        ),
+        st.lists(st.tuples(timestamps, tokens, tokens), max_size=8),
+    ),
+    st.one_of(st.just(b""), st.just(b""), st.binary(max_size=3)),
+    st.integers(0, 200),
+)
 def test_fuzz_trace_files(header, rows, junk, pos):
     cols = header.lstrip("\ufeff").split(",")
     lines = [header]
@@ -221,28 +289,53 @@ def test_fuzz_trace_files(header, rows, junk, pos):
 
 
 # ----------------------------------------------------------------------------- 4. quality files (400)
-cells = st.one_of(st.sampled_from(["0", "1"]), st.sampled_from(["0", "1", "True", "False", "7.5"]), st.sampled_from(["0", "1", "True", "False", "nan", "inf", "-inf", "1e308", "", "abc", "0.5", "7", "10"]),
-                  st.floats(allow_nan=True, allow_infinity=True).map(repr), st.integers(-10**7, 10**7).map(str))
-json_cells = st.one_of(st.integers(0, 1), st.integers(1, 10), st.integers(-2, 12), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.none(),
-                       st.sampled_from(["1", "True", "x", [1], {"a": 1}]))
-csv_quality = st.tuples(st.one_of(st.just([*M, "score"]), st.just(list(M)),
-                                  st.lists(st.sampled_from([*M, "score", "prompt", "id", "x", ""]), min_size=1, max_size=4, unique=True)),
-                        st.lists(st.lists(cells, min_size=1, max_size=5), max_size=8)).map(
-    lambda hr: ("\n".join([",".join(hr[0])] + [",".join(r) for r in hr[1]]) + "\n").encode())
-good_csv_quality = st.lists(st.tuples(st.sampled_from(["0", "1", "True", "False"]), st.sampled_from(["0", "1"]),
-                                     st.floats(-1e6, 1e6).map(repr)), min_size=2, max_size=12).map(
-    lambda rows: ("Llama-3.1-8B,Llama-3.1-70B,score\n" + "".join(",".join(r) + "\n" for r in rows)).encode())
+cells = st.one_of(
+    st.sampled_from(["0", "1"]),
+    st.sampled_from(["0", "1", "True", "False", "7.5"]),
+    st.sampled_from(["0", "1", "True", "False", "nan", "inf", "-inf", "1e308", "", "abc", "0.5", "7", "10"]),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-(10**7), 10**7).map(str),
+)
+json_cells = st.one_of(
+    st.integers(0, 1),
+    st.integers(1, 10),
+    st.integers(-2, 12),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+    st.sampled_from(["1", "True", "x", [1], {"a": 1}]),
+)
+csv_quality = st.tuples(
+    st.one_of(
+        st.just([*M, "score"]),
+        st.just(list(M)),
+        st.lists(st.sampled_from([*M, "score", "prompt", "id", "x", ""]), min_size=1, max_size=4, unique=True),
+    ),
+    st.lists(st.lists(cells, min_size=1, max_size=5), max_size=8),
+).map(lambda hr: ("\n".join([",".join(hr[0])] + [",".join(r) for r in hr[1]]) + "\n").encode())
+good_csv_quality = st.lists(
+    st.tuples(st.sampled_from(["0", "1", "True", "False"]), st.sampled_from(["0", "1"]), st.floats(-1e6, 1e6).map(repr)),
+    min_size=2,
+    max_size=12,
+).map(lambda rows: ("Llama-3.1-8B,Llama-3.1-70B,score\n" + "".join(",".join(r) + "\n" for r in rows)).encode())
 jsonl_lines = st.one_of(
     st.fixed_dictionaries({M[0]: st.integers(0, 1), M[1]: st.integers(0, 1)}).map(json.dumps),
     st.fixed_dictionaries({M[0]: json_cells, M[1]: json_cells}, optional={"score": json_cells}).map(json.dumps),
     st.fixed_dictionaries({}, optional={M[0]: json_cells, M[1]: json_cells}).map(json.dumps),
-    st.sampled_from(["[1, 0]", "{bad", '"text"', "", "null", "3", '{"Llama-3.1-8B": 1e999, "Llama-3.1-70B": 1}']))
+    st.sampled_from(["[1, 0]", "{bad", '"text"', "", "null", "3", '{"Llama-3.1-8B": 1e999, "Llama-3.1-70B": 1}']),
+)
 jsonl_quality = st.lists(jsonl_lines, min_size=1, max_size=8).map(lambda ls: ("\n".join(ls) + "\n").encode())
 
 
 @settings(max_examples=400, **FUZZ)
-@given(st.one_of(good_csv_quality.map(lambda b: (".csv", b)), csv_quality.map(lambda b: (".csv", b)), jsonl_quality.map(lambda b: (".jsonl", b))),
-       st.one_of(st.just(b""), st.binary(max_size=2)), st.sampled_from(["oracle", "random", "noisy", "file"]), st.floats(0.0, 1.0))
+@given(
+    st.one_of(
+        good_csv_quality.map(lambda b: (".csv", b)), csv_quality.map(lambda b: (".csv", b)), jsonl_quality.map(lambda b: (".jsonl", b))
+    ),
+    st.one_of(st.just(b""), st.binary(max_size=2)),
+    st.sampled_from(["oracle", "random", "noisy", "file"]),
+    st.floats(0.0, 1.0),
+)
 def test_fuzz_quality_files(content, junk, router, strong):
     suffix, data = content
     f = _fresh(suffix)
@@ -272,8 +365,22 @@ FLAGS = {
     "--budget": ["30", "-5", "0", "nan", "inf", "1e308", "abc", "", "0.001"],
     "--quality-min": ["89", "nan", "-1", "1e9", "x", "0"],
     "--slo": ["8", "0", "-1", "nan", "601", "1e-9"],
-    "--gpus": ["H100=8", "H100=8,H100=8", "H100=8,H100-SXM=8", "", ",", "H100", "H100=x", "H100=-1", "RTX9090=2",
-               "H100=8,RTX4090=16", "h100=0", "H100=99999999", "=3", "H100=1_0"],
+    "--gpus": [
+        "H100=8",
+        "H100=8,H100=8",
+        "H100=8,H100-SXM=8",
+        "",
+        ",",
+        "H100",
+        "H100=x",
+        "H100=-1",
+        "RTX9090=2",
+        "H100=8,RTX4090=16",
+        "h100=0",
+        "H100=99999999",
+        "=3",
+        "H100=1_0",
+    ],
     "--price-set": ["boute-paper", "runpod", "aws", "gcp", ""],
     "--models": ["Llama-3.1-8B", "Llama-3.1-8B,Llama-3.1-70B", "", "Llama-4", "a,,b", "Llama-3.1-8B,llama-8b"],
     "--workload": ["gsm8k", "mt-bench", "nope", "", str(GOOD_TRACE), "missing.csv"],
@@ -288,7 +395,8 @@ FLAGS = {
     "--frobnicate": ["1"],
 }
 argvs = st.lists(st.tuples(st.sampled_from(sorted(FLAGS)), st.one_of(st.just(0), st.integers(0, 99))), max_size=5).map(
-    lambda picks: [x for flag, i in picks for x in (flag, FLAGS[flag][i % len(FLAGS[flag])])])
+    lambda picks: [x for flag, i in picks for x in (flag, FLAGS[flag][i % len(FLAGS[flag])])]
+)
 
 
 @settings(max_examples=600, **FUZZ)
@@ -308,11 +416,22 @@ def test_fuzz_cli_flags(catalog, argv):
 
 # ----------------------------------------------------------------------------- 6. end to end (24)
 TINY = _fresh(".yaml")
-TINY.write_text(yaml.safe_dump({
-    "name": "fuzz", "gpus": {"H100-SXM": 8}, "models": list(M), "arrival_rate_per_s": 2.0,
-    "quality": {"data": "calibrated", "router": "noisy", "auc": 0.8}, "budget_usd_per_hour": 40.0,
-    "quality_min": 89.0, "latency_slo_s": 8.0, "max_trials": 2, "stall_trials": 2,
-}))
+TINY.write_text(
+    yaml.safe_dump(
+        {
+            "name": "fuzz",
+            "gpus": {"H100-SXM": 8},
+            "models": list(M),
+            "arrival_rate_per_s": 2.0,
+            "quality": {"data": "calibrated", "router": "noisy", "auc": 0.8},
+            "budget_usd_per_hour": 40.0,
+            "quality_min": 89.0,
+            "latency_slo_s": 8.0,
+            "max_trials": 2,
+            "stall_trials": 2,
+        }
+    )
+)
 E2E = {
     "--budget": ["40", "8", "3", "nan"],
     "--rate": ["2", "0.5", "500", "1e-9"],

@@ -27,8 +27,7 @@ def test_tie_break_prefers_higher_quality():
     b = Trial(index=1, params={}, source="", feasible=True, objective=2.0, quality=91.0)
     c = Trial(index=2, params={}, source="", feasible=True, objective=1.9, quality=80.0)
     assert _better(b, a) and not _better(a, b) and _better(c, b) and not _better(b, c)
-    loop = run_outer_loop([("u0", 0.0, 1.0)], fake(lambda v: 2.0, lambda v: 80 + 10 * v), strategy="random",
-                          max_trials=10, stall_trials=10)
+    loop = run_outer_loop([("u0", 0.0, 1.0)], fake(lambda v: 2.0, lambda v: 80 + 10 * v), strategy="random", max_trials=10, stall_trials=10)
     best = loop.trials[loop.best_index]
     assert best.quality == max(t.quality for t in loop.trials)
 

@@ -161,8 +161,16 @@ def test_deterministic(catalog, one):
     assert len(one.curves) == 1 and again.curves == one.curves
     # A fresh build holds plain floats, as a cached one does (numpy scalars break YAML dumps).
     c = next(iter(again.curves.values()))
-    values = [c.saturation_rps, *c.rates_rps, *c.p95_s, *c.p95_point_s, *c.p95_halfwidth_s, *c.mean_s, *c.tpot_mean_s,
-              *(x for row in c.quantiles_s.values() for env in row.values() for x in env)]
+    values = [
+        c.saturation_rps,
+        *c.rates_rps,
+        *c.p95_s,
+        *c.p95_point_s,
+        *c.p95_halfwidth_s,
+        *c.mean_s,
+        *c.tpot_mean_s,
+        *(x for row in c.quantiles_s.values() for env in row.values() for x in env),
+    ]
     assert all(type(x) is float for x in values)
 
 
@@ -190,8 +198,15 @@ def test_table_prints_capacity(db):
 
 def test_progress_reports_every_config(catalog):
     seen = []
-    db = build_perfdb([catalog.model("Llama-3.1-8B")], [catalog.gpu("H100")], get_workload("gsm8k"), max_gpus_per_replica={"H100-SXM": 2},
-                      use_cache=False, workers=2, progress=lambda d, t: seen.append((d, t)))
+    db = build_perfdb(
+        [catalog.model("Llama-3.1-8B")],
+        [catalog.gpu("H100")],
+        get_workload("gsm8k"),
+        max_gpus_per_replica={"H100-SXM": 2},
+        use_cache=False,
+        workers=2,
+        progress=lambda d, t: seen.append((d, t)),
+    )
     assert len(db.curves) == 2 and seen == [(1, 2), (2, 2)]
 
 
@@ -217,8 +232,18 @@ def test_ray_backend_gives_the_same_db(catalog):
 
 def test_config_without_kept_points_is_not_offered(db):
     c = next(iter(db.curves.values()))
-    empty = attrs.evolve(c, rates_rps=(), p95_s=(), p95_point_s=(), p95_halfwidth_s=(), mean_s=(), ttft_mean_s=(), tpot_mean_s=(),
-                         requests=(), quantiles_s={m: {lv: () for lv in row} for m, row in c.quantiles_s.items()})
+    empty = attrs.evolve(
+        c,
+        rates_rps=(),
+        p95_s=(),
+        p95_point_s=(),
+        p95_halfwidth_s=(),
+        mean_s=(),
+        ttft_mean_s=(),
+        tpot_mean_s=(),
+        requests=(),
+        quantiles_s={m: {lv: () for lv in row} for m, row in c.quantiles_s.items()},
+    )
     assert empty.capacity(1e9) == 0.0 and empty.capacity(5.0, metric="ttft") == 0.0
     db2 = attrs.evolve(db, curves={**db.curves, c.config.key: empty})
     keys = [x.config.key for x in db2.for_model(c.config.model)]

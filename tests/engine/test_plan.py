@@ -16,8 +16,11 @@ def _json_round_trip(p: Plan) -> Plan:
 
 
 def test_factory_plan_round_trips_exactly():
-    p = make_plan([group("RTX-4090", 1, 3), group("H100-SXM", 8, 1, model="Llama-3.1-70B", fp8=True)],
-                  {"RTX-4090": (8, 8), "H100-SXM": (8, 8)}, shares=(0.6, 0.4))
+    p = make_plan(
+        [group("RTX-4090", 1, 3), group("H100-SXM", 8, 1, model="Llama-3.1-70B", fp8=True)],
+        {"RTX-4090": (8, 8), "H100-SXM": (8, 8)},
+        shares=(0.6, 0.4),
+    )
     assert _json_round_trip(p) == p
     assert p.to_dict()["schema_version"] == SCHEMA_VERSION
 
@@ -46,13 +49,16 @@ def test_plan_is_frozen():
         p.deployments[0].groups[0].replicas = 1
 
 
-@pytest.mark.parametrize("mutate,match", [
-    (lambda d: d.update(schema_version="1.0"), "schema_version '1.0' is not '2.0'"),
-    (lambda d: d.update(plna=1), "plna"),
-    (lambda d: d.pop("engine"), "engine"),
-    (lambda d: d["deployments"][0]["groups"][0].update(tp="eight"), "tp"),
-    (lambda d: d.update(dispatch_policy="round-robin"), "dispatch_policy: 'round-robin' is not a policy"),
-])
+@pytest.mark.parametrize(
+    "mutate,match",
+    [
+        (lambda d: d.update(schema_version="1.0"), "schema_version '1.0' is not '2.0'"),
+        (lambda d: d.update(plna=1), "plna"),
+        (lambda d: d.pop("engine"), "engine"),
+        (lambda d: d["deployments"][0]["groups"][0].update(tp="eight"), "tp"),
+        (lambda d: d.update(dispatch_policy="round-robin"), "dispatch_policy: 'round-robin' is not a policy"),
+    ],
+)
 def test_bad_plan_documents(mutate, match):
     d = json.loads(json.dumps(plan_4090_x13().to_dict()))
     mutate(d)
@@ -76,8 +82,18 @@ def test_resim_metrics_from_summary():
 def test_baseline_from_summary():
     b = BaselineResult.from_summary("X", {"feasible": False, "reason": "too poor"})
     assert not b.feasible and b.reason == "too poor"
-    b = BaselineResult.from_summary("Y", {"feasible": True, "shares": [0, 1], "quality": 95.0, "p95_bound_s": 3.0,
-                                          "cost_usd_per_hour": 24.0, "allocation": {"M": {"k": 2}}, "simulated": {"p95_s": 2.9}})
+    b = BaselineResult.from_summary(
+        "Y",
+        {
+            "feasible": True,
+            "shares": [0, 1],
+            "quality": 95.0,
+            "p95_bound_s": 3.0,
+            "cost_usd_per_hour": 24.0,
+            "allocation": {"M": {"k": 2}},
+            "simulated": {"p95_s": 2.9},
+        },
+    )
     assert b.allocation[0].replicas == 2 and b.simulated.p95_s == 2.9
 
 

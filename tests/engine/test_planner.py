@@ -119,10 +119,21 @@ def _best(loop):
 EXACT_CASES = [
     dict(quality={"data": "calibrated", "router": "noisy", "auc": 0.8}),
     dict(quality={"data": "calibrated", "router": "random"}, quality_min=88.0, arrival_rate_per_s=4.5, seed=3),
-    dict(quality={"data": "calibrated", "router": "oracle"}, objective="cost", latency_slo_s=6.0, budget_usd_per_hour=None,
-         quality_min=93.0, arrival_rate_per_s=2.0),
-    dict(quality={"data": "calibrated", "router": "noisy", "auc": 0.7}, mode="split", budget_usd_per_hour=22.0,
-         arrival_rate_per_s=2.5, seed=7),
+    dict(
+        quality={"data": "calibrated", "router": "oracle"},
+        objective="cost",
+        latency_slo_s=6.0,
+        budget_usd_per_hour=None,
+        quality_min=93.0,
+        arrival_rate_per_s=2.0,
+    ),
+    dict(
+        quality={"data": "calibrated", "router": "noisy", "auc": 0.7},
+        mode="split",
+        budget_usd_per_hour=22.0,
+        arrival_rate_per_s=2.5,
+        seed=7,
+    ),
 ]
 
 
@@ -162,9 +173,11 @@ def test_exact_needs_no_ax_and_few_solves(small_planner):
     loop, _ = small_planner.optimize(strategy="exact", frontier_points=0)
     assert loop.stop_reason.startswith("exact:")
     assert sum(t.payload.result.solves for t in loop.trials) <= 20
-    code = ("import sys; from boute.engine import load_catalog; from boute.engine.planner import Planner; "
-            "from boute.engine.scenario import Scenario; from tests.conftest import SMALL; c = load_catalog(); "
-            "Planner(Scenario.from_dict(SMALL, c), c).optimize(strategy='exact'); print('ax' in sys.modules, 'torch' in sys.modules)")
+    code = (
+        "import sys; from boute.engine import load_catalog; from boute.engine.planner import Planner; "
+        "from boute.engine.scenario import Scenario; from tests.conftest import SMALL; c = load_catalog(); "
+        "Planner(Scenario.from_dict(SMALL, c), c).optimize(strategy='exact'); print('ax' in sys.modules, 'torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=str(ROOT))
     assert out.stdout.split()[-2:] == ["False", "False"]
 
@@ -189,8 +202,17 @@ def _k_planner(catalog, models, **extra):
     from boute.engine.planner import CALIBRATED_QUALITY
     from boute.engine.routing import calibrated_gsm8k
 
-    d = {"name": f"k{len(models)}", "gpus": {"RTX-4090": 8}, "models": list(models), "arrival_rate_per_s": 2.0,
-         "budget_usd_per_hour": 12.0, "quality_min": 80.0, "seed": 0, "max_trials": 5, "stall_trials": 3}
+    d = {
+        "name": f"k{len(models)}",
+        "gpus": {"RTX-4090": 8},
+        "models": list(models),
+        "arrival_rate_per_s": 2.0,
+        "budget_usd_per_hour": 12.0,
+        "quality_min": 80.0,
+        "seed": 0,
+        "max_trials": 5,
+        "stall_trials": 3,
+    }
     d.update(extra)
     sc = Scenario.from_dict(d, catalog)
     acc = {"Qwen2.5-7B": 91.6, "Llama-3.1-8B": 84.5, "Mistral-7B": 60.0, "Qwen3-8B": 93.0}
@@ -296,8 +318,10 @@ def test_absorb_solves_the_last_dimension_exactly(catalog, k):
     t = pl._line_trial(p)
     prefix = tuple(pl.router._line(tuple(t.payload.shares[: k - 2]), 0.0)[: k - 2])
     rest = 1 - sum(prefix)
-    grid = [pl._trial({f"u{i}": float(v) for i, v in enumerate(sticks_from_shares(pl.router._line(prefix, x)))})
-            for x in np.linspace(0, rest, 41)]
+    grid = [
+        pl._trial({f"u{i}": float(v) for i, v in enumerate(sticks_from_shares(pl.router._line(prefix, x)))})
+        for x in np.linspace(0, rest, 41)
+    ]
     feas = [g.objective for g in grid if g.feasible]
     if t.feasible:
         assert not feas or t.objective <= min(feas) * (1 + 1e-9)

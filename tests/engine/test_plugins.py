@@ -59,7 +59,8 @@ def test_installed_plugin_package_adds_a_gpu(tmp_path):
     """Build and install a tiny real plugin package; the catalog then lists its GPU."""
     pkg = tmp_path / "src"
     (pkg / "boute_testgpu").mkdir(parents=True)
-    (pkg / "pyproject.toml").write_text(textwrap.dedent("""
+    (pkg / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [build-system]
         requires = ["setuptools>=68"]
         build-backend = "setuptools.build_meta"
@@ -70,8 +71,10 @@ def test_installed_plugin_package_adds_a_gpu(tmp_path):
         testgpu = "boute_testgpu:gpus"
         [tool.setuptools]
         packages = ["boute_testgpu"]
-    """))
-    (pkg / "boute_testgpu" / "__init__.py").write_text(textwrap.dedent("""
+    """)
+    )
+    (pkg / "boute_testgpu" / "__init__.py").write_text(
+        textwrap.dedent("""
         from boute.engine.catalog import Calibration, GPUType
         def gpus():
             cal = Calibration(gemm_compute_efficiency=0.7, gemm_memory_efficiency=0.8, gemm_overhead_us=3.0,
@@ -82,10 +85,14 @@ def test_installed_plugin_package_adds_a_gpu(tmp_path):
                             bf16_tflops=1307.0, fp8_tflops=2615.0, intra_node_link="pcie", intra_node_bandwidth_gb_per_s=64.0,
                             inter_node_bandwidth_gb_per_s=50.0, gpus_per_node=8, calibration=cal,
                             source="plugin test", source_date="2026-11-27")]
-    """))
+    """)
+    )
     target = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(pkg)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(pkg)],
+        check=True,
+        capture_output=True,
+    )
     code = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(target)!r})
         from boute.engine.plugins import load_catalog

@@ -7,8 +7,20 @@ import sys
 def test_public_names_pinned():
     import boute.engine as e
 
-    assert e.__all__ == ["BouteError", "InputError", "InfeasibleError", "Catalog", "load_catalog", "Scenario", "load_scenario",
-                         "default_scenario", "Plan", "Planner", "plan", "main"]
+    assert e.__all__ == [
+        "BouteError",
+        "InputError",
+        "InfeasibleError",
+        "Catalog",
+        "load_catalog",
+        "Scenario",
+        "load_scenario",
+        "default_scenario",
+        "Plan",
+        "Planner",
+        "plan",
+        "main",
+    ]
     for name in e.__all__:
         assert getattr(e, name) is not None
 

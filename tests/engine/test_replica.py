@@ -64,7 +64,14 @@ def test_step_tables_match_iteration_time(catalog):
     t = m.step_tables(9000, 300)
     for p, pairs, b, c in [(0, 0, 16, 16 * 900), (512, 512 * 256, 8, 8000), (4096, 4096 * 2048, 0, 0)]:
         sampled = b + (p > 0)
-        fast = t.token_s[p + b] + t.pair_s * pairs + (t.prefill0_s if p else 0) + (t.decode0_s if b else 0) + t.sample_s[sampled] + t.beta_s * c
+        fast = (
+            t.token_s[p + b]
+            + t.pair_s * pairs
+            + (t.prefill0_s if p else 0)
+            + (t.decode0_s if b else 0)
+            + t.sample_s[sampled]
+            + t.beta_s * c
+        )
         fast = float(m.with_cpu(fast, sampled, decode_only=p == 0))  # the engine's CPU side of the step
         assert fast == pytest.approx(float(m.iteration_time(p, pairs, b, c)), rel=1e-9)
 

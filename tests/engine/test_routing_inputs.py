@@ -44,8 +44,16 @@ def test_good_files(tmp_path):
         (["[1, 0]", "[0, 1]"], "q.jsonl", r"q.jsonl line 1 is a list, not a JSON object"),
         (['"text"'], "q.jsonl", r"line 1 is a str, not a JSON object"),
         (['{"Llama-3.1-8B": 1, "Llama-3.1-70B": 0}', '{"Llama-3.1-8B": 1}'], "q.jsonl", r"has no column 'Llama-3.1-70B' in some row"),
-        (['{"Llama-3.1-8B": [1], "Llama-3.1-70B": 0}', '{"Llama-3.1-8B": 1, "Llama-3.1-70B": 0}'], "q.jsonl", r"= \[1\] is not a finite number"),
-        (['{"Llama-3.1-8B": 1e999, "Llama-3.1-70B": 0}', '{"Llama-3.1-8B": 1, "Llama-3.1-70B": 0}'], "q.jsonl", r"= inf is not a finite number"),
+        (
+            ['{"Llama-3.1-8B": [1], "Llama-3.1-70B": 0}', '{"Llama-3.1-8B": 1, "Llama-3.1-70B": 0}'],
+            "q.jsonl",
+            r"= \[1\] is not a finite number",
+        ),
+        (
+            ['{"Llama-3.1-8B": 1e999, "Llama-3.1-70B": 0}', '{"Llama-3.1-8B": 1, "Llama-3.1-70B": 0}'],
+            "q.jsonl",
+            r"= inf is not a finite number",
+        ),
         (b"\xff\xfe{}\n", "q.jsonl", r"is not UTF-8 text"),
     ],
 )

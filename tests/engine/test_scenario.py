@@ -80,7 +80,9 @@ def test_bad_files(catalog, tmp_path):
 
 def test_trace_workload_path_relative_to_file(catalog, tmp_path, small_dict):
     csv = tmp_path / "t.csv"
-    csv.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.0,100,10\n2023-11-16 18:15:47.0,200,20\n2023-11-16 18:15:49.0,50,5\n")
+    csv.write_text(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.0,100,10\n2023-11-16 18:15:47.0,200,20\n2023-11-16 18:15:49.0,50,5\n"
+    )
     small_dict["workload"] = {"trace": "t.csv"}
     f = tmp_path / "s.yaml"
     f.write_text(yaml.safe_dump(small_dict))

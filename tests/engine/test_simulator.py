@@ -27,8 +27,15 @@ def test_mg1_mean_latency_matches_pollaczek_khinchine(catalog):
     from boute.engine.engines import PROFILES
 
     cfg = ReplicaConfig(model="Llama-3.1-8B", gpu="H100-SXM")
-    bare = attrs.evolve(PROFILES["vllm-v1"], step_cpu_base_us=0.0, step_cpu_per_seq_us=0.0, step_cpu_tp_us=0.0,
-                        step_exposed_us=0.0, frontend_request_us=0.0, frontend_per_prompt_token_us=0.0)
+    bare = attrs.evolve(
+        PROFILES["vllm-v1"],
+        step_cpu_base_us=0.0,
+        step_cpu_per_seq_us=0.0,
+        step_cpu_tp_us=0.0,
+        step_exposed_us=0.0,
+        frontend_request_us=0.0,
+        frontend_per_prompt_token_us=0.0,
+    )
     m = ReplicaModel(catalog.model("Llama-3.1-8B"), catalog.gpu("H100"), cfg, max_model_len=4096, max_num_seqs=1, engine=bare)
     rng = np.random.default_rng(1)
     n = 40000
@@ -81,8 +88,9 @@ def test_all_requests_complete_and_kv_never_exceeded(h100_8b):
 def test_azure_conv_trace_bounded_at_half_capacity_growing_at_twice(h100_8b):
     path = need_shared("azure-llm-2023", "AzureLLMInferenceTrace_conv.csv")
     w = load_azure_trace(path, max_rows=6000)
-    sat = simulate_closed_loop(h100_8b, concurrency=256, num_requests=1500, prompt_tokens=int(w.prompt.mean()),
-                               output_tokens=int(w.output.mean())).throughput_rps
+    sat = simulate_closed_loop(
+        h100_8b, concurrency=256, num_requests=1500, prompt_tokens=int(w.prompt.mean()), output_tokens=int(w.output.mean())
+    ).throughput_rps
     half = simulate_replica(h100_8b, w.stream(0.5 * sat, 3000, 0), warmup_fraction=0.0)
     double = simulate_replica(h100_8b, w.stream(2.0 * sat, 3000, 0), warmup_fraction=0.0)
     q = lambda r: r.e2e_s  # noqa: E731
@@ -125,8 +133,13 @@ def test_workload_builtins_and_trace_errors(tmp_path):
 
 
 def test_bursty_gamma_has_its_cv():
-    w = Workload(name="b", prompt=LengthDist(mean_tokens=100, p95_tokens=150), output=LengthDist(mean_tokens=10, p95_tokens=20),
-                 arrival="gamma", arrival_cv=3.0)
+    w = Workload(
+        name="b",
+        prompt=LengthDist(mean_tokens=100, p95_tokens=150),
+        output=LengthDist(mean_tokens=10, p95_tokens=20),
+        arrival="gamma",
+        arrival_cv=3.0,
+    )
     gaps = np.diff(w.stream(2.0, 50000, 0).arrival_s)
     assert gaps.std() / gaps.mean() == pytest.approx(3.0, rel=0.1)
     assert 1 / gaps.mean() == pytest.approx(2.0, rel=0.05)

@@ -78,8 +78,9 @@ def test_still_failing_after_the_last_round_raises(catalog, small_dict, small_pl
 
 def test_tight_ttft_tpot_slos_bind(catalog, small_dict, small_planner):
     free = Planner(_cost_scenario(catalog, dict(small_dict)), catalog, perfdb=small_planner.perfdb).plan(strategy="random", baselines=False)
-    tight = Planner(_cost_scenario(catalog, dict(small_dict), ttft_slo_s=0.3, tpot_slo_s=0.03), catalog,
-                    perfdb=small_planner.perfdb).plan(strategy="random", baselines=False)
+    tight = Planner(_cost_scenario(catalog, dict(small_dict), ttft_slo_s=0.3, tpot_slo_s=0.03), catalog, perfdb=small_planner.perfdb).plan(
+        strategy="random", baselines=False
+    )
     assert tight.cost_usd_per_hour > free.cost_usd_per_hour
     assert free.deployments[-1].simulated.tpot_p95_s > 0.03  # the SLO was not met for free
     names = {c.name for c in tight.verification.checks}
@@ -107,8 +108,19 @@ def test_resimulation_is_seeded(small_planner):
     pl, r = small_planner, ev.result
     counts = {m: {k: (pl.config_of(k), n) for k, n in row.items()} for m, row in r.counts.items()}
     w = {m: {k: 1.0 for k in row} for m, row in r.counts.items()}
-    run = lambda seed: resimulate(pl.scenario, pl.catalog, pl.workload, ev.shares, counts, w, pl.perfdb.max_model_len,  # noqa: E731
-                                  promise=Promise(bound_s=10.0), n_requests=4000, max_requests=4000, seed=seed)
+    run = lambda seed: resimulate(
+        pl.scenario,
+        pl.catalog,
+        pl.workload,
+        ev.shares,
+        counts,
+        w,
+        pl.perfdb.max_model_len,  # noqa: E731
+        promise=Promise(bound_s=10.0),
+        n_requests=4000,
+        max_requests=4000,
+        seed=seed,
+    )
     a, b, c = run(1), run(1), run(2)
     assert a.system == b.system and a.system != c.system and a.requests == 8000
 
@@ -132,13 +144,16 @@ def test_mixture_quantile_matches_closed_form():
         mixture_quantile([np.array([])], [1.0])
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("latency_metric", "pooled", r"latency_metric: 'pooled' is not a latency metric"),
-    ("latency_metric", "", r"latency_metric: '' is not a latency metric"),
-    ("ttft_slo_s", -1, r"ttft_slo_s: -1 must be a positive finite number"),
-    ("tpot_slo_s", "fast", r"tpot_slo_s: 'fast' must be a positive finite number"),
-    ("tpot_slo_s", float("nan"), r"tpot_slo_s: nan must be a positive finite number"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("latency_metric", "pooled", r"latency_metric: 'pooled' is not a latency metric"),
+        ("latency_metric", "", r"latency_metric: '' is not a latency metric"),
+        ("ttft_slo_s", -1, r"ttft_slo_s: -1 must be a positive finite number"),
+        ("tpot_slo_s", "fast", r"tpot_slo_s: 'fast' must be a positive finite number"),
+        ("tpot_slo_s", float("nan"), r"tpot_slo_s: nan must be a positive finite number"),
+    ],
+)
 def test_scenario_latency_fields_are_validated(catalog, small_dict, field, value, message):
     small_dict[field] = value
     with pytest.raises(InputError, match=message):

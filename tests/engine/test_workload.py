@@ -25,7 +25,10 @@ def test_good_trace(tmp_path):
 @pytest.mark.parametrize(
     "rows,match",
     [
-        ([r.replace(",100,10", ",0,0") for r in ROWS] + [ROWS[1].replace("200,20", "0,0")], r"line 2 ContextTokens = 0 must be between 1 and"),
+        (
+            [r.replace(",100,10", ",0,0") for r in ROWS] + [ROWS[1].replace("200,20", "0,0")],
+            r"line 2 ContextTokens = 0 must be between 1 and",
+        ),
         (["2023-11-16 18:15:46.0,0,0", "2023-11-16 18:15:47.0,0,0", "2023-11-16 18:15:49.0,0,0"], r"line 2 ContextTokens = 0"),
         ([ROWS[0], "2023-11-16 18:15:47.0,-200,20", ROWS[2]], r"line 3 ContextTokens = -200 must be between 1 and"),
         ([ROWS[0], "2023-11-16 18:15:47.0,200,-20", ROWS[2]], r"line 3 GeneratedTokens = -20"),

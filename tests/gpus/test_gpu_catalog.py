@@ -68,9 +68,19 @@ def test_bad_calibration_fraction_rejected():
     from boute.engine.catalog import Calibration
 
     with pytest.raises(CatalogError, match="gemm_compute_efficiency"):
-        Calibration(gemm_compute_efficiency=1.5, gemm_memory_efficiency=0.8, gemm_overhead_us=1, attention_compute_efficiency=0.5,
-                    attention_memory_efficiency=0.5, attention_overhead_us=1, allreduce_latency_us=1,
-                    allreduce_bandwidth_efficiency=0.5, measured=True, source="x", source_date="2026-01-01")
+        Calibration(
+            gemm_compute_efficiency=1.5,
+            gemm_memory_efficiency=0.8,
+            gemm_overhead_us=1,
+            attention_compute_efficiency=0.5,
+            attention_memory_efficiency=0.5,
+            attention_overhead_us=1,
+            allreduce_latency_us=1,
+            allreduce_bandwidth_efficiency=0.5,
+            measured=True,
+            source="x",
+            source_date="2026-01-01",
+        )
 
 
 def test_price_sets_two_families_and_paper(catalog):

@@ -5,7 +5,17 @@ import pytest
 from boute.engine.errors import CatalogError
 from tests.conftest import make_llm
 
-REQUIRED = ["Llama-3.1-8B", "Llama-3.1-70B", "Llama-3.1-405B", "Qwen2.5-7B", "Qwen2.5-72B", "Mistral-7B", "Mixtral-8x7B", "Qwen3-8B", "Qwen3-32B"]
+REQUIRED = [
+    "Llama-3.1-8B",
+    "Llama-3.1-70B",
+    "Llama-3.1-405B",
+    "Qwen2.5-7B",
+    "Qwen2.5-72B",
+    "Mistral-7B",
+    "Mixtral-8x7B",
+    "Qwen3-8B",
+    "Qwen3-32B",
+]
 
 
 @pytest.mark.parametrize("name", REQUIRED)
@@ -55,7 +65,9 @@ def test_llama_405b_fits_only_where_it_should(catalog):
     assert abs(m.params / 1e9 / 405.0 - 1) <= 0.01
 
     def fits(gpu, dtype, max_gpus):
-        return [(c.tp, c.pp) for c, _ in candidate_configs(m, catalog.gpu(gpu), weight_dtypes=(dtype,), max_model_len=4096, max_gpus=max_gpus)]
+        return [
+            (c.tp, c.pp) for c, _ in candidate_configs(m, catalog.gpu(gpu), weight_dtypes=(dtype,), max_model_len=4096, max_gpus=max_gpus)
+        ]
 
     assert (8, 1) in fits("H100-SXM", "fp8", 8)  # one 8 x H100 node in FP8 (Meta's FP8 checkpoint)
     assert fits("H100-SXM", "bf16", 8) == []  # ~811 GB of BF16 weights exceed 8 x 80 GB

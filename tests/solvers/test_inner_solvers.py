@@ -7,8 +7,17 @@ import pytest
 
 from boute.engine.errors import InputError
 from boute.engine.problem import (
-    ConfigOption, DeploymentProblem, ModelDemand, SolveResult, check_counts, latency_grid, model_levels, node_packing_limits,
-    packing_violations, solve_problem, SolveStatus,
+    ConfigOption,
+    DeploymentProblem,
+    ModelDemand,
+    SolveResult,
+    check_counts,
+    latency_grid,
+    model_levels,
+    node_packing_limits,
+    packing_violations,
+    solve_problem,
+    SolveStatus,
 )
 from boute.engine.solvers import get_solver, solver_names
 
@@ -41,16 +50,36 @@ def random_problem(rng, objective="latency", metric="per-model"):
                     base, top = float(rng.uniform(0.5, 3)), float(rng.uniform(0.5, 6))
                     rates, p95 = _curve(rng, base, top)
                     # other quantiles: the P95 curve scaled, steeper for higher levels
-                    quant = {q: tuple(np.maximum.accumulate(np.asarray(p95) * k * (1 + (k - 1) * np.asarray(rates) / top)).tolist())
-                             for q, k in LEVEL_SCALE.items() if q != 0.95}
-                    opts.append(ConfigOption(key=f"m{m}@{g}:tp{tp}", model=f"m{m}", gpu=g, tp=tp, pp=1,
-                                             usd_per_hour=tp * price[g], rates_rps=rates, p95_s=p95, quantiles_s=quant))
+                    quant = {
+                        q: tuple(np.maximum.accumulate(np.asarray(p95) * k * (1 + (k - 1) * np.asarray(rates) / top)).tolist())
+                        for q, k in LEVEL_SCALE.items()
+                        if q != 0.95
+                    }
+                    opts.append(
+                        ConfigOption(
+                            key=f"m{m}@{g}:tp{tp}",
+                            model=f"m{m}",
+                            gpu=g,
+                            tp=tp,
+                            pp=1,
+                            usd_per_hour=tp * price[g],
+                            rates_rps=rates,
+                            p95_s=p95,
+                            quantiles_s=quant,
+                        )
+                    )
         demands.append(ModelDemand(model=f"m{m}", load_rps=float(rng.uniform(0.2, 3 if metric == "system" else 6)), options=tuple(opts)))
     budget = float(rng.uniform(1, 15))
-    return DeploymentProblem(demands=tuple(demands), availability=avail, gpus_per_node={g: 4 for g in gpus},
-                             budget_usd_per_hour=budget if objective == "latency" else None, objective=objective,
-                             latency_slo_s=float(rng.uniform(1, 8)), latency_grid_s=latency_grid(0.1, 60, 0.02),
-                             latency_metric=metric)
+    return DeploymentProblem(
+        demands=tuple(demands),
+        availability=avail,
+        gpus_per_node={g: 4 for g in gpus},
+        budget_usd_per_hour=budget if objective == "latency" else None,
+        objective=objective,
+        latency_slo_s=float(rng.uniform(1, 8)),
+        latency_grid_s=latency_grid(0.1, 60, 0.02),
+        latency_metric=metric,
+    )
 
 
 @pytest.mark.parametrize("objective", ["latency", "cost"])
@@ -88,18 +117,31 @@ def test_infeasible_explanations():
     assert r.status == "infeasible" and "both fits in memory" in r.explanation
     # budget below the cheapest plan: report the least budget
     opt = _opt("x", "m", "A", cap=1.0, price=3.0)
-    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=3.0, options=(opt,)),), availability={"A": 8},
-                          gpus_per_node={"A": 8}, budget_usd_per_hour=5.0)
+    p = DeploymentProblem(
+        demands=(ModelDemand(model="m", load_rps=3.0, options=(opt,)),),
+        availability={"A": 8},
+        gpus_per_node={"A": 8},
+        budget_usd_per_hour=5.0,
+    )
     r = solve_problem(p, s)
     assert "below the cheapest plan" in r.explanation and "$9.00/h" in r.explanation
     # availability exhausted
-    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=6.0, options=(opt,)),), availability={"A": 4},
-                          gpus_per_node={"A": 8}, budget_usd_per_hour=100.0)
+    p = DeploymentProblem(
+        demands=(ModelDemand(model="m", load_rps=6.0, options=(opt,)),),
+        availability={"A": 4},
+        gpus_per_node={"A": 8},
+        budget_usd_per_hour=100.0,
+    )
     r = solve_problem(p, s)
     assert "availability is exhausted" in r.explanation and "A needs 6 but 4 are available" in r.explanation
     # SLO below what any config reaches
-    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=1.0, options=(opt,)),), availability={"A": 8},
-                          gpus_per_node={"A": 8}, objective="cost", latency_slo_s=0.5)
+    p = DeploymentProblem(
+        demands=(ModelDemand(model="m", load_rps=1.0, options=(opt,)),),
+        availability={"A": 8},
+        gpus_per_node={"A": 8},
+        objective="cost",
+        latency_slo_s=0.5,
+    )
     r = solve_problem(p, s)
     assert "raise latency_slo_s above 1.00 s" in r.explanation
 
@@ -107,8 +149,13 @@ def test_infeasible_explanations():
 def test_node_packing_limits_tp_groups():
     """Six GPUs in nodes of 4: one TP4 replica fits, a second does not (only 2 left in the partial node)."""
     o4 = _opt("tp4", "m", "A", cap=1.0, price=4.0, tp=4)
-    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=1.5, options=(o4,)),), availability={"A": 6},
-                          gpus_per_node={"A": 4}, objective="cost", latency_slo_s=5.0)
+    p = DeploymentProblem(
+        demands=(ModelDemand(model="m", load_rps=1.5, options=(o4,)),),
+        availability={"A": 6},
+        gpus_per_node={"A": 4},
+        objective="cost",
+        latency_slo_s=5.0,
+    )
     for name in ("highs", "exhaustive"):
         r = solve_problem(p, get_solver(name))
         assert r.status == "infeasible", name
@@ -120,8 +167,12 @@ def test_node_packing_limits_tp_groups():
 def test_latency_mode_least_T_then_least_cost():
     fast = _opt("fast", "m", "A", cap=2.0, price=3.0, p0=1.0)
     slow = _opt("slow", "m", "B", cap=2.0, price=1.0, p0=2.0)
-    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=1.0, options=(fast, slow)),), availability={"A": 4, "B": 4},
-                          gpus_per_node={"A": 8, "B": 8}, budget_usd_per_hour=10.0)
+    p = DeploymentProblem(
+        demands=(ModelDemand(model="m", load_rps=1.0, options=(fast, slow)),),
+        availability={"A": 4, "B": 4},
+        gpus_per_node={"A": 8, "B": 8},
+        budget_usd_per_hour=10.0,
+    )
     r = solve_problem(p, get_solver("highs"))
     # three fast replicas ($9 of $10) each take 1/3 req/s: P95 = 1 + (1/3 - 0.2) / 0.8 * 0.5 = 1.083 s
     assert r.counts == {"m": {"fast": 3}} and r.cost_usd_per_hour == 9.0
@@ -148,8 +199,13 @@ def test_only_a_declared_solver_error_becomes_a_result():
     from boute.solvers.exhaustive import ExhaustiveSolver
 
     o = _opt("x", "m", "A", cap=0.01, price=0.1)
-    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=5.0, options=(o,)),), availability={"A": 4096},
-                          gpus_per_node={"A": 8}, objective="cost", latency_slo_s=4.0)
+    p = DeploymentProblem(
+        demands=(ModelDemand(model="m", load_rps=5.0, options=(o,)),),
+        availability={"A": 4096},
+        gpus_per_node={"A": 8},
+        objective="cost",
+        latency_slo_s=4.0,
+    )
     r = solve_problem(p, ExhaustiveSolver(max_nodes=10))
     assert r.status is SolveStatus.ERROR and "exhaustive: search space" in r.explanation
 
@@ -201,8 +257,13 @@ def test_system_p95_milp_matches_exhaustive(objective):
 def test_system_metric_needs_quantile_curves():
     o = _opt("x", "m", "A", cap=1.0, price=1.0)
     with pytest.raises(InputError, match=r"latency_metric: system needs quantile curves at \[0.5, 0.9, 0.99\] for config x"):
-        DeploymentProblem(demands=(ModelDemand(model="m", load_rps=1.0, options=(o,)),), availability={"A": 8},
-                          gpus_per_node={"A": 8}, budget_usd_per_hour=5.0, latency_metric="system")
+        DeploymentProblem(
+            demands=(ModelDemand(model="m", load_rps=1.0, options=(o,)),),
+            availability={"A": 8},
+            gpus_per_node={"A": 8},
+            budget_usd_per_hour=5.0,
+            latency_metric="system",
+        )
     with pytest.raises(InputError, match="latency_metric: .pooled. is not a latency metric.*per-model, system"):
         DeploymentProblem(demands=(), availability={"A": 8}, gpus_per_node={"A": 8}, budget_usd_per_hour=5.0, latency_metric="pooled")
 
@@ -211,8 +272,13 @@ def test_ttft_tpot_ceiling_binds():
     """A TTFT/TPOT ceiling below the latency capacity caps what a replica may take: the
     cost-mode plan then needs more replicas, and an unreachable ceiling is explained."""
     o = _opt("x", "m", "A", cap=2.0, price=1.0)
-    p = DeploymentProblem(demands=(ModelDemand(model="m", load_rps=3.0, options=(o,)),), availability={"A": 8},
-                          gpus_per_node={"A": 8}, objective="cost", latency_slo_s=4.0)
+    p = DeploymentProblem(
+        demands=(ModelDemand(model="m", load_rps=3.0, options=(o,)),),
+        availability={"A": 8},
+        gpus_per_node={"A": 8},
+        objective="cost",
+        latency_slo_s=4.0,
+    )
     assert solve_problem(p, get_solver("highs")).counts == {"m": {"x": 2}}
     tight = attrs.evolve(p, demands=(ModelDemand(model="m", load_rps=3.0, options=(attrs.evolve(o, ceiling_rps=0.5),)),))
     for name in ("highs", "exhaustive"):

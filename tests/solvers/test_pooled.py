@@ -41,9 +41,14 @@ def test_check_counts_rejects_a_short_pool():
     o1, o2 = _opt("a", "m1", "A", 1.0, 1.0), _opt("b", "m2", "A", 1.0, 1.0)
     from boute.engine.problem import ModelDemand
 
-    p = DeploymentProblem(demands=(ModelDemand(model="m1", load_rps=0.5, options=(o1,)), ModelDemand(model="m2", load_rps=0.5, options=(o2,))),
-                          availability={"A": 8}, gpus_per_node={"A": 8}, objective="cost", latency_slo_s=5.0,
-                          pooled=(PooledDemand(models=("m1", "m2"), load_rps=3.0),))
+    p = DeploymentProblem(
+        demands=(ModelDemand(model="m1", load_rps=0.5, options=(o1,)), ModelDemand(model="m2", load_rps=0.5, options=(o2,))),
+        availability={"A": 8},
+        gpus_per_node={"A": 8},
+        objective="cost",
+        latency_slo_s=5.0,
+        pooled=(PooledDemand(models=("m1", "m2"), load_rps=3.0),),
+    )
     assert "pooled load 3.000" in check_counts(p, {"m1": {"a": 1}, "m2": {"b": 1}}, 5.0)
     r = solve_problem(p, HighsSolver())
     assert r.ok and sum(n for row in r.counts.values() for n in row.values()) == 3
