@@ -71,22 +71,17 @@ def config_flags(cfg: ReplicaConfig, gpu) -> tuple[str, ...]:
     token budget and sequence cap by GPU memory), without the parallelism flags the
     launchers add themselves.
     """
-    p = get_profile(cfg.engine)
     flags = engine_flags(
-        p, tp=cfg.tp, pp=cfg.pp, weight_dtype=cfg.weight_dtype, kv_dtype=cfg.kv_dtype, gpu_memory_gib=gpu.memory_gib, gpu_name=gpu.name
+        cfg.engine,
+        tp=cfg.tp,
+        pp=cfg.pp,
+        weight_dtype=cfg.weight_dtype,
+        kv_dtype=cfg.kv_dtype,
+        gpu_memory_gib=gpu.memory_gib,
+        gpu_name=gpu.name,
+        parallel=False,
     )
-    parallel = {"--tensor-parallel-size", "--pipeline-parallel-size", "--tp-size", "--pp-size", "--tp_size", "--pp_size"}
-    out: list[str] = []
-    skip = False
-    for f in flags:
-        if skip:
-            skip = False
-            continue
-        if f in parallel:
-            skip = True
-            continue
-        out.append(f)
-    return tuple(out)
+    return tuple(flags)
 
 
 def router_scale(router_name: str) -> str:

@@ -356,8 +356,11 @@ def engine_flags(
     kv_dtype: str = "bf16",
     gpu_memory_gib: float = 80.0,
     gpu_name: str = "",
+    parallel: bool = True,
 ) -> list[str]:
     """Launch flags that make the engine behave as ``profile`` assumes (after the model argument).
+
+    ``parallel=False`` leaves out the TP/PP flags, for launchers that write them themselves.
 
     For the deploy artifacts (``engine/artifacts.py``): ``vllm serve MODEL`` +
     ``engine_flags(...)``; ``python -m sglang.launch_server --model-path MODEL`` + flags;
@@ -367,11 +370,8 @@ def engine_flags(
     tokens, seqs = p.limits(gpu_memory_gib, gpu_name, max_model_len or 8192)
     prec = get_precision(weight_dtype)
     if p.engine == "vllm":
-        out = [
-            "--tensor-parallel-size",
-            str(tp),
-            "--pipeline-parallel-size",
-            str(pp),
+        out = ["--tensor-parallel-size", str(tp), "--pipeline-parallel-size", str(pp)] if parallel else []
+        out += [
             "--gpu-memory-utilization",
             f"{p.gpu_memory_utilization:.2f}",
             "--max-num-seqs",
@@ -395,9 +395,8 @@ def engine_flags(
             out += ["--kv-cache-dtype", "fp8"]
         return out
     if p.engine == "sglang":
-        out = [
-            "--tp-size",
-            str(tp),
+        out = ["--tp-size", str(tp)] if parallel else []
+        out += [
             "--mem-fraction-static",
             f"{p.gpu_memory_utilization:.2f}",
             "--max-running-requests",
@@ -407,7 +406,7 @@ def engine_flags(
         ]
         if max_model_len:
             out += ["--context-length", str(max_model_len)]
-        if pp > 1:
+        if pp > 1 and parallel:
             out += ["--pp-size", str(pp)]
         if prec.vllm_quantization:
             out += ["--quantization", prec.vllm_quantization]
@@ -416,11 +415,8 @@ def engine_flags(
         if not p.cuda_graphs:
             out += ["--disable-cuda-graph"]
         return out
-    out = [
-        "--tp_size",
-        str(tp),
-        "--pp_size",
-        str(pp),
+    out = ["--tp_size", str(tp), "--pp_size", str(pp)] if parallel else []
+    out += [
         "--max_batch_size",
         str(seqs),
         "--max_num_tokens",
