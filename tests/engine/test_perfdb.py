@@ -22,7 +22,7 @@ from boute.engine.perfdb import (
     tpot_samples,
 )
 from boute.engine.replica import ReplicaModel, candidate_configs
-from boute.engine.simulator import ReplicaSim
+from boute.engine.simulator import ReplicaSim, simulate_replica
 from boute.engine.steady import QUANTILE_LEVELS
 from boute.engine.workload import get_workload
 
@@ -270,10 +270,12 @@ def test_gapped_workload_gets_converged_points(catalog):
 
 
 def test_unconverged_point_keeps_a_valid_upper_bound(small):
-    """Near saturation a point may not converge within the cap; it is kept when stable and
-    its batches are independent, and its upper bound is still above a long run's P95."""
+    """Near saturation (93 % of the sustainable rate) the P95 does not converge within the cap;
+    the point is kept because it is stable and its batches are independent, and its upper
+    bound is above what a three-times-longer run on a fresh seed measures."""
     rm, kv, wl, sat = small
-    r = _run_point(rm, kv, wl.stream(1.0, MAX_REQUESTS, 0), 0.95 * sat)
-    if r["ok"]:
-        assert r["n"] >= MIN_UNCONVERGED or r["conv"]
-        assert r["e2e"]["0.95"] >= r["p95"]
+    r = _run_point(rm, kv, wl.stream(1.0, MAX_REQUESTS, 0), 0.93 * sat)
+    assert r["ok"] and not r["conv"] and r["n"] >= MIN_UNCONVERGED
+    assert r["e2e"]["0.95"] > r["p95"]
+    long = simulate_replica(rm, wl.stream(0.93 * sat, 3 * MAX_REQUESTS, 5), kv_capacity_tokens=kv)
+    assert long.p95_s <= r["e2e"]["0.95"]
