@@ -398,7 +398,9 @@ def estimate_quantiles_prob(
             q = float(np.quantile(x, lv))
             lo, hi, hwp, lag1 = _invert(bands, lv, q)
             ok = hwp <= p_tol or (hi - lo) / 2.0 <= rel_tol * abs(q)
-            out[lv] = QuantileEstimate(level=lv, value_s=q, lo_s=lo, hi_s=hi, n=n, batches=b, converged=bool(ok), half_width_p=hwp, lag1=lag1)
+            out[lv] = QuantileEstimate(
+                level=lv, value_s=q, lo_s=lo, hi_s=hi, n=n, batches=b, converged=bool(ok), half_width_p=hwp, lag1=lag1
+            )
     return {lv: out[lv] for lv in levels}
 
 
