@@ -30,6 +30,19 @@ steady-state quantiles", WSC 2014):
   exceeds the first's by more than ``min_growth``): the signature of a queue that grows
   for the whole run rather than of noise around a steady state.
 
+* **Probability scale** (:func:`estimate_quantiles_prob`, what the perf DB uses). The
+  value-scale interval above needs a density at the quantile; where the distribution has a
+  gap there (azure-code's bimodal output lengths), batch quantiles jump across it and the
+  interval never shrinks. Instead, for every threshold ``t`` the batch means of the
+  indicator ``1{X <= t}`` give ``F(t)`` with a sectioning interval, and inverting that test
+  gives the quantile's interval (the "batching" quantile interval of Asmussen & Glynn ch.
+  IV.3 applied to indicators). Its upper end is the smallest ``t`` with "P(X > t) <= 1 -
+  level" at the stated confidence (:func:`exceedance_ucb` checks one ``t``), and its
+  probability-scale half-width shrinks like ``1 / sqrt(n)`` whatever the shape. A lag-1
+  test of the batch means flags batches shorter than the correlation time.
+* **Warm-up detection.** :func:`mser_warmup` (MSER-5) finds where a run that starts empty
+  has filled up, for runs whose fill-up is longer than the fixed warm-up fraction.
+
 Every result is finite: a run too short for an interval gets the range of its samples as
 a (wide, not converged) interval.
 """

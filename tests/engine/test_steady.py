@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import brentq
 
 from boute.engine.errors import InputError
-from boute.engine.steady import P_TOL, QUANTILE_LEVELS, estimate_quantile, estimate_quantiles_prob, exceedance_ucb, trend_test
+from boute.engine.steady import P_TOL, QUANTILE_LEVELS, estimate_quantile, estimate_quantiles_prob, exceedance_ucb, mser_warmup, trend_test
 
 
 def lindley_sojourn(interarrival: np.ndarray, service: np.ndarray) -> np.ndarray:
@@ -256,3 +256,13 @@ def test_probability_estimator_small_samples_and_ties():
 def test_probability_estimator_bad_arguments(kwargs, match):
     with pytest.raises(InputError, match=match):
         estimate_quantiles_prob(**kwargs)
+
+
+def test_mser_finds_a_long_fill_up():
+    rng = np.random.default_rng(0)
+    n = 10_000
+    ramp = np.minimum(np.arange(n) / 3000.0, 1.0) * 10.0  # fills up over the first 30 %
+    d = mser_warmup(ramp + rng.normal(0, 1.0, n))
+    assert 0.2 * n <= d <= 0.4 * n
+    assert mser_warmup(rng.normal(5.0, 1.0, n)) <= 0.1 * n  # stationary: little or nothing to drop
+    assert mser_warmup([1.0, 2.0, 3.0]) == 0
