@@ -1,4 +1,4 @@
-"""Quality-aware routing: per-query quality data, routers and the load-fraction encoding.
+"""Quality-aware routing: the score-band router and the load-fraction encoding.
 
 A routing policy is a point on the simplex of load shares ``s`` (one per model, cheapest
 first). Queries are ordered by a router score (higher: more benefit from a stronger
@@ -10,104 +10,53 @@ score order (fractional boundaries interpolate linearly, so the curve is continu
 
 The optimiser sees stick-breaking coordinates ``u`` in ``[0, 1]^(k-1)``:
 ``s_1 = u_1, s_j = u_j * (1 - s_1 - ... - s_(j-1)), s_k = rest``.
+
+The quality data a router reads (tables, loaders, synthetic generators, :func:`auc`)
+lives in :mod:`boute.engine.quality`; its names stay importable from here for code
+written before the split (a ``DeprecationWarning`` says where they moved).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
-import json
 import math
-import pathlib
-from statistics import NormalDist
+import warnings
 
-import attrs
 import numpy as np
 
 from boute.engine.errors import InputError
+from boute.engine.quality import QualityTable, auc
 
 __all__ = [
-    "QualityTable",
     "Router",
+    "shares_from_sticks",
+    "sticks_from_shares",
+    "make_router",
+    "oracle_scores",
+]
+
+_MOVED_TO_QUALITY = (
+    "QualityTable",
+    "auc",
     "load_routellm_gsm8k",
     "load_routellm_mt_bench",
     "load_quality_file",
     "calibrated_gsm8k",
     "calibrated_mt_bench",
-    "shares_from_sticks",
-    "sticks_from_shares",
-    "make_router",
-    "auc",
-]
-
-PACKAGE_DATA = "data"
-"""Folder inside boute.engine with the derived RouteLLM routing data (see its README.md)."""
+    "MAX_SCORE_ABS",
+    "PACKAGE_DATA",
+)
+"""Names that moved to :mod:`boute.engine.quality` (issue 16); forwarded by ``__getattr__``."""
 
 
-@attrs.frozen(kw_only=True)
-class QualityTable:
-    """Per-query quality of each model (columns cheapest first) and optional router scores."""
+def __getattr__(name: str):
+    """Forward a name that moved to :mod:`boute.engine.quality`, with a DeprecationWarning."""
+    if name in _MOVED_TO_QUALITY:
+        from boute.engine import quality
 
-    models: tuple[str, ...]
-    quality: np.ndarray = attrs.field(eq=False)
-    """Shape (queries, models): correctness in percent (0 or 100) or a judge score."""
-    unit: str
-    """``accuracy %`` or ``judge score (1-10)``."""
-    scores: np.ndarray | None = attrs.field(default=None, eq=False)
-    """Router scores per query from a file (higher: route to a stronger model)."""
-    source: str = ""
-
-    def __attrs_post_init__(self) -> None:
-        q = self.quality
-        if q.ndim != 2 or q.shape[1] != len(self.models) or q.shape[0] < 2:
-            raise InputError(
-                f"quality data: shape {q.shape} does not match {len(self.models)} models with >= 2 queries",
-                hint="one row per query, one column per model",
-            )
-        if self.scores is not None and self.scores.shape != (q.shape[0],):
-            raise InputError("quality data: router scores must have one value per query", hint="check the score column")
-        if not np.all(np.isfinite(q)):
-            raise InputError("quality data: every quality figure must be a finite number", hint="drop or fix NaN/inf cells")
-        if self.scores is not None and not np.all(np.isfinite(self.scores)):
-            raise InputError("quality data: every router score must be a finite number", hint="drop or fix NaN/inf scores")
-
-    @property
-    def n(self) -> int:
-        return int(self.quality.shape[0])
-
-    def mean(self) -> np.ndarray:
-        """Each model's mean quality over all queries."""
-        return self.quality.mean(axis=0)
-
-    def select(self, models: tuple[str, ...]) -> "QualityTable":
-        """The table restricted to ``models`` in that order."""
-        idx = []
-        for m in models:
-            if m not in self.models:
-                raise InputError(
-                    f"quality data: has no column for model {m!r} (it has {', '.join(self.models)})",
-                    hint="use quality data that covers every candidate model, or the calibrated generator",
-                )
-            idx.append(self.models.index(m))
-        return attrs.evolve(self, models=tuple(models), quality=self.quality[:, idx])
-
-
-def auc(scores: np.ndarray, positive: np.ndarray) -> float:
-    """Probability that a random positive scores above a random negative (ties count half)."""
-    pos, neg = scores[positive], scores[~positive]
-    if len(pos) == 0 or len(neg) == 0:
-        return 0.5
-    allv = np.concatenate([pos, neg])
-    order = np.argsort(allv, kind="mergesort")
-    ranks = np.empty(len(allv))
-    sorted_v = allv[order]
-    # average ranks for ties
-    _, start, counts = np.unique(sorted_v, return_index=True, return_counts=True)
-    avg = start + (counts - 1) / 2.0 + 1
-    ranks[order] = np.repeat(avg, counts)
-    r_pos = ranks[: len(pos)].sum()
-    return float((r_pos - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+        warnings.warn(f"boute.engine.routing.{name} moved to boute.engine.quality.{name}", DeprecationWarning, stacklevel=2)
+        return getattr(quality, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Router:
@@ -442,272 +391,3 @@ def make_router(table: QualityTable, kind: str = "oracle", *, auc_target: float 
         sc = base + lo * spread * z
         return Router(table, sc, f"noisy AUC {auc(sc, positive):.2f}")
     raise InputError(f"quality.router: unknown router {kind!r}", hint="use oracle, random, noisy or file")
-
-
-# ----------------------------------------------------------------------------- loaders
-def load_routellm_gsm8k(path: str | pathlib.Path | None = None) -> QualityTable:
-    """RouteLLM's GSM8K correctness per question and model: the copy shipped with boute
-    (derived, no text) by default, or RouteLLM's own CSV (``prompt``, one True/False column
-    per model, responses) at ``path``."""
-    if path is None:
-        return _builtin_gsm8k()
-    p = pathlib.Path(path)
-    if not p.is_file():
-        raise InputError(
-            f"quality.data: {str(p)!r} not found", hint="give the path of RouteLLM's own file, or none for the copy shipped with boute"
-        )
-    with p.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    cols = [c for c in rows[0] if c != "prompt" and {r[c] for r in rows[:50]} <= {"True", "False"}]
-    q = np.array([[100.0 if r[c] == "True" else 0.0 for c in cols] for r in rows])
-    order = np.argsort(q.mean(axis=0))  # weakest first
-    return QualityTable(
-        models=tuple(cols[i] for i in order),
-        quality=q[:, order],
-        unit="accuracy %",
-        source=f"RouteLLM gsm8k_responses.csv ({len(rows)} questions)",
-    )
-
-
-def load_routellm_mt_bench(path: str | pathlib.Path | None = None) -> QualityTable:
-    """RouteLLM's MT-Bench judgements JSONL: one judge score (1-10) per question, turn and model.
-    A query is a (question, turn) pair. Default: the copy shipped with boute (scores only);
-    ``path``: RouteLLM's own judgements.jsonl."""
-    if path is None:
-        return _builtin_mt_bench()
-    p = pathlib.Path(path)
-    if not p.is_file():
-        raise InputError(
-            f"quality.data: {str(p)!r} not found", hint="give the path of RouteLLM's own file, or none for the copy shipped with boute"
-        )
-    table: dict[tuple, dict[str, float]] = {}
-    for line in p.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        r = json.loads(line)
-        table.setdefault((r["question_id"], r["turn"]), {})[r["model"]] = float(r["score"])
-    models = sorted({m for v in table.values() for m in v})
-    keys = sorted(k for k, v in table.items() if len(v) == len(models))
-    q = np.array([[table[k][m] for m in models] for k in keys])
-    order = np.argsort(q.mean(axis=0))
-    return QualityTable(
-        models=tuple(models[i] for i in order),
-        quality=q[:, order],
-        unit="judge score (1-10)",
-        source=f"RouteLLM mt_bench judgements ({len(keys)} question-turns)",
-    )
-
-
-def _package_rows(name: str) -> list[dict[str, str]]:
-    from importlib.resources import files
-
-    text = files("boute.engine").joinpath(PACKAGE_DATA, name).read_text(encoding="utf-8")
-    return list(csv.DictReader(text.splitlines()))
-
-
-def _builtin_gsm8k() -> QualityTable:
-    rows = _package_rows("routellm_gsm8k.csv")
-    cols = [c for c in rows[0] if c not in ("question", "prompt_sha256")]
-    q = np.array([[100.0 * int(r[c]) for c in cols] for r in rows])
-    order = np.argsort(q.mean(axis=0))  # weakest first
-    return QualityTable(
-        models=tuple(cols[i] for i in order),
-        quality=q[:, order],
-        unit="accuracy %",
-        source=f"RouteLLM gsm8k_responses.csv ({len(rows)} questions; lm-sys/RouteLLM 0b64fdaf, shipped derived)",
-    )
-
-
-def _builtin_mt_bench() -> QualityTable:
-    table: dict[tuple, dict[str, float]] = {}
-    for r in _package_rows("routellm_mt_bench.csv"):
-        table.setdefault((int(r["question_id"]), int(r["turn"])), {})[r["model"]] = float(r["score"])
-    models = sorted({m for v in table.values() for m in v})
-    keys = sorted(k for k, v in table.items() if len(v) == len(models))
-    q = np.array([[table[k][m] for m in models] for k in keys])
-    order = np.argsort(q.mean(axis=0))
-    return QualityTable(
-        models=tuple(models[i] for i in order),
-        quality=q[:, order],
-        unit="judge score (1-10)",
-        source=f"RouteLLM mt_bench judgements ({len(keys)} question-turns; lm-sys/RouteLLM 0b64fdaf, shipped derived)",
-    )
-
-
-MAX_SCORE_ABS = 1e12
-"""Bound on a router score's magnitude: score thresholds interpolate between neighbours,
-which stays finite and ordered far inside float64's range."""
-
-
-def load_quality_file(path: str | pathlib.Path, models: tuple[str, ...] | None = None) -> QualityTable:
-    """A plain CSV or JSONL: one row per query, one numeric column per model (named as
-    the catalog's model), optional ``score`` column (router score); correctness given as
-    0/1 or True/False becomes percent.
-
-    The file must be UTF-8; every JSONL line a JSON object; every quality cell a finite
-    number of magnitude at most ``MAX_QUALITY_ABS`` (1e6) and every score a finite
-    number of magnitude at most :data:`MAX_SCORE_ABS`. A bad cell raises
-    :class:`InputError` naming its row and column.
-    """
-    from boute.engine.scenario import MAX_QUALITY_ABS
-
-    p = pathlib.Path(path)
-    if not p.is_file():
-        raise InputError(f"quality.data: {str(p)!r} not found", hint="give a CSV or JSONL path")
-    try:
-        text = p.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"quality.data: {p.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
-            hint="save the file as UTF-8",
-        ) from None
-    except OSError as exc:
-        raise InputError(f"quality.data: cannot read {str(p)!r}: {exc.strerror}", hint="check the path and its permissions") from None
-    rows: list[dict] = []
-    if p.suffix.lower() == ".jsonl":
-        for n, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-            except ValueError as exc:
-                raise InputError(f"quality.data: {p.name} line {n} is not valid JSON: {exc.msg}", hint="one JSON object per line") from None
-            if not isinstance(r, dict) or not all(isinstance(k, str) for k in r):
-                raise InputError(
-                    f"quality.data: {p.name} line {n} is a {type(r).__name__}, not a JSON object",
-                    hint='one object per line, e.g. {"Llama-3.1-8B": 1, "Llama-3.1-70B": 1}',
-                )
-            rows.append(r)
-    else:
-        try:
-            rows = list(csv.DictReader(io.StringIO(text, newline="")))
-        except csv.Error as exc:
-            raise InputError(f"quality.data: {p.name} is not a valid CSV: {exc}", hint="one row per query, one column per model") from None
-    if not rows:
-        raise InputError(f"quality.data: {p.name} has no rows", hint="one row per query")
-    cols = [c for c in rows[0] if c not in ("score", "prompt", "query", "id")]
-    if models is not None:
-        cols = list(models)
-    if any(c is None or not str(c).strip() for c in cols):
-        raise InputError(f"quality.data: {p.name} has a column without a name", hint="name every column after a model (or score)")
-
-    def num(v, c, i, bound):
-        if isinstance(v, bool) or v in ("True", "False", "true", "false"):
-            return 100.0 if str(v).lower() == "true" else 0.0
-        try:
-            x = float(v) if isinstance(v, (int, float, str)) else None
-        except (ValueError, OverflowError):
-            x = None
-        if x is None or not math.isfinite(x) or abs(x) > bound:
-            raise InputError(
-                f"quality.data: {p.name} row {i + 1} column {c!r} = {v!r} is not a finite number of magnitude <= {bound:g}",
-                hint="use 0/1, True/False or a score",
-            ) from None
-        return x
-
-    try:
-        q = np.array([[num(r[c], c, i, MAX_QUALITY_ABS) for c in cols] for i, r in enumerate(rows)], dtype=float)
-        scores = None
-        if "score" in rows[0]:
-            scores = np.array([num(r["score"], "score", i, MAX_SCORE_ABS) for i, r in enumerate(rows)], dtype=float)
-    except KeyError as exc:
-        raise InputError(
-            f"quality.data: {p.name} has no column {exc.args[0]!r} in some row", hint=f"columns: {', '.join(map(str, rows[0]))}"
-        ) from None
-    binary = bool(np.isin(q, (0.0, 1.0)).all())
-    if binary:
-        q = q * 100.0
-    return QualityTable(
-        models=tuple(cols),
-        quality=q,
-        unit="accuracy %" if binary or q.max() > 10 else "judge score (1-10)",
-        scores=scores,
-        source=f"file {p.name}",
-    )
-
-
-# ----------------------------------------------------------------------------- generators
-def _copula_correct(acc: np.ndarray, rho: float, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Correctness for models with accuracies ``acc`` sharing a latent difficulty (Gaussian
-    copula with correlation ``rho``): query i is right for model m iff
-    rho z_i + sqrt(1 - rho^2) e_im < Phi^-1(acc_m)."""
-    z = rng.standard_normal(n)[:, None]
-    e = rng.standard_normal((n, len(acc)))
-    lat = rho * z + math.sqrt(1 - rho * rho) * e
-    thr = np.array([NormalDist().inv_cdf(a) for a in acc])
-    return lat < thr
-
-
-def calibrated_gsm8k(
-    models: tuple[str, ...], accuracies: tuple[float, ...], *, n: int = 4000, seed: int = 0, weak_right_given_strong_wrong: float = 95 / 189
-) -> QualityTable:
-    """Synthetic per-query correctness reproducing published accuracies and a realistic joint.
-
-    Item-response style: one latent difficulty per query shared by all models (Gaussian
-    copula). Its correlation is chosen so that, where the strongest model is wrong, the
-    weakest is right as often as in RouteLLM's real GSM8K labels (95 of 189 questions,
-    50.3 %). Accuracies are matched exactly by adjusting the per-model threshold on the
-    drawn sample. Documented as synthetic.
-    """
-    acc = np.asarray(accuracies, dtype=float) / 100.0
-    rng_seed = np.random.SeedSequence(seed)
-
-    def cond(rho: float) -> float:
-        c = _copula_correct(acc, rho, n, np.random.default_rng(rng_seed))
-        wrong_strong = ~c[:, -1]
-        return float(c[wrong_strong, 0].mean()) if wrong_strong.any() else 1.0
-
-    lo, hi = 0.0, 0.99
-    for _ in range(30):  # P(weak right | strong wrong) falls as rho rises
-        mid = (lo + hi) / 2
-        if cond(mid) > weak_right_given_strong_wrong:
-            lo = mid
-        else:
-            hi = mid
-    rho = (lo + hi) / 2
-    rng = np.random.default_rng(rng_seed)
-    z = rng.standard_normal(n)[:, None]
-    e = rng.standard_normal((n, len(acc)))
-    lat = rho * z + math.sqrt(1 - rho * rho) * e
-    # exact accuracies on the sample: the acc_m quantile of each latent column
-    correct = np.zeros_like(lat, dtype=bool)
-    for m, a in enumerate(acc):
-        k = int(round(a * n))
-        idx = np.argsort(lat[:, m], kind="mergesort")[:k]
-        correct[idx, m] = True
-    return QualityTable(
-        models=tuple(models),
-        quality=correct * 100.0,
-        unit="accuracy %",
-        source=f"calibrated synthetic GSM8K (n={n}, seed={seed}, copula rho={rho:.3f}) reproducing "
-        + ", ".join(f"{m} {a * 100:.1f} %" for m, a in zip(models, acc)),
-    )
-
-
-def calibrated_mt_bench(
-    models: tuple[str, ...], means: tuple[float, ...], *, n: int = 2000, seed: int = 0, rho: float = 0.6, sd: float = 1.8
-) -> QualityTable:
-    """Synthetic judge scores (integers 1-10) with the given means and a shared latent
-    query difficulty (correlation ``rho``; per-model spread ``sd``, about MT-Bench's)."""
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal(n)[:, None]
-    e = rng.standard_normal((n, len(means)))
-    lat = rho * z + math.sqrt(1 - rho * rho) * e
-    out = np.empty_like(lat)
-    for m, mu in enumerate(means):
-        col = lat[:, m] * sd
-        # shift so the rounded, clipped scores have the target mean (bisection)
-        lo, hi = -10.0, 20.0
-        for _ in range(50):
-            mid = (lo + hi) / 2
-            if np.clip(np.rint(col + mid), 1, 10).mean() < mu:
-                lo = mid
-            else:
-                hi = mid
-        out[:, m] = np.clip(np.rint(col + (lo + hi) / 2), 1, 10)
-    return QualityTable(
-        models=tuple(models),
-        quality=out,
-        unit="judge score (1-10)",
-        source=f"calibrated synthetic MT-Bench scores (n={n}, seed={seed}, means {means})",
-    )
