@@ -34,6 +34,7 @@ from boute.engine.problem import (
     model_levels,
     solve_problem,
 )
+from boute.engine.cluster import node_free_by_type
 from boute.engine.replica import ReplicaConfig
 from boute.engine.quality import (
     QualityTable,
@@ -241,6 +242,7 @@ class Planner:
             demands=tuple(demands),
             availability=avail,
             gpus_per_node={g: self.catalog.gpu(g).gpus_per_node for g in sc.gpus},
+            node_free={g: f for g, f in node_free_by_type(sc, self.catalog).items() if g in avail},
             budget_usd_per_hour=total,
             objective=objective,
             latency_slo_s=sc.latency_slo_s,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from boute.engine.problem import PERCENTILE, DeploymentProblem, MinCost, SolverError, SolveStatus, packing_violations
+from boute.engine.problem import PERCENTILE, DeploymentProblem, MinCost, SolverError, SolveStatus
 
 __all__ = ["ExhaustiveSolver"]
 
@@ -58,10 +58,7 @@ class ExhaustiveSolver:
         x = [0] * len(items)
 
         def packing_ok(used_by_tp: dict[str, dict[int, int]]) -> bool:
-            return not any(
-                packing_violations(problem.availability.get(g, 0), problem.gpus_per_node.get(g, 8), by_tp)
-                for g, by_tp in used_by_tp.items()
-            )
+            return not any(problem.packing_violations(g, by_tp) for g, by_tp in used_by_tp.items())
 
         def rec(i: int, cost: float, capsum: dict, gpus: dict, spend: dict) -> None:
             if cost >= best[0] - 1e-12:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from boute.engine.problem import PERCENTILE, DeploymentProblem, MinCost, SolverError, SolveStatus, node_packing_limits
+from boute.engine.problem import PERCENTILE, DeploymentProblem, MinCost, SolverError, SolveStatus
 
 __all__ = ["HighsSolver", "highs_status"]
 
@@ -62,6 +62,7 @@ class HighsSolver:
             ),
             tuple(sorted(problem.availability.items())),
             tuple(sorted(problem.gpus_per_node.items())),
+            tuple(sorted(problem.node_free.items())),
             problem.budget_usd_per_hour,
             problem.active_levels,
             tuple(pool.models for pool in problem.pooled),
@@ -141,10 +142,10 @@ class HighsSolver:
                     sum(f.gpus_per_replica[p] * f.NumReplicas[p] for p in f.CONFIGS if opt_of[p].gpu == g) <= problem.availability.get(g, 0)
                 ),
             )
-            # C5: TP groups of size >= s fit in whole nodes plus the partial node's s-blocks.
+            # C5: TP groups of size >= s fit in the whole s-blocks of the nodes' free GPUs.
             packing = []
             for g in sorted({o.gpu for o in opt_of.values()}):
-                limits = node_packing_limits(problem.availability.get(g, 0), problem.gpus_per_node.get(g, 8))
+                limits = problem.packing_limits(g)
                 for s, room in limits.items():
                     members = [p for p in pairs if opt_of[p].gpu == g and opt_of[p].tp >= s]
                     if members:

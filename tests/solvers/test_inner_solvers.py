@@ -160,7 +160,7 @@ def test_node_packing_limits_tp_groups():
         r = solve_problem(p, get_solver(name))
         assert r.status == "infeasible", name
     # the one C5 rule, and the oracle that re-checks allocations applies it too
-    assert node_packing_limits(6, 4) == {2: 6, 4: 4} and node_packing_limits(16, 8) == {2: 16, 4: 16, 8: 16}
+    assert node_packing_limits(6, 4) == {2: 6, 4: 4, 8: 0} and node_packing_limits(16, 8) == {2: 16, 4: 16, 8: 16}
     assert packing_violations(6, 4, {4: 8, 1: 1}) == [(2, 8, 6), (4, 8, 4)] and packing_violations(6, 4, {4: 4, 2: 2}) == []
 
 
