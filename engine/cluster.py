@@ -198,10 +198,12 @@ class Placement:
 
     @property
     def hosts(self) -> tuple[str, ...]:
+        """The hosts the replica's stages run on, in stage order, each once."""
         return tuple(dict.fromkeys(s.host for s in self.stages))
 
     @property
     def single_host(self) -> bool:
+        """Whether every stage runs on one host (no pipeline hop over the network)."""
         return len(self.hosts) == 1
 
     def cuda_visible_devices(self, host: str | None = None) -> str:
@@ -211,6 +213,7 @@ class Placement:
 
     @property
     def endpoint(self) -> str:
+        """The OpenAI-compatible base URL of the replica's server."""
         return f"http://{self.host}:{self.port}/v1"
 
 

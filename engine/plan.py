@@ -328,6 +328,7 @@ class ReplicaGroup:
 
     @property
     def gpus_per_replica(self) -> int:
+        """GPUs one replica needs: TP x PP."""
         return self.tp * self.pp
 
 

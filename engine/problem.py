@@ -240,6 +240,7 @@ class ConfigOption:
 
     @property
     def num_gpus(self) -> int:
+        """GPUs one replica of the config needs: TP x PP."""
         return self.tp * self.pp
 
     def curve(self, level: float = PERCENTILE) -> tuple[float, ...]:
@@ -377,6 +378,7 @@ class SolveResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the solve found a plan (optimal, or feasible at the time limit)."""
         return self.status in ("optimal", "feasible") and self.counts is not None
 
 
@@ -385,7 +387,9 @@ class InnerBackend(Protocol):
 
     name: str
 
-    def available(self) -> bool: ...
+    def available(self) -> bool:
+        """Whether the backend can run here (its solver library is installed)."""
+        ...
 
     def min_cost(self, problem: DeploymentProblem, latency_s: float, *, relax: frozenset[str] = frozenset()) -> MinCost:
         """The least-cost counts at ``latency_s``. ``relax`` names constraints to drop

@@ -67,6 +67,7 @@ class QualityTable:
 
     @property
     def n(self) -> int:
+        """Number of queries (rows)."""
         return int(self.quality.shape[0])
 
     def mean(self) -> np.ndarray:

@@ -37,6 +37,7 @@ class LengthDist:
     max_tokens: int = 1_000_000
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` whole token counts drawn from the distribution, clipped to [min_tokens, max_tokens]."""
         if self.quantiles:
             knots = np.asarray(self.quantiles, dtype=float)
             u = rng.random(n)
@@ -52,6 +53,7 @@ class LengthDist:
         return np.clip(np.rint(x), self.min_tokens, self.max_tokens).astype(np.int64)
 
     def mean(self) -> float:
+        """The distribution's mean token count."""
         if self.quantiles:
             q = np.asarray(self.quantiles, dtype=float)
             return float(np.mean((q[1:] + q[:-1]) / 2))
@@ -102,12 +104,15 @@ class Workload:
 
     @property
     def max_model_len(self) -> int:
+        """The longest request the workload can send: the highest prompt plus the highest output."""
         return self.prompt.high() + self.output.high()
 
     def mean_tokens(self) -> tuple[float, float]:
+        """Mean prompt and mean output tokens."""
         return self.prompt.mean(), self.output.mean()
 
     def interarrivals(self, rng: np.random.Generator, n: int, rate_per_s: float) -> np.ndarray:
+        """``n`` gaps between arrivals (seconds) at ``rate_per_s`` under the workload's arrival process."""
         if self.arrival == "poisson":
             return rng.exponential(1.0 / rate_per_s, n)
         if self.arrival == "gamma":
@@ -227,6 +232,11 @@ def builtin_workloads() -> dict[str, Workload]:
 
 
 def get_workload(name: str) -> Workload:
+    """A built-in workload by name.
+
+    Raises:
+        InputError: an unknown name (with the closest names).
+    """
     table = builtin_workloads()
     if name not in table:
         raise InputError(f"workload: unknown workload {name!r}", hint=did_you_mean(name, table) + "; or give trace: FILE.csv")

@@ -27,9 +27,20 @@ class ExhaustiveSolver:
         self.max_nodes = max_nodes
 
     def available(self) -> bool:
+        """Always True: pure Python."""
         return True
 
     def min_cost(self, problem: DeploymentProblem, latency_s: float, *, relax: frozenset[str] = frozenset()):
+        """The least-cost replica counts at ``latency_s`` by enumeration with pruning.
+
+        Args:
+            problem: the inner problem.
+            latency_s: the latency target T.
+            relax: constraints to drop (``budget``, ``availability``) for diagnosis.
+
+        Raises:
+            SolverError: the search space exceeds ``max_nodes``.
+        """
         items = [(d.model, o) for d in problem.demands for o in d.options]
         levels = problem.active_levels
         caps_at = [{q: o.capacity(latency_s, q) for q in levels} for _, o in items]  # per level

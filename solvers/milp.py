@@ -46,6 +46,7 @@ class HighsSolver:
         self._cache: dict[Any, tuple[Any, Any, Any]] = {}
 
     def available(self) -> bool:
+        """Whether Pyomo's APPSI HiGHS interface can run here."""
         try:
             from pyomo.contrib.appsi.solvers import Highs
 
@@ -175,6 +176,13 @@ class HighsSolver:
         return f, opt, opt_of
 
     def min_cost(self, problem: DeploymentProblem, latency_s: float, *, relax: frozenset[str] = frozenset()):
+        """The least-cost replica counts at ``latency_s`` from the MILP (built once per structure).
+
+        Args:
+            problem: the inner problem.
+            latency_s: the latency target T (sets the capacity parameters).
+            relax: constraints to drop (``budget``, ``availability``) for diagnosis.
+        """
         key = self._structure_key(problem, relax)
         if key not in self._cache:
             if len(self._cache) > 64:
