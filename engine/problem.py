@@ -104,6 +104,10 @@ __all__ = [
     "node_packing_limits",
     "default_node_free",
     "DEFAULT_GPUS_PER_NODE",
+    "LOAD_TOL_RPS",
+    "BUDGET_TOL_USD_PER_HOUR",
+    "RATIO_TOL",
+    "COST_TOL",
     "packing_violations",
     "TP_BLOCK_SIZES",
     "SolveStatus",
@@ -152,6 +156,18 @@ SYSTEM_LEVELS = (0.5, 0.9, 0.95, 0.99)
 """Per-model quantile levels the pooled objective chooses from (the perf DB's
 ``QUANTILE_LEVELS``; repeated here so that solvers need only this module)."""
 
+
+LOAD_TOL_RPS = 1e-9
+"""Capacity meets a load within this (req/s): float sums of capacities; scenario loads are
+at least MIN_ARRIVAL_RATE_PER_S (1e-3) times a share, so it never decides a real case."""
+BUDGET_TOL_USD_PER_HOUR = 1e-6
+"""Spend is within a budget up to a ten-thousandth of a cent per hour (float sums of
+prices); ``verify`` uses the same slack."""
+RATIO_TOL = 1e-9
+"""Slack before flooring or ceiling a ratio (budget / price, load / capacity), so a ratio
+that is an integer up to float round-off is not rounded the wrong way."""
+COST_TOL = 1e-12
+"""Two costs closer than this (USD/h) are equal when the exhaustive search prunes."""
 
 DEFAULT_GPUS_PER_NODE = 8
 """Node size of a GPU type a problem leaves out of ``gpus_per_node``: an HGX/DGX server's
@@ -414,7 +430,7 @@ def model_levels(problem: DeploymentProblem, counts: dict[str, dict[str, int]], 
         row = counts.get(d.model, {})
         best = None
         for q in problem.active_levels:
-            if sum(x * opts[k].capacity(latency_s, q) for k, x in row.items()) >= d.load_rps - 1e-9:
+            if sum(x * opts[k].capacity(latency_s, q) for k, x in row.items()) >= d.load_rps - LOAD_TOL_RPS:
                 best = q
         out[d.model] = best
     return out
@@ -437,13 +453,13 @@ def check_counts(problem: DeploymentProblem, counts: dict[str, dict[str, int]], 
         total += spend
         if d.load_rps > 0 and levels.get(d.model) is None:
             return f"{d.model} capacity {cap:.3f} < load {d.load_rps:.3f} req/s"
-        if "budget" not in relax and d.budget_usd_per_hour is not None and spend > d.budget_usd_per_hour + 1e-6:
+        if "budget" not in relax and d.budget_usd_per_hour is not None and spend > d.budget_usd_per_hour + BUDGET_TOL_USD_PER_HOUR:
             return f"{d.model} spends {spend:.2f} > its budget {d.budget_usd_per_hour:.2f}"
     for pool in problem.pooled:
         cap = sum(x * opts[(m, key)].capacity(latency_s) for m in pool.models for key, x in counts.get(m, {}).items())
-        if cap < pool.load_rps - 1e-9:
+        if cap < pool.load_rps - LOAD_TOL_RPS:
             return f"{'+'.join(pool.models)} capacity {cap:.3f} < pooled load {pool.load_rps:.3f} req/s"
-    if "budget" not in relax and problem.budget_usd_per_hour is not None and total > problem.budget_usd_per_hour + 1e-6:
+    if "budget" not in relax and problem.budget_usd_per_hour is not None and total > problem.budget_usd_per_hour + BUDGET_TOL_USD_PER_HOUR:
         return f"total {total:.2f} > budget {problem.budget_usd_per_hour:.2f}"
     if "availability" not in relax:
         for g, n in used.items():
@@ -460,7 +476,7 @@ def check_counts(problem: DeploymentProblem, counts: dict[str, dict[str, int]], 
                 return f"{g}: {n} GPUs in TP groups >= {size} exceed the node packing room {room}"
     if problem.latency_metric == "system":
         held = sum(d.load_rps * (levels.get(d.model) or 0.0) for d in problem.demands if d.load_rps > 0)
-        if held < PERCENTILE * problem.total_load_rps() - 1e-9:
+        if held < PERCENTILE * problem.total_load_rps() - LOAD_TOL_RPS:
             return f"pooled quantile {held / problem.total_load_rps():.4f} < {PERCENTILE} at {latency_s:g} s"
     return ""
 

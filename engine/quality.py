@@ -286,6 +286,24 @@ def load_quality_file(path: str | pathlib.Path, models: tuple[str, ...] | None =
     )
 
 
+RHO_MAX = 0.99
+"""Upper end of the copula correlation searched: below 1, so each model keeps its own
+noise (sqrt(1 - rho^2) > 0)."""
+RHO_BISECTION_STEPS = 30
+"""Halvings of [0, RHO_MAX] (to ~1e-9 in rho, far below the sampling error of the
+conditional rate it matches)."""
+SHIFT_BISECTION_STEPS = 50
+"""Halvings of the judge-score shift range MT_BENCH_SHIFT_RANGE (30 / 2^50 ~ 3e-14)."""
+MT_BENCH_SHIFT_RANGE = (-10.0, 20.0)
+"""Shifts of the latent score searched: wide enough to move a 1-10 score to either end."""
+MT_BENCH_RHO = 0.6
+"""Correlation of the models' judge scores: 0.594 between the two models of RouteLLM's
+MT-Bench judgements shipped with boute (160 question-turns; lm-sys/RouteLLM 0b64fdaf)."""
+MT_BENCH_SD = 1.8
+"""Latent spread of a judge score before rounding and clipping to 1-10: assumed, not
+fitted (the shipped RouteLLM judgements' clipped scores have SD 2.0 and 2.7)."""
+
+
 # ----------------------------------------------------------------------------- generators
 def _copula_correct(acc: np.ndarray, rho: float, n: int, rng: np.random.Generator) -> np.ndarray:
     """Correctness for models with accuracies ``acc`` sharing a latent difficulty (Gaussian
@@ -317,8 +335,8 @@ def calibrated_gsm8k(
         wrong_strong = ~c[:, -1]
         return float(c[wrong_strong, 0].mean()) if wrong_strong.any() else 1.0
 
-    lo, hi = 0.0, 0.99
-    for _ in range(30):  # P(weak right | strong wrong) falls as rho rises
+    lo, hi = 0.0, RHO_MAX
+    for _ in range(RHO_BISECTION_STEPS):  # P(weak right | strong wrong) falls as rho rises
         mid = (lo + hi) / 2
         if cond(mid) > weak_right_given_strong_wrong:
             lo = mid
@@ -345,10 +363,11 @@ def calibrated_gsm8k(
 
 
 def calibrated_mt_bench(
-    models: tuple[str, ...], means: tuple[float, ...], *, n: int = 2000, seed: int = 0, rho: float = 0.6, sd: float = 1.8
+    models: tuple[str, ...], means: tuple[float, ...], *, n: int = 2000, seed: int = 0, rho: float = MT_BENCH_RHO, sd: float = MT_BENCH_SD
 ) -> QualityTable:
     """Synthetic judge scores (integers 1-10) with the given means and a shared latent
-    query difficulty (correlation ``rho``; per-model spread ``sd``, about MT-Bench's)."""
+    query difficulty (correlation ``rho``, :data:`MT_BENCH_RHO`; per-model latent spread
+    ``sd``, :data:`MT_BENCH_SD`)."""
     rng = np.random.default_rng(seed)
     z = rng.standard_normal(n)[:, None]
     e = rng.standard_normal((n, len(means)))
@@ -357,8 +376,8 @@ def calibrated_mt_bench(
     for m, mu in enumerate(means):
         col = lat[:, m] * sd
         # shift so the rounded, clipped scores have the target mean (bisection)
-        lo, hi = -10.0, 20.0
-        for _ in range(50):
+        lo, hi = MT_BENCH_SHIFT_RANGE
+        for _ in range(SHIFT_BISECTION_STEPS):
             mid = (lo + hi) / 2
             if np.clip(np.rint(col + mid), 1, 10).mean() < mu:
                 lo = mid

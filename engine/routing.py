@@ -49,6 +49,34 @@ _MOVED_TO_QUALITY = (
 """Names that moved to :mod:`boute.engine.quality` (issue 16); forwarded by ``__getattr__``."""
 
 
+QUALITY_TOL = 1e-12
+"""Slack when comparing quality figures reached by different float paths (prefix sums,
+interpolation): about 100 ulp at quality 100 (float64 ulp there is 1.4e-14), far below
+any difference a query makes (100 / n for n <= 10^7 queries)."""
+TARGET_TOL = 1e-9
+"""A share meets ``quality_min`` when its quality is at least ``quality_min - TARGET_TOL``;
+the interval ends are nudged inward until this holds (verify re-checks quality with 1e-6)."""
+SHARE_TOL = 1e-9
+"""Slack of a share vector: entries >= -SHARE_TOL, and float round-off below it counts as 0."""
+SHARE_SUM_TOL = 1e-6
+"""A share vector sums to 1 within this (shares pass through JSON and Ax as floats)."""
+NUDGE_STEPS = 60
+"""Inward nudges of an interpolated crossing; each moves it by QUALITY_TOL + TARGET_TOL of
+the interval, so 60 cover far more than the round-off of one interpolation."""
+BISECTION_STEPS = 60
+"""Halvings of the noisy router's noise scale (from NOISE_SCALE_MAX: 1e3 / 2^60 ~ 1e-15,
+below float resolution)."""
+NOISE_SCALE_MAX = 1e3
+"""Largest noise, in standard deviations of the oracle score: at 1000x the scores are
+random for any AUC target (AUC 0.5)."""
+LADDER_WEIGHT = 0.5
+"""Weight of the gains at every step up the model ladder in the oracle score for three or
+more models (a design choice: the strongest-vs-cheapest benefit stays the main term)."""
+TIE_JITTER = 1e-6
+"""Random jitter that breaks ties between equal oracle scores (benefits differ by at
+least 1e-6 of a quality unit only on data with such resolution)."""
+
+
 def __getattr__(name: str):
     """Forward a name that moved to :mod:`boute.engine.quality`, with a DeprecationWarning."""
     if name in _MOVED_TO_QUALITY:
@@ -126,7 +154,7 @@ class Router:
                 continue
             cuts = [self._cut_at(j) for j in combo]
             q = self.quality_at_thresholds(cuts)
-            if q > best_q + 1e-12:
+            if q > best_q + QUALITY_TOL:
                 best_cuts, best_q = cuts, q
         return best_cuts if best_cuts is not None else [self._cut_at(int(round(b))) for b in bounds]
 
@@ -161,7 +189,7 @@ class Router:
         None if no share reaches it. Exact on the per-query data (linear between queries)."""
         self._need2()
         c = self._curve2
-        ok = np.nonzero(c >= quality_min - 1e-12)[0]
+        ok = np.nonzero(c >= quality_min - QUALITY_TOL)[0]
         if len(ok) == 0:
             return None
         j = int(ok[0])
@@ -177,12 +205,12 @@ class Router:
         quality curve is linear between the shares ``j / n``, so its super-level set is a
         union of closed intervals whose ends are those points or crossings inside one
         segment. Sorted, disjoint; empty when no share reaches the target. Every end
-        ``x`` satisfies ``quality([1 - x, x]) >= quality_min - 1e-9``."""
+        ``x`` satisfies ``quality([1 - x, x]) >= quality_min - TARGET_TOL``."""
         self._need2()
         if quality_min is None:
             return [(0.0, 1.0)]
         c, n = self._curve2, self.n
-        ok = c >= quality_min - 1e-12
+        ok = c >= quality_min - QUALITY_TOL
         out: list[tuple[float, float]] = []
         j = 0
         while j <= n:
@@ -206,10 +234,10 @@ class Router:
     def _inward(self, lo: float, hi: float, quality_min: float, low_end: bool) -> float:
         """Nudge an interpolated crossing inward until rounding cannot put it below target."""
         x = lo if low_end else hi
-        for _ in range(60):
-            if self.quality([1.0 - x, x]) >= quality_min - 1e-9:
+        for _ in range(NUDGE_STEPS):
+            if self.quality([1.0 - x, x]) >= quality_min - TARGET_TOL:
                 return x
-            x = min(x + 1e-12 + 1e-9 * (hi - lo), hi) if low_end else max(x - 1e-12 - 1e-9 * (hi - lo), lo)
+            x = min(x + QUALITY_TOL + TARGET_TOL * (hi - lo), hi) if low_end else max(x - QUALITY_TOL - TARGET_TOL * (hi - lo), lo)
         return x
 
     def best_share_in(self, lo: float, hi: float) -> float:
@@ -220,7 +248,7 @@ class Router:
         cand = [lo, hi] + [j / n for j in range(int(math.ceil(lo * n)), int(math.floor(hi * n)) + 1)]
         qs = [self.quality([1.0 - x, x]) for x in cand]
         best = max(qs)
-        return max(x for x, q in zip(cand, qs) if q >= best - 1e-12)
+        return max(x for x, q in zip(cand, qs) if q >= best - QUALITY_TOL)
 
     def _line(self, prefix, x: float) -> np.ndarray:
         """Shares with the first ``k - 2`` fixed at ``prefix`` and ``x`` on the strongest."""
@@ -233,8 +261,8 @@ class Router:
         the first ``k - 2`` shares fixed, quality is linear in ``x`` between these points."""
         n = self.n
         rest = 1.0 - float(np.sum(prefix))
-        j_lo = int(math.ceil(n * (1.0 - rest) - 1e-9))
-        xs = sorted({0.0, max(rest, 0.0)} | {1.0 - j / n for j in range(j_lo, n + 1) if 1.0 - j / n <= rest + 1e-12})
+        j_lo = int(math.ceil(n * (1.0 - rest) - SHARE_TOL))
+        xs = sorted({0.0, max(rest, 0.0)} | {1.0 - j / n for j in range(j_lo, n + 1) if 1.0 - j / n <= rest + QUALITY_TOL})
         xs = np.array([min(max(x, 0.0), rest) for x in xs])
         return xs, np.array([self.quality(self._line(prefix, x)) for x in xs])
 
@@ -246,7 +274,7 @@ class Router:
         if quality_min is None:
             return [(0.0, rest)]
         xs, qs = self.line_points(prefix)
-        ok = qs >= quality_min - 1e-12
+        ok = qs >= quality_min - QUALITY_TOL
         out, i = [], 0
         while i < len(xs):
             if not ok[i]:
@@ -268,10 +296,10 @@ class Router:
 
     def _line_inward(self, prefix, lo: float, hi: float, quality_min: float, low_end: bool) -> float:
         x = lo if low_end else hi
-        for _ in range(60):
-            if self.quality(self._line(prefix, x)) >= quality_min - 1e-9:
+        for _ in range(NUDGE_STEPS):
+            if self.quality(self._line(prefix, x)) >= quality_min - TARGET_TOL:
                 return float(x)
-            x = min(x + 1e-12 + 1e-9 * (hi - lo), hi) if low_end else max(x - 1e-12 - 1e-9 * (hi - lo), lo)
+            x = min(x + QUALITY_TOL + TARGET_TOL * (hi - lo), hi) if low_end else max(x - QUALITY_TOL - TARGET_TOL * (hi - lo), lo)
         return float(x)
 
     def best_on_line(self, prefix, lo: float, hi: float) -> float:
@@ -281,7 +309,7 @@ class Router:
         cand = [lo, hi] + [x for x in xs if lo <= x <= hi]
         qs = [self.quality(self._line(prefix, x)) for x in cand]
         best = max(qs)
-        return float(max(x for x, q in zip(cand, qs) if q >= best - 1e-12))
+        return float(max(x for x, q in zip(cand, qs) if q >= best - QUALITY_TOL))
 
     def sub_router(self, models: tuple[str, ...]) -> "Router":
         """The same score order over a subset of the models (their quality columns)."""
@@ -300,7 +328,7 @@ class Router:
         rest_cum = np.concatenate([[0.0], np.cumsum(best_rest)])
         j = np.arange(self.n + 1)
         ub = (self.cum[j, 0] + rest_cum[-1] - rest_cum[j]) / self.n
-        ok = np.nonzero(ub >= quality_min - 1e-12)[0]
+        ok = np.nonzero(ub >= quality_min - QUALITY_TOL)[0]
         if len(ok) == 0:
             return -1.0
         top = int(ok[-1])
@@ -323,7 +351,7 @@ class Router:
 
 def _check_shares(shares, k: int) -> np.ndarray:
     s = np.asarray(shares, dtype=float)
-    if s.shape != (k,) or np.any(s < -1e-9) or abs(s.sum() - 1.0) > 1e-6:
+    if s.shape != (k,) or np.any(s < -SHARE_TOL) or abs(s.sum() - 1.0) > SHARE_SUM_TOL:
         raise InputError(f"shares: {list(np.round(s, 6))} must be {k} non-negative numbers summing to 1", hint="a point on the simplex")
     return np.clip(s, 0.0, 1.0)
 
@@ -346,7 +374,7 @@ def sticks_from_shares(s) -> np.ndarray:
     s = _check_shares(s, len(np.asarray(s)))
     out, rest = [], 1.0
     for v in s[:-1]:
-        out.append(0.0 if rest <= 1e-12 else min(v / rest, 1.0))
+        out.append(0.0 if rest <= QUALITY_TOL else min(v / rest, 1.0))
         rest -= v
     return np.array(out)
 
@@ -357,8 +385,8 @@ def oracle_scores(table: QualityTable, rng: np.random.Generator) -> np.ndarray:
     q = table.quality
     benefit = q[:, -1] - q[:, 0]
     if table.quality.shape[1] > 2:  # reward gains at every step up the ladder
-        benefit = benefit + 0.5 * (q[:, 1:] - q[:, :-1]).clip(min=0).sum(axis=1) / q.shape[1]
-    return benefit + 1e-6 * rng.random(len(benefit))
+        benefit = benefit + LADDER_WEIGHT * (q[:, 1:] - q[:, :-1]).clip(min=0).sum(axis=1) / q.shape[1]
+    return benefit + TIE_JITTER * rng.random(len(benefit))
 
 
 def make_router(table: QualityTable, kind: str = "oracle", *, auc_target: float = 0.8, seed: int = 0) -> Router:
@@ -381,8 +409,8 @@ def make_router(table: QualityTable, kind: str = "oracle", *, auc_target: float 
         z = rng.standard_normal(table.n)
         spread = float(np.std(base)) or 1.0
         # Bisection on the noise scale for the target AUC (same noise draw: monotone).
-        lo, hi = 0.0, 1e3
-        for _ in range(60):
+        lo, hi = 0.0, NOISE_SCALE_MAX
+        for _ in range(BISECTION_STEPS):
             mid = (lo + hi) / 2
             if auc(base + mid * spread * z, positive) > auc_target:
                 lo = mid

@@ -13,9 +13,23 @@ from __future__ import annotations
 
 import math
 
-from boute.engine.problem import PERCENTILE, DeploymentProblem, MinCost, SolverError, SolveStatus
+from boute.engine.problem import (
+    BUDGET_TOL_USD_PER_HOUR,
+    COST_TOL,
+    LOAD_TOL_RPS,
+    PERCENTILE,
+    RATIO_TOL,
+    DeploymentProblem,
+    MinCost,
+    SolverError,
+    SolveStatus,
+)
 
 __all__ = ["ExhaustiveSolver"]
+
+CEIL_TOL = 1e-12
+"""Slack before ceiling load / capacity into a replica bound: a ratio that is an integer up to
+round-off must not gain a replica (a looser bound only widens the search, never cuts it)."""
 
 
 class ExhaustiveSolver:
@@ -54,11 +68,11 @@ class ExhaustiveSolver:
         bounds = []
         for (m, o), cap_q in zip(items, caps_at):
             # More than a level's need never helps cost: bound by the largest need over levels.
-            b = max((math.ceil(need[m] / c - 1e-12) for c in cap_q.values() if c > 0), default=0)
+            b = max((math.ceil(need[m] / c - CEIL_TOL) for c in cap_q.values() if c > 0), default=0)
             if use_avail:
                 b = min(b, problem.availability.get(o.gpu, 0) // o.num_gpus)
             if budget is not None:
-                b = min(b, math.floor(budget / o.usd_per_hour + 1e-9))
+                b = min(b, math.floor(budget / o.usd_per_hour + RATIO_TOL))
             bounds.append(max(b, 0))
         space = 1
         for b in bounds:
@@ -72,20 +86,22 @@ class ExhaustiveSolver:
             return not any(problem.packing_violations(g, by_tp) for g, by_tp in used_by_tp.items())
 
         def rec(i: int, cost: float, capsum: dict, gpus: dict, spend: dict) -> None:
-            if cost >= best[0] - 1e-12:
+            if cost >= best[0] - COST_TOL:
                 return
             if i == len(items):
                 held = 0.0  # sum_m lambda_m q_m with q_m the highest level model m holds
                 for m in loads:
                     if loads[m] <= 0:
                         continue
-                    q_m = max((q for q in levels if capsum.get((m, q), 0.0) >= loads[m] - 1e-9), default=None)
+                    q_m = max((q for q in levels if capsum.get((m, q), 0.0) >= loads[m] - LOAD_TOL_RPS), default=None)
                     if q_m is None:
                         return
                     held += loads[m] * q_m
-                if problem.latency_metric == "system" and held < PERCENTILE * total_load - 1e-9:
+                if problem.latency_metric == "system" and held < PERCENTILE * total_load - LOAD_TOL_RPS:
                     return
-                if any(sum(capsum.get((m, PERCENTILE), 0.0) for m in pool.models) < pool.load_rps - 1e-9 for pool in problem.pooled):
+                if any(
+                    sum(capsum.get((m, PERCENTILE), 0.0) for m in pool.models) < pool.load_rps - LOAD_TOL_RPS for pool in problem.pooled
+                ):
                     return
                 if use_avail:
                     per_tp: dict[str, dict[int, int]] = {}
@@ -100,10 +116,10 @@ class ExhaustiveSolver:
             m, o = items[i]
             for v in range(bounds[i] + 1):
                 c2 = cost + v * o.usd_per_hour
-                if budget is not None and c2 > budget + 1e-6:
+                if budget is not None and c2 > budget + BUDGET_TOL_USD_PER_HOUR:
                     break
                 s2 = spend.get(m, 0.0) + v * o.usd_per_hour
-                if "budget" not in relax and mbud[m] is not None and s2 > mbud[m] + 1e-6:
+                if "budget" not in relax and mbud[m] is not None and s2 > mbud[m] + BUDGET_TOL_USD_PER_HOUR:
                     break
                 g2 = gpus.get(o.gpu, 0) + v * o.num_gpus
                 if use_avail and g2 > problem.availability.get(o.gpu, 0):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from boute.engine.problem import PERCENTILE, DeploymentProblem, MinCost, SolverError, SolveStatus
+from boute.engine.problem import PERCENTILE, RATIO_TOL, DeploymentProblem, MinCost, SolverError, SolveStatus
 
 __all__ = ["HighsSolver", "highs_status"]
 
@@ -93,7 +93,7 @@ class HighsSolver:
             if "availability" not in relax:
                 bound = problem.availability.get(o.gpu, 0) // o.num_gpus
             if "budget" not in relax and problem.budget_usd_per_hour is not None:
-                bound = min(bound, math.floor(problem.budget_usd_per_hour / o.usd_per_hour + 1e-9))
+                bound = min(bound, math.floor(problem.budget_usd_per_hour / o.usd_per_hour + RATIO_TOL))
             return (0, None if bound == math.inf else int(bound))
 
         f.NumReplicas = pyo.Var(f.CONFIGS, domain=pyo.NonNegativeIntegers, bounds=ub)
