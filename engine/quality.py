@@ -21,7 +21,7 @@ from statistics import NormalDist
 import attrs
 import numpy as np
 
-from boute.engine.errors import InputError
+from boute.engine.errors import InputError, read_utf8_text
 
 __all__ = [
     "QualityTable",
@@ -105,57 +105,66 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------- loaders
+GSM8K_UNIT = "accuracy %"
+MT_BENCH_UNIT = "judge score (1-10)"
+
+
 def load_routellm_gsm8k(path: str | pathlib.Path | None = None) -> QualityTable:
     """RouteLLM's GSM8K correctness per question and model: the copy shipped with boute
     (derived, no text) by default, or RouteLLM's own CSV (``prompt``, one True/False column
     per model, responses) at ``path``."""
     if path is None:
-        return _builtin_gsm8k()
-    p = pathlib.Path(path)
-    if not p.is_file():
-        raise InputError(
-            f"quality.data: {str(p)!r} not found", hint="give the path of RouteLLM's own file, or none for the copy shipped with boute"
-        )
+        rows = _package_rows("routellm_gsm8k.csv")
+        cols = [c for c in rows[0] if c not in ("question", "prompt_sha256")]
+        q = np.array([[100.0 * int(r[c]) for c in cols] for r in rows])
+        src = f"RouteLLM gsm8k_responses.csv ({len(rows)} questions; lm-sys/RouteLLM 0b64fdaf, shipped derived)"
+        return _weakest_first(cols, q, GSM8K_UNIT, src)
+    p = _routellm_file(path)
     with p.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     cols = [c for c in rows[0] if c != "prompt" and {r[c] for r in rows[:50]} <= {"True", "False"}]
     q = np.array([[100.0 if r[c] == "True" else 0.0 for c in cols] for r in rows])
-    order = np.argsort(q.mean(axis=0))  # weakest first
-    return QualityTable(
-        models=tuple(cols[i] for i in order),
-        quality=q[:, order],
-        unit="accuracy %",
-        source=f"RouteLLM gsm8k_responses.csv ({len(rows)} questions)",
-    )
+    return _weakest_first(cols, q, GSM8K_UNIT, f"RouteLLM gsm8k_responses.csv ({len(rows)} questions)")
 
 
 def load_routellm_mt_bench(path: str | pathlib.Path | None = None) -> QualityTable:
     """RouteLLM's MT-Bench judgements JSONL: one judge score (1-10) per question, turn and model.
     A query is a (question, turn) pair. Default: the copy shipped with boute (scores only);
     ``path``: RouteLLM's own judgements.jsonl."""
+    table: dict[tuple, dict[str, float]] = {}
     if path is None:
-        return _builtin_mt_bench()
+        for r in _package_rows("routellm_mt_bench.csv"):
+            table.setdefault((int(r["question_id"]), int(r["turn"])), {})[r["model"]] = float(r["score"])
+        return _judgements(table, "RouteLLM mt_bench judgements ({n} question-turns; lm-sys/RouteLLM 0b64fdaf, shipped derived)")
+    for line in _routellm_file(path).read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        table.setdefault((r["question_id"], r["turn"]), {})[r["model"]] = float(r["score"])
+    return _judgements(table, "RouteLLM mt_bench judgements ({n} question-turns)")
+
+
+def _routellm_file(path: str | pathlib.Path) -> pathlib.Path:
     p = pathlib.Path(path)
     if not p.is_file():
         raise InputError(
             f"quality.data: {str(p)!r} not found", hint="give the path of RouteLLM's own file, or none for the copy shipped with boute"
         )
-    table: dict[tuple, dict[str, float]] = {}
-    for line in p.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        r = json.loads(line)
-        table.setdefault((r["question_id"], r["turn"]), {})[r["model"]] = float(r["score"])
+    return p
+
+
+def _weakest_first(models, q: np.ndarray, unit: str, source: str) -> QualityTable:
+    """A table with its columns ordered by mean quality, weakest (cheapest) first."""
+    order = np.argsort(q.mean(axis=0))
+    return QualityTable(models=tuple(models[i] for i in order), quality=q[:, order], unit=unit, source=source)
+
+
+def _judgements(table: dict[tuple, dict[str, float]], source: str) -> QualityTable:
+    """Judge scores keyed by (question, turn) -> model, keeping the queries every model answered."""
     models = sorted({m for v in table.values() for m in v})
     keys = sorted(k for k, v in table.items() if len(v) == len(models))
     q = np.array([[table[k][m] for m in models] for k in keys])
-    order = np.argsort(q.mean(axis=0))
-    return QualityTable(
-        models=tuple(models[i] for i in order),
-        quality=q[:, order],
-        unit="judge score (1-10)",
-        source=f"RouteLLM mt_bench judgements ({len(keys)} question-turns)",
-    )
+    return _weakest_first(models, q, MT_BENCH_UNIT, source.format(n=len(keys)))
 
 
 def _package_rows(name: str) -> list[dict[str, str]]:
@@ -163,35 +172,6 @@ def _package_rows(name: str) -> list[dict[str, str]]:
 
     text = files("boute.engine").joinpath(PACKAGE_DATA, name).read_text(encoding="utf-8")
     return list(csv.DictReader(text.splitlines()))
-
-
-def _builtin_gsm8k() -> QualityTable:
-    rows = _package_rows("routellm_gsm8k.csv")
-    cols = [c for c in rows[0] if c not in ("question", "prompt_sha256")]
-    q = np.array([[100.0 * int(r[c]) for c in cols] for r in rows])
-    order = np.argsort(q.mean(axis=0))  # weakest first
-    return QualityTable(
-        models=tuple(cols[i] for i in order),
-        quality=q[:, order],
-        unit="accuracy %",
-        source=f"RouteLLM gsm8k_responses.csv ({len(rows)} questions; lm-sys/RouteLLM 0b64fdaf, shipped derived)",
-    )
-
-
-def _builtin_mt_bench() -> QualityTable:
-    table: dict[tuple, dict[str, float]] = {}
-    for r in _package_rows("routellm_mt_bench.csv"):
-        table.setdefault((int(r["question_id"]), int(r["turn"])), {})[r["model"]] = float(r["score"])
-    models = sorted({m for v in table.values() for m in v})
-    keys = sorted(k for k, v in table.items() if len(v) == len(models))
-    q = np.array([[table[k][m] for m in models] for k in keys])
-    order = np.argsort(q.mean(axis=0))
-    return QualityTable(
-        models=tuple(models[i] for i in order),
-        quality=q[:, order],
-        unit="judge score (1-10)",
-        source=f"RouteLLM mt_bench judgements ({len(keys)} question-turns; lm-sys/RouteLLM 0b64fdaf, shipped derived)",
-    )
 
 
 MAX_SCORE_ABS = 1e12
@@ -214,15 +194,7 @@ def load_quality_file(path: str | pathlib.Path, models: tuple[str, ...] | None =
     p = pathlib.Path(path)
     if not p.is_file():
         raise InputError(f"quality.data: {str(p)!r} not found", hint="give a CSV or JSONL path")
-    try:
-        text = p.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"quality.data: {p.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
-            hint="save the file as UTF-8",
-        ) from None
-    except OSError as exc:
-        raise InputError(f"quality.data: cannot read {str(p)!r}: {exc.strerror}", hint="check the path and its permissions") from None
+    text = read_utf8_text(p, "quality.data")
     rows: list[dict] = []
     if p.suffix.lower() == ".jsonl":
         for n, line in enumerate(text.splitlines(), start=1):

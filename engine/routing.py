@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 
 from boute.engine.errors import InputError
+import boute.engine.quality as _quality
 from boute.engine.quality import QualityTable, auc
 
 __all__ = [
@@ -35,17 +36,7 @@ __all__ = [
     "oracle_scores",
 ]
 
-_MOVED_TO_QUALITY = (
-    "QualityTable",
-    "auc",
-    "load_routellm_gsm8k",
-    "load_routellm_mt_bench",
-    "load_quality_file",
-    "calibrated_gsm8k",
-    "calibrated_mt_bench",
-    "MAX_SCORE_ABS",
-    "PACKAGE_DATA",
-)
+_MOVED_TO_QUALITY = frozenset(_quality.__all__) | {"PACKAGE_DATA"}
 """Names that moved to :mod:`boute.engine.quality` (issue 16); forwarded by ``__getattr__``."""
 
 
@@ -80,10 +71,8 @@ least 1e-6 of a quality unit only on data with such resolution)."""
 def __getattr__(name: str):
     """Forward a name that moved to :mod:`boute.engine.quality`, with a DeprecationWarning."""
     if name in _MOVED_TO_QUALITY:
-        from boute.engine import quality
-
         warnings.warn(f"boute.engine.routing.{name} moved to boute.engine.quality.{name}", DeprecationWarning, stacklevel=2)
-        return getattr(quality, name)
+        return getattr(_quality, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

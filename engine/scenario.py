@@ -40,7 +40,7 @@ import attrs
 import yaml
 
 from boute.engine.engines import PROFILES as ENGINE_PROFILES
-from boute.engine.errors import InputError, did_you_mean
+from boute.engine.errors import InputError, did_you_mean, read_utf8_text
 from boute.engine.plugins import Catalog
 
 __all__ = [
@@ -659,15 +659,7 @@ def load_scenario(path: str | pathlib.Path, catalog: Catalog) -> Scenario:
         raise InputError(f"--scenario: file {str(p)!r} does not exist", hint="give the path of a YAML or TOML scenario")
     if p.suffix.lower() not in (".toml", ".yaml", ".yml"):
         raise InputError(f"--scenario: {p.name} has suffix {p.suffix!r}", hint="use .yaml, .yml or .toml")
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"--scenario: {p.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
-            hint="save the file as UTF-8",
-        ) from None
-    except OSError as exc:
-        raise InputError(f"--scenario: cannot read {str(p)!r}: {exc.strerror}", hint="check the path and its permissions") from None
+    text = read_utf8_text(p, "--scenario", bom=False)
     try:
         raw = tomllib.loads(text) if p.suffix.lower() == ".toml" else yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:

@@ -18,7 +18,7 @@ import pathlib
 import attrs
 import numpy as np
 
-from boute.engine.errors import InputError, did_you_mean
+from boute.engine.errors import InputError, did_you_mean, read_utf8_text
 
 __all__ = ["Workload", "LengthDist", "RequestStream", "builtin_workloads", "get_workload", "load_azure_trace", "MAX_TOKENS_PER_REQUEST"]
 
@@ -260,15 +260,7 @@ def load_azure_trace(path: str | pathlib.Path, name: str | None = None, max_rows
     where = "workload.trace"
     if not path.is_file():
         raise InputError(f"{where}: file {str(path)!r} does not exist", hint="give the path of an Azure-format CSV")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{where}: {path.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
-            hint="save the trace as UTF-8 CSV",
-        ) from None
-    except OSError as exc:
-        raise InputError(f"{where}: cannot read {str(path)!r}: {exc.strerror}", hint="check the path and its permissions") from None
+    text = read_utf8_text(path, where, hint="save the trace as UTF-8 CSV")
     times, ctx, gen = [], [], []
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
