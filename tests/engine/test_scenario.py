@@ -271,3 +271,16 @@ def test_gpus_must_agree_with_nodes_on_every_construction_path(catalog, small_di
         attrs.evolve(sc, gpus={"H100-SXM": 8}, nodes=(n, n))
     with pytest.raises(InputError, match="nodes: .* must be a tuple of Node values"):
         attrs.evolve(sc, nodes=[{"gpu": "H100-SXM"}])
+
+
+def test_nodes_from_a_yaml_file(catalog, small_dict, tmp_path):
+    small_dict.pop("gpus")
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(dict(small_dict, nodes=NODES)))
+    sc = load_scenario(f, catalog)
+    assert sc.gpus == {"H100-SXM": 10, "RTX-4090": 3} and [n.name for n in sc.nodes] == ["node-a", "node-b", "node-c"]
+    f.write_text(
+        yaml.safe_dump(dict(small_dict)).replace("models:", "nodes:\n  a: {gpu: H100-SXM, gpus: 8}\n  a: {gpu: H100-SXM, gpus: 4}\nmodels:")
+    )
+    with pytest.raises(InputError, match="key 'a' is given twice"):
+        load_scenario(f, catalog)
