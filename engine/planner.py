@@ -48,7 +48,7 @@ from boute.engine.routing import (
 )
 from boute.engine.scenario import Scenario
 from boute.engine.solvers import get_solver
-from boute.engine.verify import Promise, Resimulation, resimulate, verify_allocation
+from boute.engine.verify import VERIFY_REQUESTS, Promise, Resimulation, resimulate, verify_allocation
 from boute.engine.workload import Workload, get_workload, load_azure_trace
 
 __all__ = ["Planner", "plan", "Evaluation", "CALIBRATED_QUALITY", "BO_BATCH", "MAX_DERATE_ROUNDS", "STRATEGIES", "STRUCTURE"]
@@ -857,7 +857,16 @@ class Planner:
         )
 
     def assemble(
-        self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True, seed: int | None = None, alternatives=()
+        self,
+        ev: Evaluation,
+        *,
+        pareto=(),
+        baselines=None,
+        stats=None,
+        verify: bool = True,
+        seed: int | None = None,
+        alternatives=(),
+        requests: int = VERIFY_REQUESTS,
     ) -> Plan:
         """Turn an evaluation into a :class:`Plan`, checked by :mod:`boute.engine.verify`.
 
@@ -865,7 +874,9 @@ class Planner:
         pass, else this raises: they re-derive what the solver guaranteed. With ``verify``
         the plan is also re-simulated as a whole system and every latency promise is a
         named check; a failure there is returned in ``plan.verification`` (``ok`` False,
-        with the capacities to derate) for :meth:`verified` to act on.
+        with the capacities to derate) for :meth:`verified` to act on. ``requests``: the
+        re-simulation's first run per model (it still grows until every estimate is
+        converged or conclusive); a plan's own verification keeps the default floor.
         """
         sc, r = self.scenario, ev.result
         if not r.ok:
@@ -898,6 +909,7 @@ class Planner:
                 self.perfdb.max_model_len,
                 promise=promise,
                 seed=sc.seed if seed is None else seed,
+                n_requests=requests,
             )
             sim, per_model = res.system, res.per_model
             checks["checks"] = list(checks["checks"]) + list(res.checks)
