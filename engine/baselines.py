@@ -155,7 +155,7 @@ def run_baselines(planner, *, verify: bool = True, grid_steps: int = 5) -> dict[
                 cands.append(loop.trials[loop.best_index].payload)
         else:
             for p in planner.simplex_grid(grid_steps):
-                shares, spl = planner._params_to_point(p)
+                shares, spl = planner.params_to_point(p)
                 cands.append(planner.evaluate(shares, spl, gpus=(g,)))
     out["BOute-Homo"] = (
         _summary(planner, _best(cands, obj, qmin), verify, memo) if cands else {"feasible": False, "reason": "quality target unreachable"}

@@ -135,6 +135,7 @@ def run_outer_loop(
     candidates: list[dict[str, float]] | None = None,
     log_objective: bool = False,
     ehvi_stop: float | None = None,
+    on_trial: Callable[[Trial], None] | None = None,
 ) -> LoopResult:
     """Run the outer loop until ``stall_trials`` trials pass without a new best (the
     paper's rule), or the ``max_trials`` cap, whichever comes first; the stop reason
@@ -153,6 +154,10 @@ def run_outer_loop(
         ehvi_stop: also stop (``bo`` only) once a feasible plan exists and the GP's
             expected hypervolume improvement of the next batch (qLogNEHVI's optimised
             value, exponentiated; outcomes standardised by Ax) falls below this.
+        on_trial: the public observer hook: called with every finished trial (seeds,
+            proposals and grid points alike), in order, right after its evaluation and
+            before the loop decides whether to stop; for progress displays and benchmarks
+            (time stamps per trial) without reaching into the planner.
     """
     trials: list[Trial] = []
     state = {"best": None, "since": 0, "best_at": None}
@@ -162,6 +167,8 @@ def run_outer_loop(
     def record(t: Trial) -> bool:
         t.index = len(trials)
         trials.append(t)
+        if on_trial is not None:
+            on_trial(t)
         if t.feasible and _better(t, state["best"]):
             state["best"], state["since"], state["best_at"] = t, 0, len(trials)
         else:
@@ -205,6 +212,8 @@ def run_outer_loop(
             t = run(dict(p), "grid")
             t.index = len(trials)
             trials.append(t)
+            if on_trial is not None:
+                on_trial(t)
             if t.feasible and _better(t, state["best"]):
                 state["best"], state["best_at"] = t, len(trials)
             if progress:

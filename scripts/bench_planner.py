@@ -109,32 +109,23 @@ def three_scenario(cat, **over):
 
 
 def run_loop(planner, **kw) -> dict:
-    """One outer-loop run with a time stamp per trial."""
-    t0 = time.perf_counter()
-    stamps = []
-    origs = {name: getattr(planner, name) for name in ("_trial", "_line_trial")}
+    """One outer-loop run with a time stamp (wall and CPU) per trial, through the
+    planner's public observer hook."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    stamps, cpu = [], []
 
-    def timed(fn):
-        def wrapped(p):
-            t = fn(p)
-            stamps.append(time.perf_counter() - t0)
-            return t
+    def observe(_trial) -> None:
+        stamps.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
 
-        return wrapped
-
-    for name, fn in origs.items():
-        setattr(planner, name, timed(fn))
-    try:
-        loop, _ = planner.optimize(**kw)
-    finally:
-        for name in origs:
-            delattr(planner, name)  # back to the class's methods
-    total = time.perf_counter() - t0
+    loop, _ = planner.optimize(on_trial=observe, **kw)
+    total, total_cpu = time.perf_counter() - t0, time.process_time() - c0
     best = loop.trials[loop.best_index] if loop.best_index is not None else None
     return {
         "trials": len(loop.trials),
         "stop": loop.stop_reason,
         "total_s": total,
+        "total_cpu_s": total_cpu,
         "best": best.objective if best else math.inf,
         "best_quality": best.quality if best else None,
         "best_shares": list(best.payload.shares) if best else None,
@@ -144,6 +135,7 @@ def run_loop(planner, **kw) -> dict:
         "milp_s": float(sum(t.payload.result.wall_s for t in loop.trials)),
         "trace": [t.objective if t.feasible else None for t in loop.trials],
         "stamps": stamps,
+        "cpu_stamps": cpu,
         "ehvi": [t.ehvi for t in loop.trials],
     }
 
@@ -213,7 +205,7 @@ def _grid_worker(args):
     pl = Planner(Scenario.from_dict(scenario_dict, cat), cat)
     out = []
     for p in points:
-        t = pl._trial(p)
+        t = pl.trial(p)
         out.append((p, t.objective if t.feasible else None, t.quality, int(t.payload.result.solves)))
     return out
 
@@ -251,7 +243,7 @@ def simplex_reference(sc, steps: int, workers: int) -> dict:
         "milp_solves": int(sum(r[2] for r in rows)),
         "best": best[0],
         "best_quality": best[1],
-        "best_shares": [round(v, 4) for v in pl._params_to_point(best[2])[0]],
+        "best_shares": [round(v, 4) for v in pl.params_to_point(best[2])[0]],
         "wall_s": wall,
         "from_cache": not todo,
         "workers": workers,
