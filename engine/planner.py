@@ -51,7 +51,20 @@ from boute.engine.solvers import get_solver
 from boute.engine.verify import VERIFY_REQUESTS, Promise, Resimulation, resimulate, verify_allocation
 from boute.engine.workload import Workload, get_workload, load_azure_trace
 
-__all__ = ["Planner", "plan", "search_space", "preference_seed", "proportional_split", "params_to_point", "Evaluation", "CALIBRATED_QUALITY", "BO_BATCH", "MAX_DERATE_ROUNDS", "STRATEGIES", "STRUCTURE"]
+__all__ = [
+    "Planner",
+    "plan",
+    "search_space",
+    "preference_seed",
+    "proportional_split",
+    "params_to_point",
+    "Evaluation",
+    "CALIBRATED_QUALITY",
+    "BO_BATCH",
+    "MAX_DERATE_ROUNDS",
+    "STRATEGIES",
+    "STRUCTURE",
+]
 
 STRATEGIES = ("exact", "bo", "random", "grid")
 STRUCTURE = ("bound", "seeds", "preference", "transform")
@@ -962,6 +975,7 @@ def search_space(scenario: Scenario, router, options: dict[str, tuple[ConfigOpti
         seeds.append(p)
     return space, seeds
 
+
 def preference_seed(scenario: Scenario, router, options: dict[str, tuple[ConfigOption, ...]], edge) -> np.ndarray:
     """Model-GPU preference as a starting routing.
 
@@ -1021,6 +1035,7 @@ def preference_seed(scenario: Scenario, router, options: dict[str, tuple[ConfigO
             lo = mid
     return (1 - hi) * s + hi * edge
 
+
 def proportional_split(scenario: Scenario, options: dict[str, tuple[ConfigOption, ...]], shares) -> np.ndarray:
     """Budget split in proportion to each model's cost of serving its load (cheapest
     USD per req/s at a loose latency target), the paper's structural prior."""
@@ -1030,6 +1045,7 @@ def proportional_split(scenario: Scenario, options: dict[str, tuple[ConfigOption
         w.append(max(s, 1e-6) * best)
     w = np.asarray(w)
     return w / w.sum()
+
 
 def params_to_point(scenario: Scenario, p: dict[str, float]):
     k = len(scenario.models)
