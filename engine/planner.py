@@ -75,6 +75,11 @@ STRUCTURE = ("bound", "seeds", "preference", "transform")
 # (docs/performance.md, scripts/bench_planner.py).
 BO_BATCH = 3
 
+# The EI rule's threshold (Planner.optimize, optimizer.expected_improvement): stop once the
+# GP expects less than 0.5 % improvement of the best plan from any point, half the 1 %
+# at which the benchmarks call a plan converged (docs/performance.md, stopping rules).
+EI_STOP = 0.005
+
 # Per-model loads below this count as zero: ten times HiGHS's default primal feasibility
 # tolerance (1e-7), so a "needs no replica" rounding can never hide a real load.
 MIN_LOAD_RPS = 1e-6
@@ -368,6 +373,7 @@ class Planner:
         grid_steps: int | None = None,
         frontier_points: int = 4,
         ehvi_stop: float | None = None,
+        ei_stop: float | None = EI_STOP,
         absorb: bool | None = None,
         on_trial: Callable[[Trial], None] | None = None,
     ):
@@ -382,7 +388,14 @@ class Planner:
                 without a plan as a penalty instead of a failed trial).
             grid_steps: lattice resolution of ``grid`` (default 100 for one routing
                 dimension, 10 otherwise).
-            ehvi_stop: the cheaper stopping rule for ``bo`` (see ``run_outer_loop``).
+            ehvi_stop: the hypervolume rule for ``bo`` (see ``run_outer_loop``; off by
+                default: the EHVI of a two-objective front does not fall once the
+                latency optimum is found, see docs/performance.md).
+            ei_stop: the principled stopping rule for ``bo`` beside the paper's stall rule
+                (whichever fires first; the stop reason says which): stop once the GP's
+                constrained expected improvement is below this fraction of the best plan
+                (:func:`~boute.engine.optimizer.expected_improvement`); None: off, 0:
+                computed for every batch (``Trial.ei``) but never stopping.
             absorb: for ``k >= 3``, solve the last routing dimension (and split mode's
                 budget) exactly inside each evaluation (:meth:`line_trial`), so the
                 outer loop searches ``k - 2`` dimensions. Default (None): on for
@@ -441,6 +454,8 @@ class Planner:
             seeds=seeds,
             strategy=strategy,
             ehvi_stop=ehvi_stop,
+            ei_stop=ei_stop,
+            quality_in_evaluation=bool(absorb and k >= 3),
             max_trials=max_trials or sc.max_trials,
             stall_trials=stall_trials or sc.stall_trials,
             seed=sc.seed if seed is None else seed,
