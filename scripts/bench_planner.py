@@ -397,12 +397,16 @@ def part_stopping(res: dict, quick: bool, cap: int) -> None:
         }
         for thr in EI_THRESHOLDS:
             at = _rule_stop(r, "ei", thr)
-            row[f"ei<{thr}"] = None if at is None else {"trials": at[0], "s": at[1], "cpu_s": at[2], "best": at[3], "gap_pct": (at[3] / ref - 1) * 100}
+            row[f"ei<{thr}"] = (
+                None if at is None else {"trials": at[0], "s": at[1], "cpu_s": at[2], "best": at[3], "gap_pct": (at[3] / ref - 1) * 100}
+            )
         rows.append(row)
         print(
             f"stopping {over}: ref {ref:.3f} s; paper rule {r['trials']} trials / {r['total_s']:.1f} s, gap {row['paper']['gap_pct']:.2f} % "
             f"({r['stop']}); "
-            + "; ".join(f"EI<{t}: {row[f'ei<{t}'] and (row[f'ei<{t}']['trials'], round(row[f'ei<{t}']['gap_pct'], 2))}" for t in EI_THRESHOLDS),
+            + "; ".join(
+                f"EI<{t}: {row[f'ei<{t}'] and (row[f'ei<{t}']['trials'], round(row[f'ei<{t}']['gap_pct'], 2))}" for t in EI_THRESHOLDS
+            ),
             flush=True,
         )
     res["stopping"] = {"machine": _machine(), "rows": rows, "thresholds": EI_THRESHOLDS, "cap": cap}
@@ -472,8 +476,9 @@ Scenario: {", ".join(sc["models"])} (FP8 weights), GPUs {sc["gpus"]}, ${sc["budg
 synthetic (calibrated on Meta's published accuracies, `CALIBRATED_QUALITY`). Reference: every
 routing on the simplex in steps of 1/{ref["steps"]} ({ref["points"]} points, {ref["milp_solves"]} MILP solves,
 {ref["workers"]} processes, {ref["wall_s"]:.0f} s{" from the answer cache" if ref["from_cache"] else ""}): best {ref["best"]:.3f} s at shares
-{ref["best_shares"]}. BO with every structural piece, the paper's stopping rule (best unchanged for
-20 trials) and a cap; machine: {t["machine"]["cpus"]} CPUs at load {t["machine"]["loadavg_1m"]:.1f}, commit {t["machine"].get("commit", "h14 at 36dd5ea, before merging main (new perf DB)")}.
+{ref["best_shares"]}. BO with every structural piece, stopped by the EI rule (expected improvement
+below 0.5 % of the best plan) or the paper's rule (best unchanged for 20 trials), whichever
+fires first, or a cap (the stop reason says which); wall times on a shared machine; machine: {t["machine"]["cpus"]} CPUs at load {t["machine"]["loadavg_1m"]:.1f}, commit {t["machine"].get("commit", "h14 at 36dd5ea, before merging main (new perf DB)")}.
 
 | run | best | gap to grid | trials to 1 % | seconds to 1 % | trials run | MILP solves | time to stop | of which inner solves | stop reason |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---|
@@ -511,7 +516,9 @@ of the grid's {ref["points"]}) and at most 23.5 s to stop (the paper's 3-GPU-typ
 rest between the two stronger models is solved exactly inside each evaluation (the exact
 path's argument along that line: quality intervals, one pooled MILP search each). One
 dimension fewer, each evaluation a line instead of a point, at a similar number of MILPs.
-Gaps against the simplex grid above (negative: better than every lattice point):
+The default for three or more models; stopped by the EI rule or the paper's rule, whichever
+fires first (the stop reason says which). Gaps against the simplex grid above (negative:
+better than every lattice point):
 
 | run | best | gap to simplex grid | evaluations to 1 % | seconds to 1 % | evaluations | MILP solves | time to stop | stop reason |
 |---|---:|---:|---:|---:|---:|---:|---:|---|
@@ -567,9 +574,7 @@ data, and the GP re-proposed the same points).
                 cells.append("never" if v is None else f"{v['trials']} / {v['s']:.0f} s ({v['cpu_s']:.0f} s CPU) / {v['gap_pct']:+.2f} %")
             rows.append(
                 f"| {json.dumps(row['variant'])} | {row['reference']:.3f} s | {_f(row['trials_to_1pct'], '{}')} | "
-                f"{p['trials']} / {p['s']:.0f} s ({p['cpu_s']:.0f} s CPU) / {p['gap_pct']:+.2f} % | "
-                + " | ".join(cells)
-                + " |"
+                f"{p['trials']} / {p['s']:.0f} s ({p['cpu_s']:.0f} s CPU) / {p['gap_pct']:+.2f} % | " + " | ".join(cells) + " |"
             )
         stopped = [r for r in s["rows"] if r.get("ei<0.005")]
         summary = ""

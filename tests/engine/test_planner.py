@@ -354,3 +354,16 @@ def test_on_trial_observes_every_trial_in_order(small_planner, strategy):
     loop, _ = small_planner.optimize(strategy=strategy, max_trials=4, stall_trials=4, grid_steps=4, on_trial=seen.append)
     assert seen == list(loop.trials) and seen
     assert [t.index for t in seen] == list(range(len(seen)))
+
+
+@pytest.mark.slow
+def test_baselines_share_one_resimulation_per_plan_and_still_converge(small_planner):
+    from boute.engine.baselines import BASELINE_REQUESTS, run_baselines
+
+    b = run_baselines(small_planner, verify=True)
+    homo, hetero = b["Stand-Alone-Homo"], b["Stand-Alone-Hetero"]
+    if homo["allocation"] == hetero["allocation"]:
+        assert homo["simulated"] is hetero["simulated"]  # one re-simulation, shared
+    for row in b.values():
+        if row.get("simulated"):
+            assert row["simulated"]["requests"] >= BASELINE_REQUESTS * sum(1 for s in row["shares"] if s > 0)
