@@ -110,7 +110,7 @@ def _machine() -> dict:
 def three_scenario(cat, **over):
     from boute.engine import Scenario, default_scenario
 
-    return Scenario.from_dict(dict(default_scenario(cat).to_dict(), **THREE, **over), cat)
+    return Scenario.from_dict({**default_scenario(cat).to_dict(), **THREE, **over}, cat)
 
 
 def run_loop(planner, **kw) -> dict:
@@ -355,7 +355,8 @@ def part_ablation(res: dict, quick: bool, seeds: int, cap: int) -> None:
             r["gap_pct"] = (r["best"] / ref - 1) * 100
             r["trials_to_1pct"], r["s_to_1pct"] = to_within(r, ref)
             r["cpu_s_to_1pct"] = cpu_to_within(r, ref)
-            runs.append({k: v for k, v in r.items() if k not in ("stamps", "cpu_stamps")})
+            r["trials_to_5pct"], r["s_to_5pct"] = to_within(r, ref, 5.0)
+            runs.append(r)
         rows.append({"config": name, "structure": structure, "runs": runs})
         print(
             f"ablation {name}: "
@@ -387,10 +388,10 @@ def _rule_stop(r: dict, key: str, thr: float):
     return None
 
 
-def part_stopping(res: dict, quick: bool, cap: int) -> None:
+def part_stopping(res: dict, quick: bool, cap: int, line_steps: int = 10) -> None:
     """Ten variants of the three-model scenario, each planned the default way (``absorb``:
     one outer dimension). Reference per variant: the exhaustive line grid (every
-    cheapest-model share in steps of 1/20, each line solved exactly). One BO run per
+    cheapest-model share in steps of ``1 / line_steps``, each line solved exactly). One BO run per
     variant with the paper's rule (capped at ``cap``; the stop reason says which fired),
     the EI rule computed for every batch but not acting (``ei_stop=0``), so that where it
     would have stopped, and the plan it had then, is read off the same run."""
@@ -401,7 +402,7 @@ def part_stopping(res: dict, quick: bool, cap: int) -> None:
     for over in STOP_VARIANTS[: 2 if quick else None]:
         sc = three_scenario(cat, **over)
         pl = Planner(sc, cat)
-        grid = run_loop(pl, strategy="grid", absorb=True, grid_steps=20)
+        grid = run_loop(pl, strategy="grid", absorb=True, grid_steps=line_steps)
         ref = grid["best"]
         r = run_loop(pl, strategy="bo", max_trials=cap, stall_trials=20, seed=sc.seed, ei_stop=0.0)
         row = {
@@ -434,7 +435,7 @@ def part_stopping(res: dict, quick: bool, cap: int) -> None:
             ),
             flush=True,
         )
-    res["stopping"] = {"machine": _machine(), "rows": rows, "thresholds": EI_THRESHOLDS, "cap": cap}
+    res["stopping"] = {"machine": _machine(), "rows": rows, "thresholds": EI_THRESHOLDS, "cap": cap, "line_steps": line_steps}
 
 
 # ----------------------------------------------------------------------------- doc
@@ -619,7 +620,7 @@ data, and the GP re-proposed the same points).
 
 Each variant of the three-model scenario is planned the default way (`absorb`: one outer
 dimension). Reference: the exhaustive line grid (the cheapest model's share in steps of
-1/20, each line solved exactly; negative gaps: BO found a share between grid points). One
+1/{s.get("line_steps", 20)}, each line solved exactly; negative gaps: BO found a share between grid points). One
 BO run per variant, seeded, with the paper's rule (best unchanged for 20 trials) and a cap
 of {s["cap"]} trials; the stop reason says which fired, so a cap never silently replaces the
 rule. The EI rule (`ei_stop`, the planner's default beside the stall rule) stops before a
