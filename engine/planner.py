@@ -314,8 +314,19 @@ class Planner:
         return (k - 1) * (2 if self.scenario.mode == "split" and self.scenario.budget_usd_per_hour is not None else 1)
 
     def space(self, structure: bool | dict[str, bool] = True):
-        """The outer loop's search space and structural seeds (see :func:`search_space`)."""
-        return search_space(self.scenario, self.router, self._options, structure)
+        """The outer loop's search space and structural seeds (see :func:`search_space`);
+        split mode's seed budget split is the joint optimum's (:meth:`joint_split`)."""
+        return search_space(self.scenario, self.router, self._options, structure, split_prior=self.joint_split)
+
+    def joint_split(self, shares) -> np.ndarray:
+        """The budget split of the joint-mode optimum at ``shares`` (each model's spend plus
+        a proportional share of the slack), or :func:`proportional_split` where the joint
+        problem has no plan. Why: split mode's optimum equals joint mode's (a per-model
+        budget split is eliminated exactly, see :meth:`_exact`), so the joint solve's
+        split is the best split for this routing; one inner solve per seed."""
+        ev = self.evaluate(shares)
+        split = self._split_of(ev.result)
+        return np.asarray(split) if split is not None else proportional_split(self.scenario, self._options, shares)
 
     def params_to_point(self, p: dict[str, float]):
         """Routing shares and budget split (or None) of outer-loop parameters."""
@@ -919,7 +930,14 @@ def _compositions(total: int, parts: int):
             yield (i, *rest)
 
 
-def search_space(scenario: Scenario, router, options: dict[str, tuple[ConfigOption, ...]], structure: bool | dict[str, bool] = True):
+def search_space(
+    scenario: Scenario,
+    router,
+    options: dict[str, tuple[ConfigOption, ...]],
+    structure: bool | dict[str, bool] = True,
+    *,
+    split_prior: Callable[[np.ndarray], np.ndarray] | None = None,
+):
     """Search space (stick-breaking coordinates ``u``, budget sticks ``b``) and seeds.
 
     A pure function of the request, its router and the inner problem's options (no
@@ -934,7 +952,9 @@ def search_space(scenario: Scenario, router, options: dict[str, tuple[ConfigOpti
       Budget and GPU limits stay hard constraints of the inner MILP either way.
     * ``seeds`` (the routing inverse): the quality-boundary routing on each edge from
       the cheapest model to a stronger one, the midpoint of the strongest edge, and
-      the centroid for ``k >= 3``; split mode seeds the cost-proportional budget split.
+      the centroid for ``k >= 3``; split mode seeds each routing with ``split_prior(shares)``
+      (the planner passes :meth:`Planner.joint_split`, the joint optimum's split), or
+      without it the cost-proportional split (:func:`proportional_split`).
     * ``preference`` (model-GPU preference, heterogeneous-GPU awareness): one more seed,
       see :func:`preference_seed`.
     * ``transform`` (output transformation) is applied by the loop, not here.
@@ -985,7 +1005,8 @@ def search_space(scenario: Scenario, router, options: dict[str, tuple[ConfigOpti
             continue  # a repeated point teaches the GP nothing and conditions it badly
         seen.add(key)
         if split:
-            prop = proportional_split(scenario, options, shares_from_sticks(u))
+            seed_shares = shares_from_sticks(u)
+            prop = split_prior(seed_shares) if split_prior is not None else proportional_split(scenario, options, seed_shares)
             p.update({f"b{i}": float(v) for i, v in enumerate(sticks_from_shares(prop))})
         seeds.append(p)
     return space, seeds

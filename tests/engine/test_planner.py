@@ -1,5 +1,6 @@
 """Planner: verified plans, baselines, determinism, re-planning, infeasibility."""
 
+import numpy as np
 import pytest
 
 from boute.engine.errors import InfeasibleError
@@ -367,3 +368,18 @@ def test_baselines_share_one_resimulation_per_plan_and_still_converge(small_plan
     for row in b.values():
         if row.get("simulated"):
             assert row["simulated"]["requests"] >= BASELINE_REQUESTS * sum(1 for s in row["shares"] if s > 0)
+
+
+def test_split_mode_seed_carries_the_joint_optimum_split(catalog, small_dict):
+    from boute.engine.planner import proportional_split, search_space
+    from boute.engine.routing import shares_from_sticks
+
+    pl = Planner(Scenario.from_dict(dict(small_dict, mode="split"), catalog), catalog)
+    _, seeds = pl.space(True)
+    for p in seeds:
+        shares, split = pl.params_to_point(p)
+        assert np.allclose(split, pl.joint_split(shares))
+    # without a prior the pure function falls back to the cost-proportional split
+    _, plain = search_space(pl.scenario, pl.router, pl._options, True)
+    shares = shares_from_sticks([plain[0]["u0"]])
+    assert np.allclose(pl.params_to_point(plain[0])[1], proportional_split(pl.scenario, pl._options, shares))
