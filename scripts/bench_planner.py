@@ -522,9 +522,12 @@ of the grid's {ref["points"]}) and at most 23.5 s to stop (the paper's 3-GPU-typ
         lg = ab["line_grid"]
         rows = []
         for i, r in enumerate(ab["bo"]):
+            n = r["trials_to_1pct"]
+            cpu1 = r["cpu_stamps"][n - 1] if n and r.get("cpu_stamps") else None
             rows.append(
-                f"| BO over one dimension, seed {i} | {r['best']:.3f} s | {r['gap_pct']:.2f} % | {_f(r['trials_to_1pct'], '{}')} | "
-                f"{_f(r['s_to_1pct'])} s | {r['trials']} | {r['milp_solves']} | {r['total_s']:.1f} s | {r['stop']} |"
+                f"| BO over one dimension, seed {i} | {r['best']:.3f} s | {r['gap_pct']:.2f} % | {_f(n, '{}')} | "
+                f"{_f(r['s_to_1pct'])} s ({_f(cpu1)} s CPU) | {r['trials']} | {r['milp_solves']} | {r['total_s']:.1f} s "
+                f"({_f(r.get('total_cpu_s'))} s CPU) | {r['stop']} |"
             )
         r = ab["random"]
         rows.append(
@@ -544,7 +547,8 @@ path's argument along that line: quality intervals, one pooled MILP search each)
 dimension fewer, each evaluation a line instead of a point, at a similar number of MILPs.
 The default for three or more models; stopped by the EI rule or the paper's rule, whichever
 fires first (the stop reason says which). Gaps against the simplex grid above (negative:
-better than every lattice point):
+better than every lattice point). CPU: this process's user + system time (the machine was
+shared; its load is in the three-model section):
 
 | run | best | gap to simplex grid | evaluations to 1 % | seconds to 1 % | evaluations | MILP solves | time to stop | stop reason |
 |---|---:|---:|---:|---:|---:|---:|---:|---|
