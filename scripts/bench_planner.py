@@ -325,6 +325,44 @@ def part_absorb(res: dict, quick: bool, steps: int, seeds: int, cap: int) -> Non
     )
 
 
+def part_axcost(res: dict, trials: int = 13) -> None:
+    """Ax's cost per generation with its default acquisition optimisation (20 restarts,
+    1024 raw samples) and with the planner's (``optimizer.ACQF_RESTARTS``), on the same
+    seeded three-model run (``absorb``, the EI rule computed but not acting): CPU and wall
+    between consecutive trials, where the GP generations stand out."""
+    import boute.engine.optimizer as opt
+    from boute.engine import Planner, load_catalog
+
+    cat = load_catalog()
+    pl = Planner(three_scenario(cat), cat)
+    out = {"machine": _machine(), "trials": trials, "runs": []}
+    default = opt.run_outer_loop.__kwdefaults__["acqf_restarts"]
+    try:
+        for setting in ((20, 1024), tuple(opt.ACQF_RESTARTS)):
+            opt.run_outer_loop.__kwdefaults__["acqf_restarts"] = setting
+            r = run_loop(pl, strategy="bo", absorb=True, max_trials=trials, stall_trials=trials, seed=0, ei_stop=0.0)
+            gaps = [r["cpu_stamps"][i] - r["cpu_stamps"][i - 1] for i in range(1, len(r["cpu_stamps"]))]
+            gen = sorted(gaps)[-3:]  # the GP generations (the other gaps are one line evaluation each)
+            out["runs"].append(
+                {
+                    "restarts_raw_samples": list(setting),
+                    "total_s": r["total_s"],
+                    "total_cpu_s": r["total_cpu_s"],
+                    "milp_s": r["milp_s"],
+                    "generation_cpu_s": gen,
+                    "trace": r["trace"],
+                    "best": r["best"],
+                }
+            )
+            print(
+                f"axcost {setting}: {r['total_cpu_s']:.1f} s CPU, {r['total_s']:.1f} s wall, generations {[round(g, 1) for g in gen]} s CPU",
+                flush=True,
+            )
+    finally:
+        opt.run_outer_loop.__kwdefaults__["acqf_restarts"] = default
+    res["axcost"] = out
+
+
 def split_scenario(cat):
     """The default scenario in split mode: two routing dimensions (the strong model's
     share and the budget split), whose exact optimum the exact path gives."""
@@ -517,6 +555,31 @@ The done-when target: within 1 % of the grid optimum using at most {ref["points"
 of the grid's {ref["points"]}) and at most 23.5 s to stop (the paper's 3-GPU-type figure).
 """
         )
+    ax = res.get("axcost")
+    if ax:
+        rows = []
+        for r in ax["runs"]:
+            same = "same trials as the first row" if r["trace"] == ax["runs"][0]["trace"] else "different trials"
+            rows.append(
+                f"| {r['restarts_raw_samples'][0]} / {r['restarts_raw_samples'][1]} | "
+                + ", ".join(f"{g:.1f}" for g in r["generation_cpu_s"])
+                + f" | {r['total_cpu_s']:.1f} s | {r['total_s']:.1f} s | {r['milp_s']:.1f} s | {r['best']:.3f} s ({same}) |"
+            )
+        parts.append(
+            f"""### Ax's cost per trial
+
+Each BO generation fits the GP and optimises qLogNEHVI for a batch of three
+(`BO_BATCH`). Same seeded three-model run (`absorb`, {ax["trials"]} trials) with Ax's default
+acquisition optimisation and with the planner's (`optimizer.ACQF_RESTARTS`); the three
+largest CPU gaps between consecutive trials are the GP generations. Machine: {ax["machine"]["cpus"]}
+CPUs at load {ax["machine"]["loadavg_1m"]:.1f} (shared), commit {ax["machine"]["commit"]}.
+
+| restarts / raw samples | CPU per generation (s) | run CPU | run wall | inner solves | best |
+|---|---|---:|---:|---:|---|
+"""
+            + "\n".join(rows)
+            + "\n"
+        )
     ab = res.get("absorb")
     if ab and t:
         lg = ab["line_grid"]
@@ -662,7 +725,7 @@ the plan it had to the reference. Machine: {s["machine"]["cpus"]} CPUs at load
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", default="all", choices=["default", "three", "absorb", "ablation", "stopping", "all", "doc"])
+    ap.add_argument("--part", default="all", choices=["default", "three", "absorb", "ablation", "stopping", "axcost", "all", "doc"])
     ap.add_argument("--quick", action="store_true", help="one seed, fewer variants")
     ap.add_argument("--grid-steps", type=int, default=20, help="simplex grid resolution for the reference")
     ap.add_argument("--workers", type=int, default=2)
@@ -672,7 +735,7 @@ def main() -> int:
     ap.add_argument("--ablation-cap", type=int, default=15, help="trial cap per ablation run (kept small: minutes on 2 cores)")
     args = ap.parse_args()
     res = _load()
-    parts = ["default", "three", "absorb", "ablation", "stopping"] if args.part == "all" else [args.part]
+    parts = ["default", "three", "absorb", "ablation", "stopping", "axcost"] if args.part == "all" else [args.part]
     for part in parts:
         if part == "default":
             part_default(res, args.quick)
@@ -684,6 +747,8 @@ def main() -> int:
             part_ablation(res, args.quick, args.ablation_seeds, args.ablation_cap)
         elif part == "stopping":
             part_stopping(res, args.quick, args.cap)
+        elif part == "axcost":
+            part_axcost(res)
         _save(res)
         _doc(res)  # after every part, so an interrupted run still documents what it measured
     _doc(res)
