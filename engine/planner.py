@@ -319,13 +319,18 @@ class Planner:
         return search_space(self.scenario, self.router, self._options, structure, split_prior=self.joint_split)
 
     def joint_split(self, shares) -> np.ndarray:
-        """The budget split of the joint-mode optimum at ``shares`` (each model's spend plus
-        a proportional share of the slack), or :func:`proportional_split` where the joint
+        """The budget split of the joint-mode optimum at ``shares`` with the budget lifted
+        to the whole cluster's price (each model's share of the spend), or :func:`proportional_split` where that
         problem has no plan. Why: split mode's optimum equals joint mode's (a per-model
         budget split is eliminated exactly, see :meth:`_exact`), so the joint solve's
         split is the best split for this routing; one inner solve per seed."""
-        ev = self.evaluate(shares)
-        split = self._split_of(ev.result)
+        # without the budget: the seeds (and so the trials) must not depend on it, so that
+        # the least budget an infeasible request is told (explain_no_plan) is the one that
+        # the same search then meets
+        sc = self.scenario
+        whole_cluster = sum(sc.price(self.catalog, g) * n for g, n in sc.gpus.items())  # a budget that never binds
+        prob = attrs.evolve(self.problem(shares), budget_usd_per_hour=whole_cluster)
+        split = self._split_of(solve_problem(prob, self.solver))
         return np.asarray(split) if split is not None else proportional_split(self.scenario, self._options, shares)
 
     def params_to_point(self, p: dict[str, float]):
