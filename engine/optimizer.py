@@ -24,7 +24,7 @@ import numpy as np
 
 from boute.engine.errors import InputError, did_you_mean
 
-__all__ = ["Trial", "LoopResult", "run_outer_loop", "pareto_front", "stop_message", "STRATEGIES", "check_strategy"]
+__all__ = ["Trial", "LoopResult", "run_outer_loop", "expected_improvement", "pareto_front", "stop_message", "STRATEGIES", "check_strategy"]
 
 STRATEGIES = ("auto", "exact", "bo", "random", "grid")
 """``auto`` picks ``exact`` for one or two models and ``bo`` for more (the planner)."""
@@ -54,6 +54,14 @@ INFEASIBLE_OBJECTIVE = 600.0
 """Penalty objective for a trial without any plan before any plan was seen (the top of
 the latency grid, seconds)."""
 
+ACQF_RESTARTS = (4, 128)
+"""(restarts, raw samples) of the acquisition optimisation per generation, instead of Ax's
+defaults (20, 1024): the outer loop searches one to a few dimensions, where 128 raw
+samples cover the box densely. Measured on the three-model benchmark (one outer dimension,
+13 trials, batches of 3, 2 shared cores at load 7.5, 2026-11-29): Ax's CPU per generation
+fell from 3.2-6.4 s to 1.1-1.7 s, the run from 17.1 s to 7.5 s CPU (40 s to 18.5 s wall),
+with the identical trial sequence and best plan."""
+
 TORCH_THREADS = 1
 """Intra-op threads torch may use while Ax fits and optimises (see run_outer_loop)."""
 
@@ -76,6 +84,9 @@ class Trial:
     ehvi: float | None = None
     """Ax's expected hypervolume improvement of the batch that proposed this trial
     (standardised outcome units; None for seeds and non-GP proposals)."""
+    ei: float | None = None
+    """The EI rule's relative expected improvement when this trial's batch was proposed
+    (see :func:`expected_improvement`; None where it was not computed)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -109,8 +120,10 @@ def pareto_front(trials) -> list[Trial]:
     return out
 
 
-def stop_message(kind: str, *, stall_trials: int, max_trials: int) -> str:
+def stop_message(kind: str, *, stall_trials: int, max_trials: int, ei: float | None = None, ei_stop: float | None = None) -> str:
     """The one wording of each stop reason (reported in the plan's stats)."""
+    if kind == "ei":
+        return f"expected improvement {ei:.2%} of the best plan < {ei_stop:.2%} (the EI rule)"
     if kind == "stall":
         return f"best unchanged for {stall_trials} trials (the paper's rule)"
     if kind == "cap":
@@ -135,6 +148,10 @@ def run_outer_loop(
     candidates: list[dict[str, float]] | None = None,
     log_objective: bool = False,
     ehvi_stop: float | None = None,
+    on_trial: Callable[[Trial], None] | None = None,
+    ei_stop: float | None = None,
+    quality_in_evaluation: bool = False,
+    acqf_restarts: tuple[int, int] | None = ACQF_RESTARTS,
 ) -> LoopResult:
     """Run the outer loop until ``stall_trials`` trials pass without a new best (the
     paper's rule), or the ``max_trials`` cap, whichever comes first; the stop reason
@@ -153,15 +170,31 @@ def run_outer_loop(
         ehvi_stop: also stop (``bo`` only) once a feasible plan exists and the GP's
             expected hypervolume improvement of the next batch (qLogNEHVI's optimised
             value, exponentiated; outcomes standardised by Ax) falls below this.
+        ei_stop: the principled stopping rule (``bo`` only; see :func:`expected_improvement`):
+            stop before evaluating a batch once a feasible plan exists and the GP's largest
+            constrained expected improvement of the objective over the best plan, relative
+            to it, is below this (0.005: the model expects less than 0.5 % from any point);
+            0 computes it for every batch (``Trial.ei``) and never stops on it.
+        quality_in_evaluation: every evaluation already enforces the quality target
+            (the planner's ``absorb`` mode), so the EI rule needs no quality model.
+        acqf_restarts: (restarts, raw samples) of the acquisition optimisation per
+            generation (None: Ax's defaults, 20 and 1024); see :data:`ACQF_RESTARTS`.
+        on_trial: the public observer hook: called with every finished trial (seeds,
+            proposals and grid points alike), in order, right after its evaluation and
+            before the loop decides whether to stop; for progress displays and benchmarks
+            (time stamps per trial) without reaching into the planner.
     """
     trials: list[Trial] = []
     state = {"best": None, "since": 0, "best_at": None}
+    min_ei_trials = len(seeds) + 2  # the GP has seen the seeds and at least two more points
     fixed = {n: float(lo) for n, lo, hi in space if hi - lo <= 1e-12}
     free = [(n, float(lo), float(hi)) for n, lo, hi in space if hi - lo > 1e-12]
 
     def record(t: Trial) -> bool:
         t.index = len(trials)
         trials.append(t)
+        if on_trial is not None:
+            on_trial(t)
         if t.feasible and _better(t, state["best"]):
             state["best"], state["since"], state["best_at"] = t, 0, len(trials)
         else:
@@ -205,6 +238,8 @@ def run_outer_loop(
             t = run(dict(p), "grid")
             t.index = len(trials)
             trials.append(t)
+            if on_trial is not None:
+                on_trial(t)
             if t.feasible and _better(t, state["best"]):
                 state["best"], state["best_at"] = t, len(trials)
             if progress:
@@ -246,9 +281,7 @@ def run_outer_loop(
             )
             constraints = [f"quality >= {quality_ref}"] if quality_ref is not None else None
             client.configure_optimization(objective=f"-{objective_name}, quality", outcome_constraints=constraints)
-            client.configure_generation_strategy(
-                method="fast", initialization_random_seed=seed, initialization_budget=max(2, 5 - len(seeds))
-            )
+            client.set_generation_strategy(_generation_strategy(seed, max(2, 5 - len(seeds)), acqf_restarts))
 
             def report(idx: int, t: Trial) -> None:
                 seen = [x.observed for x in trials if x.observed is not None]
@@ -265,14 +298,105 @@ def run_outer_loop(
                 ehvi = _expected_improvement(client, list(proposals))
                 if ehvi_stop is not None and ehvi is not None and state["best"] is not None and ehvi < ehvi_stop:
                     return finish(f"expected hypervolume improvement {ehvi:.2g} < {ehvi_stop:g}")
+                if ei_stop is not None and ehvi is not None and state["best"] is not None and len(trials) >= min_ei_trials:
+                    ei = expected_improvement(
+                        client,
+                        free,
+                        list(proposals.values()),
+                        best=state["best"].objective,
+                        objective_name=objective_name,
+                        log_objective=log_objective,
+                        quality_ref=None if quality_in_evaluation else quality_ref,
+                        seed=seed,
+                    )
+                    if ei < ei_stop:
+                        return finish(stop_message("ei", stall_trials=stall_trials, max_trials=max_trials, ei=ei, ei_stop=ei_stop))
+                else:
+                    ei = None
                 for idx, params in proposals.items():
                     t = run({k: float(v) for k, v in params.items()}, "bo")
-                    t.ehvi = ehvi
+                    t.ehvi, t.ei = ehvi, ei
                     report(idx, t)
                     if record(t):
                         return finish(stop_reason())
         finally:
             torch.set_num_threads(threads)
+
+
+EI_CANDIDATES_PER_DIM = 256
+"""Random candidate points per free dimension on which the EI rule maximises the
+expected improvement (one dimension: an even grid of this many points)."""
+
+
+def expected_improvement(
+    client,
+    free: list[tuple[str, float, float]],
+    proposals: list[dict[str, Any]],
+    *,
+    best: float,
+    objective_name: str,
+    log_objective: bool,
+    quality_ref: float | None,
+    seed: int,
+) -> float:
+    """The GP's largest constrained expected improvement over the best plan, relative to it.
+
+    The planner's question is single-objective (least latency or cost subject to the
+    quality target), so the rule asks the GP that question, not the hypervolume one
+    (which keeps rewarding plans of higher quality and higher latency, and never falls).
+    For minimisation with posterior mean ``mu`` and standard deviation ``sigma`` of the
+    objective Ax models (its log with the output transformation), and the incumbent
+    ``f``: ``EI = (f - mu) Phi(z) + sigma phi(z)``, ``z = (f - mu) / sigma`` (Jones,
+    Schonlau and Welch 1998), times the probability that the point meets the quality
+    target under the GP's quality model (Gardner et al. 2014, constrained EI). In log
+    units EI is already a relative improvement; otherwise it is divided by ``f``. The
+    maximum runs over Ax's proposals and ``EI_CANDIDATES_PER_DIM`` points per free
+    dimension (an even grid in one dimension, seeded uniform points otherwise). It uses
+    the model Ax has just fitted for the proposals: no extra GP fit.
+    """
+    from scipy.special import ndtr
+
+    d = len(free)
+    if d == 1:
+        n, lo, hi = free[0]
+        pts = [{n: float(v)} for v in np.linspace(lo, hi, EI_CANDIDATES_PER_DIM)]
+    else:
+        rng = np.random.default_rng(seed + 104729)
+        u = rng.uniform(size=(EI_CANDIDATES_PER_DIM * d, d))
+        pts = [{n: float(lo + x * (hi - lo)) for (n, lo, hi), x in zip(free, row)} for row in u]
+    pts += [{k: float(v) for k, v in p.items()} for p in proposals]
+    pred = client.predict(pts)
+    mu = np.array([p[objective_name][0] for p in pred], dtype=float)
+    sd = np.array([p[objective_name][1] for p in pred], dtype=float)
+    f = math.log(max(best, 1e-12)) if log_objective else best
+    imp = f - mu
+    sd = np.maximum(sd, 1e-12)
+    z = imp / sd
+    ei = imp * ndtr(z) + sd * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+    if quality_ref is not None:
+        mq = np.array([p["quality"][0] for p in pred], dtype=float)
+        sq = np.maximum(np.array([p["quality"][1] for p in pred], dtype=float), 1e-12)
+        ei = ei * ndtr((mq - quality_ref) / sq)
+    top = float(np.max(ei))
+    return top if log_objective else top / max(abs(f), 1e-12)
+
+
+def _generation_strategy(seed: int, initialization_budget: int, acqf_restarts: tuple[int, int] | None):
+    """Ax's ``fast`` strategy (centre, Sobol, then BoTorch's modular GP with qLogNEHVI),
+    with the acquisition optimiser's restarts and raw samples set when given."""
+    from ax.api.utils.generation_strategy_dispatch import choose_generation_strategy
+    from ax.api.utils.structs import GenerationStrategyDispatchStruct
+
+    gs = choose_generation_strategy(
+        GenerationStrategyDispatchStruct(method="fast", initialization_budget=initialization_budget, initialization_random_seed=seed)
+    )
+    if acqf_restarts is not None:
+        restarts, raw = acqf_restarts
+        for node in gs.nodes_by_name.values():
+            for spec in node.generator_specs:
+                if spec.generator_enum.name == "BOTORCH_MODULAR":
+                    spec.generator_gen_kwargs["model_gen_options"] = {"optimizer_kwargs": {"num_restarts": restarts, "raw_samples": raw}}
+    return gs
 
 
 def _expected_improvement(client, indices: list[int]) -> float | None:

@@ -47,19 +47,37 @@ from boute.engine.quality import (
 from boute.engine.routing import make_router, shares_from_sticks, sticks_from_shares
 from boute.engine.scenario import Scenario
 from boute.engine.solvers import get_solver
-from boute.engine.verify import Promise, Resimulation, resimulate, verify_allocation
+from boute.engine.verify import VERIFY_REQUESTS, Promise, Resimulation, resimulate, verify_allocation
 from boute.engine.workload import Workload, get_workload, load_azure_trace
 
-__all__ = ["Planner", "plan", "Evaluation", "CALIBRATED_QUALITY", "BO_BATCH", "MAX_DERATE_ROUNDS", "STRATEGIES", "STRUCTURE"]
+__all__ = [
+    "Planner",
+    "plan",
+    "search_space",
+    "preference_seed",
+    "proportional_split",
+    "params_to_point",
+    "Evaluation",
+    "CALIBRATED_QUALITY",
+    "BO_BATCH",
+    "MAX_DERATE_ROUNDS",
+    "STRATEGIES",
+    "STRUCTURE",
+]
 
 STRATEGIES = ("exact", "bo", "random", "grid")
 STRUCTURE = ("bound", "seeds", "preference", "transform")
-"""The switchable structural pieces of the outer loop (Planner._space, run_outer_loop)."""
+"""The switchable structural pieces of the outer loop (search_space, run_outer_loop)."""
 
 # Proposals per Ax generation call: one GP fit serves three trials. Measured on the default
 # scenario (2 cores): 24 trials in 59 s with batch 1, 24 s with batch 3, same best plan
 # (docs/performance.md, scripts/bench_planner.py).
 BO_BATCH = 3
+
+# The EI rule's threshold (Planner.optimize, optimizer.expected_improvement): stop once the
+# GP expects less than 0.5 % improvement of the best plan from any point, half the 1 %
+# at which the benchmarks call a plan converged (docs/performance.md, stopping rules).
+EI_STOP = 0.005
 
 # Per-model loads below this count as zero: ten times HiGHS's default primal feasibility
 # tolerance (1e-7), so a "needs no replica" rounding can never hide a real load.
@@ -286,12 +304,7 @@ class Planner:
         return x
 
     def _unreachable(self) -> InfeasibleError:
-        qmin = self.scenario.quality_min
-        return InfeasibleError(
-            f"quality_min: {qmin} exceeds the best quality any routing reaches with the {self.router.name} router "
-            f"({self.router.max_quality():.2f} {self.table.unit})",
-            hint=f"lower quality_min to at most {self.router.max_quality():.2f} or use a better router/model",
-        )
+        return _unreachable(self.scenario, self.router)
 
     # ------------------------------------------------------------------ outer
     def routing_dims(self) -> int:
@@ -300,153 +313,33 @@ class Planner:
         k = len(self.scenario.models)
         return (k - 1) * (2 if self.scenario.mode == "split" and self.scenario.budget_usd_per_hour is not None else 1)
 
-    def _space(self, structure: bool | dict[str, bool] = True):
-        """Search space (stick-breaking coordinates ``u``, budget sticks ``b``) and seeds.
+    def space(self, structure: bool | dict[str, bool] = True):
+        """The outer loop's search space and structural seeds (see :func:`search_space`);
+        split mode's seed budget split is the joint optimum's (:meth:`joint_split`)."""
+        return search_space(self.scenario, self.router, self._options, structure, split_prior=self.joint_split)
 
-        ``structure`` switches the structural pieces (``True``: all, ``False``: none, or
-        a dict over :data:`STRUCTURE`):
-
-        * ``bound`` (load-fraction encoding with the quality requirement as a hard
-          constraint of the space): the first stick, the cheapest model's share, is
-          bounded by :meth:`Router.max_weak_share`, valid for every ``k`` (exact for two).
-          Budget and GPU limits stay hard constraints of the inner MILP either way.
-        * ``seeds`` (the routing inverse): the quality-boundary routing on each edge from
-          the cheapest model to a stronger one, the midpoint of the strongest edge, and
-          the centroid for ``k >= 3``; split mode seeds the cost-proportional budget split.
-        * ``preference`` (model-GPU preference, heterogeneous-GPU awareness): one more seed,
-          see :meth:`_preference_seed`.
-        * ``transform`` (output transformation) is applied by the loop, not here.
-        """
-        pieces = _pieces(structure)
-        k = len(self.scenario.models)
-        split = self._split()
-        qmin = self.scenario.quality_min
-        space, seeds = [], []
-        hi = 1.0
-        if k >= 2:
-            if pieces["bound"]:
-                hi = self.router.max_weak_share(qmin)
-                if hi < 0:
-                    raise self._unreachable()
-            space.append(("u0", 0.0, hi))
-            space += [(f"u{i}", 0.0, 1.0) for i in range(1, k - 1)]
-        if split:
-            space += [(f"b{i}", 0.0, 1.0) for i in range(k - 1)]
-        if k < 2 or not (pieces["seeds"] or pieces["preference"]):
-            return space, seeds
-        routes, edge = [], None
-        for j in range(1, k):
-            sub = self.router.sub_router((self.scenario.models[0], self.scenario.models[j])) if k > 2 else self.router
-            x = 0.0 if qmin is None else sub.min_strong_share(qmin)
-            if x is None:
-                continue
-            s = np.zeros(k)
-            s[0], s[j] = 1.0 - x, x
-            if j == k - 1:
-                edge = s
-            if pieces["seeds"]:
-                routes.append(s)
-                if j == k - 1:
-                    s2 = np.zeros(k)
-                    s2[0], s2[j] = 0.5 * (1.0 - x), 1.0 - 0.5 * (1.0 - x)
-                    routes.append(s2)
-        if pieces["seeds"] and k >= 3:
-            routes.append(np.full(k, 1.0 / k))
-        if pieces["preference"]:
-            routes.append(self._preference_seed(edge))
-        seen = set()
-        for r in routes:
-            u = sticks_from_shares(r)
-            u[0] = min(u[0], hi)
-            p = {f"u{i}": float(v) for i, v in enumerate(u)}
-            if (key := tuple(round(v, 9) for v in p.values())) in seen:
-                continue  # a repeated point teaches the GP nothing and conditions it badly
-            seen.add(key)
-            if split:
-                prop = self._proportional_split(shares_from_sticks(u))
-                p.update({f"b{i}": float(v) for i, v in enumerate(sticks_from_shares(prop))})
-            seeds.append(p)
-        return space, seeds
-
-    def _preference_seed(self, edge) -> np.ndarray:
-        """Model-GPU preference as a starting routing.
-
-        Each model prefers the GPU type where it serves a request per second most cheaply
-        (least USD/h per req/s at twice its best zero-load P95, a target it can meet).
-        Give each model the pool of its preferred type (split evenly between models
-        preferring the same type; at least one replica, at most an even share of the
-        budget) and route in proportion to the rate that pool sustains; then, if
-        that misses the quality target, move towards the strongest model alone (or, when
-        that misses it too, towards ``edge``, the quality-boundary routing on the
-        cheapest-strongest edge) by bisection until it meets it. Why: on heterogeneous GPUs a model's load should match the capacity of
-        the hardware it is efficient on; the MILP then refines the GPU mix exactly.
-        """
+    def joint_split(self, shares) -> np.ndarray:
+        """The budget split of the joint-mode optimum at ``shares`` with the budget lifted
+        to the whole cluster's price (each model's share of the spend), or :func:`proportional_split` where that
+        problem has no plan. Why: split mode's optimum equals joint mode's (a per-model
+        budget split is eliminated exactly, see :meth:`_exact`), so the joint solve's
+        split is the best split for this routing; one inner solve per seed."""
+        # without the budget: the seeds (and so the trials) must not depend on it, so that
+        # the least budget an infeasible request is told (explain_no_plan) is the one that
+        # the same search then meets
         sc = self.scenario
-        k = len(sc.models)
-        pref: list[tuple[ConfigOption, float] | None] = []
-        for m in sc.models:
-            opts = [o for o in self._options[m] if sc.gpus.get(o.gpu, 0) >= o.num_gpus]
-            if not opts:
-                pref.append(None)
-                continue
-            # a latency target each model can meet: twice its best zero-load P95
-            target = 2.0 * min(o.p95_s[0] for o in opts)
-            scored = [(o.usd_per_hour / c, o) for o in opts if (c := o.capacity(target)) > 0]
-            pref.append((min(scored, key=lambda t: t[0])[1], target) if scored else None)
-        sharing: dict[str, int] = {}
-        for po in pref:
-            if po is not None:
-                sharing[po[0].gpu] = sharing.get(po[0].gpu, 0) + 1
-        rate = []
-        for po in pref:
-            if po is None:
-                rate.append(0.0)
-                continue
-            o, target = po
-            replicas = (sc.gpus[o.gpu] // sharing[o.gpu]) // o.num_gpus
-            if sc.budget_usd_per_hour is not None:
-                replicas = min(replicas, int(sc.budget_usd_per_hour / len(pref) // o.usd_per_hour))
-            rate.append(max(replicas, 1) * o.capacity(target))
-        w = np.asarray(rate, dtype=float)
-        s = w / w.sum() if w.sum() > 0 else np.full(k, 1.0 / k)
-        qmin = sc.quality_min
-        if qmin is None or self.router.quality(s) >= qmin:
-            return s
-        top = np.zeros(k)
-        top[-1] = 1.0  # towards the strongest model, keeping the cheaper ones' proportions
-        if self.router.quality(top) >= qmin:
-            edge = top
-        if edge is None:
-            return s
-        lo, hi = 0.0, 1.0  # quality(s) < qmin at 0, >= qmin at 1 (the edge meets it)
-        for _ in range(30):
-            mid = (lo + hi) / 2
-            if self.router.quality((1 - mid) * s + mid * edge) >= qmin:
-                hi = mid
-            else:
-                lo = mid
-        return (1 - hi) * s + hi * edge
+        whole_cluster = sum(sc.price(self.catalog, g) * n for g, n in sc.gpus.items())  # a budget that never binds
+        prob = attrs.evolve(self.problem(shares), budget_usd_per_hour=whole_cluster)
+        split = self._split_of(solve_problem(prob, self.solver))
+        return np.asarray(split) if split is not None else proportional_split(self.scenario, self._options, shares)
 
-    def _proportional_split(self, shares) -> np.ndarray:
-        """Budget split in proportion to each model's cost of serving its load (cheapest
-        USD per req/s at a loose latency target), the paper's structural prior."""
-        w = []
-        for s, m in zip(shares, self.scenario.models):
-            best = min((o.usd_per_hour / c for o in self._options[m] if (c := o.capacity(60.0)) > 0), default=1.0)
-            w.append(max(s, 1e-6) * best)
-        w = np.asarray(w)
-        return w / w.sum()
+    def params_to_point(self, p: dict[str, float]):
+        """Routing shares and budget split (or None) of outer-loop parameters."""
+        return params_to_point(self.scenario, p)
 
-    def _params_to_point(self, p: dict[str, float]):
-        k = len(self.scenario.models)
-        shares = shares_from_sticks([min(max(p[f"u{i}"], 0.0), 1.0) for i in range(k - 1)])
-        split = None
-        if self.scenario.mode == "split" and self.scenario.budget_usd_per_hour is not None:
-            split = shares_from_sticks([min(max(p[f"b{i}"], 0.0), 1.0) for i in range(k - 1)])
-        return shares, split
-
-    def _trial(self, p: dict[str, float]) -> Trial:
-        shares, split = self._params_to_point(p)
+    def trial(self, p: dict[str, float]) -> Trial:
+        """Answer outer-loop parameters exactly: one inner solve, as an optimiser trial."""
+        shares, split = self.params_to_point(p)
         return self._trial_of(self.evaluate(shares, split), p)
 
     def _trial_of(self, ev: Evaluation, p: dict[str, float], source: str = "") -> Trial:
@@ -496,7 +389,9 @@ class Planner:
         grid_steps: int | None = None,
         frontier_points: int = 4,
         ehvi_stop: float | None = None,
+        ei_stop: float | None = EI_STOP,
         absorb: bool | None = None,
+        on_trial: Callable[[Trial], None] | None = None,
     ):
         """Run the outer loop; returns (LoopResult, seconds).
 
@@ -509,28 +404,42 @@ class Planner:
                 without a plan as a penalty instead of a failed trial).
             grid_steps: lattice resolution of ``grid`` (default 100 for one routing
                 dimension, 10 otherwise).
-            ehvi_stop: the cheaper stopping rule for ``bo`` (see ``run_outer_loop``).
+            ehvi_stop: the hypervolume rule for ``bo`` (see ``run_outer_loop``; off by
+                default: the EHVI of a two-objective front does not fall once the
+                latency optimum is found, see docs/performance.md).
+            ei_stop: the principled stopping rule for ``bo`` beside the paper's stall rule
+                (whichever fires first; the stop reason says which): stop once the GP's
+                constrained expected improvement is below this fraction of the best plan
+                (:func:`~boute.engine.optimizer.expected_improvement`); None: off, 0:
+                computed for every batch (``Trial.ei``) but never stopping.
             absorb: for ``k >= 3``, solve the last routing dimension (and split mode's
-                budget) exactly inside each evaluation (:meth:`_line_trial`), so the
+                budget) exactly inside each evaluation (:meth:`line_trial`), so the
                 outer loop searches ``k - 2`` dimensions. Default (None): on for
-                ``k >= 3``. Measured on the three-model benchmark (docs/performance.md):
-                BO over the two plain dimensions stopped 8 % above the simplex-grid
-                optimum; with ``absorb`` it was within 1 % after 6 evaluations and ended
-                4 % below it.
+                ``k >= 3``. Measured on the three-model benchmark (docs/performance.md,
+                2026-11-29): BO over the two plain dimensions was 4 % above the
+                simplex-grid optimum after 30 trials; with ``absorb`` it was within 1 %
+                after 5-6 evaluations and the EI rule stopped it at the optimum after
+                16-22 evaluations (3 seeds).
             frontier_points: ``exact`` also solves the frontier at this many quality
                 levels above the optimum's (for the plan's Pareto plot).
+            on_trial: observer called with every trial in order, right after it is
+                evaluated (the exact path: after its few solves, all at once); the public
+                hook for benchmarks and progress displays.
         """
         sc = self.scenario
         k = len(sc.models)
         strategy = self.resolve_strategy(strategy)
         t0 = time.perf_counter()
         if strategy == "exact":
-            return self._exact(frontier_points=frontier_points), time.perf_counter() - t0
-        space, seeds = self._space(structure)
+            loop = self._exact(frontier_points=frontier_points)
+            for t in loop.trials if on_trial is not None else ():
+                on_trial(t)
+            return loop, time.perf_counter() - t0
+        space, seeds = self.space(structure)
         candidates = None
         if strategy == "grid" and (k >= 3 or self.routing_dims() > 1):
             candidates = self.simplex_grid(grid_steps or 10)
-        evaluate = self._trial
+        evaluate = self.trial
         if absorb is None:
             absorb = k >= 3 and sc.latency_metric == "per-model"
         if absorb and k >= 3 and sc.latency_metric != "per-model":
@@ -555,13 +464,15 @@ class Planner:
                         for p in candidates
                     }.values()
                 )
-            evaluate = self._line_trial
+            evaluate = self.line_trial
         res = run_outer_loop(
             space,
             evaluate,
             seeds=seeds,
             strategy=strategy,
             ehvi_stop=ehvi_stop,
+            ei_stop=ei_stop,
+            quality_in_evaluation=bool(absorb and k >= 3),
             max_trials=max_trials or sc.max_trials,
             stall_trials=stall_trials or sc.stall_trials,
             seed=sc.seed if seed is None else seed,
@@ -572,6 +483,7 @@ class Planner:
             grid_points=(grid_steps or 100) + 1,
             candidates=candidates,
             log_objective=_pieces(structure)["transform"],
+            on_trial=on_trial,
         )
         return res, time.perf_counter() - t0
 
@@ -714,7 +626,7 @@ class Planner:
         pool = PooledDemand(models=tuple(self.scenario.models[-2:]), load_rps=rest * self.scenario.arrival_rate_per_s)
         return attrs.evolve(base, pooled=(pool,))
 
-    def _line_trial(self, p: dict[str, float]) -> Trial:
+    def line_trial(self, p: dict[str, float]) -> Trial:
         """The ``absorb`` evaluation for ``k >= 3``: the outer parameters fix the first
         ``k - 2`` shares; the split of the rest between the last two models is solved
         exactly, as in :meth:`_exact` (quality intervals along the line, one pooled MILP
@@ -761,10 +673,20 @@ class Planner:
         return tuple(float(v) for v in spend / spend.sum())
 
     # ------------------------------------------------------------------ plan
-    def plan(self, *, strategy: str = "auto", structure: bool = True, baselines: bool = True, verify: bool = True) -> Plan:
-        """Optimise, verify and return the plan (raises InfeasibleError if none exists)."""
+    def plan(
+        self,
+        *,
+        strategy: str = "auto",
+        structure: bool = True,
+        baselines: bool = True,
+        verify: bool = True,
+        on_trial: Callable[[Trial], None] | None = None,
+    ) -> Plan:
+        """Optimise, verify and return the plan (raises InfeasibleError if none exists).
+
+        ``on_trial`` observes every outer-loop trial (see :meth:`optimize`)."""
         strategy = self.resolve_strategy(strategy)
-        loop, opt_s = self.optimize(strategy=strategy, structure=structure)
+        loop, opt_s = self.optimize(strategy=strategy, structure=structure, on_trial=on_trial)
         return self.finish(loop, opt_s, strategy=strategy, structure=structure, baselines=baselines, verify=verify)
 
     def finish(self, loop, opt_s: float, *, strategy: str, structure: bool, baselines: bool = True, verify: bool = True) -> Plan:
@@ -857,7 +779,16 @@ class Planner:
         )
 
     def assemble(
-        self, ev: Evaluation, *, pareto=(), baselines=None, stats=None, verify: bool = True, seed: int | None = None, alternatives=()
+        self,
+        ev: Evaluation,
+        *,
+        pareto=(),
+        baselines=None,
+        stats=None,
+        verify: bool = True,
+        seed: int | None = None,
+        alternatives=(),
+        requests: int = VERIFY_REQUESTS,
     ) -> Plan:
         """Turn an evaluation into a :class:`Plan`, checked by :mod:`boute.engine.verify`.
 
@@ -865,7 +796,9 @@ class Planner:
         pass, else this raises: they re-derive what the solver guaranteed. With ``verify``
         the plan is also re-simulated as a whole system and every latency promise is a
         named check; a failure there is returned in ``plan.verification`` (``ok`` False,
-        with the capacities to derate) for :meth:`verified` to act on.
+        with the capacities to derate) for :meth:`verified` to act on. ``requests``: the
+        re-simulation's first run per model (it still grows until every estimate is
+        converged or conclusive); a plan's own verification keeps the default floor.
         """
         sc, r = self.scenario, ev.result
         if not r.ok:
@@ -898,6 +831,7 @@ class Planner:
                 self.perfdb.max_model_len,
                 promise=promise,
                 seed=sc.seed if seed is None else seed,
+                n_requests=requests,
             )
             sim, per_model = res.system, res.per_model
             checks["checks"] = list(checks["checks"]) + list(res.checks)
@@ -934,7 +868,7 @@ class Planner:
 
 def plan(scenario: Scenario, catalog: Catalog | None = None, **kw: Any) -> Plan:
     """One-shot: build a :class:`Planner` and return its verified plan."""
-    plan_kw = {k: kw.pop(k) for k in ("strategy", "structure", "baselines", "verify") if k in kw}
+    plan_kw = {k: kw.pop(k) for k in ("strategy", "structure", "baselines", "verify", "on_trial") if k in kw}
     return Planner(scenario, catalog, **kw).plan(**plan_kw)
 
 
@@ -975,6 +909,15 @@ def _pieces(structure: bool | dict[str, bool]) -> dict[str, bool]:
     return {p: bool(structure) for p in STRUCTURE}
 
 
+def _unreachable(scenario: Scenario, router) -> InfeasibleError:
+    qmin = scenario.quality_min
+    return InfeasibleError(
+        f"quality_min: {qmin} exceeds the best quality any routing reaches with the {router.name} router "
+        f"({router.max_quality():.2f} {router.table.unit})",
+        hint=f"lower quality_min to at most {router.max_quality():.2f} or use a better router/model",
+    )
+
+
 def _best_of(trials) -> Trial | None:
     best = None
     for t in trials:
@@ -991,3 +934,165 @@ def _compositions(total: int, parts: int):
     for i in range(total + 1):
         for rest in _compositions(total - i, parts - 1):
             yield (i, *rest)
+
+
+def search_space(
+    scenario: Scenario,
+    router,
+    options: dict[str, tuple[ConfigOption, ...]],
+    structure: bool | dict[str, bool] = True,
+    *,
+    split_prior: Callable[[np.ndarray], np.ndarray] | None = None,
+):
+    """Search space (stick-breaking coordinates ``u``, budget sticks ``b``) and seeds.
+
+    A pure function of the request, its router and the inner problem's options (no
+    planner state): ``[(name, low, high)]`` and a list of seed parameter dicts.
+
+    ``structure`` switches the structural pieces (``True``: all, ``False``: none, or
+    a dict over :data:`STRUCTURE`):
+
+    * ``bound`` (load-fraction encoding with the quality requirement as a hard
+      constraint of the space): the first stick, the cheapest model's share, is
+      bounded by :meth:`Router.max_weak_share`, valid for every ``k`` (exact for two).
+      Budget and GPU limits stay hard constraints of the inner MILP either way.
+    * ``seeds`` (the routing inverse): the quality-boundary routing on each edge from
+      the cheapest model to a stronger one, the midpoint of the strongest edge, and
+      the centroid for ``k >= 3``; split mode seeds each routing with ``split_prior(shares)``
+      (the planner passes :meth:`Planner.joint_split`, the joint optimum's split), or
+      without it the cost-proportional split (:func:`proportional_split`).
+    * ``preference`` (model-GPU preference, heterogeneous-GPU awareness): one more seed,
+      see :func:`preference_seed`.
+    * ``transform`` (output transformation) is applied by the loop, not here.
+    """
+    pieces = _pieces(structure)
+    k = len(scenario.models)
+    split = scenario.mode == "split" and scenario.budget_usd_per_hour is not None
+    qmin = scenario.quality_min
+    space, seeds = [], []
+    hi = 1.0
+    if k >= 2:
+        if pieces["bound"]:
+            hi = router.max_weak_share(qmin)
+            if hi < 0:
+                raise _unreachable(scenario, router)
+        space.append(("u0", 0.0, hi))
+        space += [(f"u{i}", 0.0, 1.0) for i in range(1, k - 1)]
+    if split:
+        space += [(f"b{i}", 0.0, 1.0) for i in range(k - 1)]
+    if k < 2 or not (pieces["seeds"] or pieces["preference"]):
+        return space, seeds
+    routes, edge = [], None
+    for j in range(1, k):
+        sub = router.sub_router((scenario.models[0], scenario.models[j])) if k > 2 else router
+        x = 0.0 if qmin is None else sub.min_strong_share(qmin)
+        if x is None:
+            continue
+        s = np.zeros(k)
+        s[0], s[j] = 1.0 - x, x
+        if j == k - 1:
+            edge = s
+        if pieces["seeds"]:
+            routes.append(s)
+            if j == k - 1:
+                s2 = np.zeros(k)
+                s2[0], s2[j] = 0.5 * (1.0 - x), 1.0 - 0.5 * (1.0 - x)
+                routes.append(s2)
+    if pieces["seeds"] and k >= 3:
+        routes.append(np.full(k, 1.0 / k))
+    if pieces["preference"]:
+        routes.append(preference_seed(scenario, router, options, edge))
+    seen = set()
+    for r in routes:
+        u = sticks_from_shares(r)
+        u[0] = min(u[0], hi)
+        p = {f"u{i}": float(v) for i, v in enumerate(u)}
+        if (key := tuple(round(v, 9) for v in p.values())) in seen:
+            continue  # a repeated point teaches the GP nothing and conditions it badly
+        seen.add(key)
+        if split:
+            seed_shares = shares_from_sticks(u)
+            prop = split_prior(seed_shares) if split_prior is not None else proportional_split(scenario, options, seed_shares)
+            p.update({f"b{i}": float(v) for i, v in enumerate(sticks_from_shares(prop))})
+        seeds.append(p)
+    return space, seeds
+
+
+def preference_seed(scenario: Scenario, router, options: dict[str, tuple[ConfigOption, ...]], edge) -> np.ndarray:
+    """Model-GPU preference as a starting routing.
+
+    Each model prefers the GPU type where it serves a request per second most cheaply
+    (least USD/h per req/s at twice its best zero-load P95, a target it can meet).
+    Give each model the pool of its preferred type (split evenly between models
+    preferring the same type; at least one replica, at most an even share of the
+    budget) and route in proportion to the rate that pool sustains; then, if
+    that misses the quality target, move towards the strongest model alone (or, when
+    that misses it too, towards ``edge``, the quality-boundary routing on the
+    cheapest-strongest edge) by bisection until it meets it. Why: on heterogeneous GPUs a model's load should match the capacity of
+    the hardware it is efficient on; the MILP then refines the GPU mix exactly.
+    """
+    sc = scenario
+    k = len(sc.models)
+    pref: list[tuple[ConfigOption, float] | None] = []
+    for m in sc.models:
+        opts = [o for o in options[m] if sc.gpus.get(o.gpu, 0) >= o.num_gpus]
+        if not opts:
+            pref.append(None)
+            continue
+        # a latency target each model can meet: twice its best zero-load P95
+        target = 2.0 * min(o.p95_s[0] for o in opts)
+        scored = [(o.usd_per_hour / c, o) for o in opts if (c := o.capacity(target)) > 0]
+        pref.append((min(scored, key=lambda t: t[0])[1], target) if scored else None)
+    sharing: dict[str, int] = {}
+    for po in pref:
+        if po is not None:
+            sharing[po[0].gpu] = sharing.get(po[0].gpu, 0) + 1
+    rate = []
+    for po in pref:
+        if po is None:
+            rate.append(0.0)
+            continue
+        o, target = po
+        replicas = (sc.gpus[o.gpu] // sharing[o.gpu]) // o.num_gpus
+        if sc.budget_usd_per_hour is not None:
+            replicas = min(replicas, int(sc.budget_usd_per_hour / len(pref) // o.usd_per_hour))
+        rate.append(max(replicas, 1) * o.capacity(target))
+    w = np.asarray(rate, dtype=float)
+    s = w / w.sum() if w.sum() > 0 else np.full(k, 1.0 / k)
+    qmin = sc.quality_min
+    if qmin is None or router.quality(s) >= qmin:
+        return s
+    top = np.zeros(k)
+    top[-1] = 1.0  # towards the strongest model, keeping the cheaper ones' proportions
+    if router.quality(top) >= qmin:
+        edge = top
+    if edge is None:
+        return s
+    lo, hi = 0.0, 1.0  # quality(s) < qmin at 0, >= qmin at 1 (the edge meets it)
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        if router.quality((1 - mid) * s + mid * edge) >= qmin:
+            hi = mid
+        else:
+            lo = mid
+    return (1 - hi) * s + hi * edge
+
+
+def proportional_split(scenario: Scenario, options: dict[str, tuple[ConfigOption, ...]], shares) -> np.ndarray:
+    """Budget split in proportion to each model's cost of serving its load (cheapest
+    USD per req/s at a loose latency target), the paper's structural prior."""
+    w = []
+    for s, m in zip(shares, scenario.models):
+        best = min((o.usd_per_hour / c for o in options[m] if (c := o.capacity(60.0)) > 0), default=1.0)
+        w.append(max(s, 1e-6) * best)
+    w = np.asarray(w)
+    return w / w.sum()
+
+
+def params_to_point(scenario: Scenario, p: dict[str, float]):
+    k = len(scenario.models)
+    shares = shares_from_sticks([min(max(p[f"u{i}"], 0.0), 1.0) for i in range(k - 1)])
+    split = None
+    if scenario.mode == "split" and scenario.budget_usd_per_hour is not None:
+        split = shares_from_sticks([min(max(p[f"b{i}"], 0.0), 1.0) for i in range(k - 1)])
+    return shares, split

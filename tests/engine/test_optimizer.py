@@ -76,3 +76,57 @@ def test_report_transform_and_penalty():
     assert c.calls[1] == ("complete", 1, {"p95": (1.5, 0.0), "quality": (85.0, 0.0)})  # data, not a failure
     assert c.calls[2] == ("complete", 2, {"p95": (math.log(4.0), 0.0), "quality": (95.0, 0.0)})  # the penalty
     assert c.calls[3] == ("failed", 3, "no plan")
+
+
+class _FakeClient:
+    """Stands in for Ax's client: a fixed posterior per point (mean, sd) by the point's u0."""
+
+    def __init__(self, post):
+        self.post = post
+
+    def predict(self, points):
+        return [self.post(p["u0"]) for p in points]
+
+
+def test_expected_improvement_is_the_closed_form_and_constrained():
+    from scipy.stats import norm
+
+    from boute.engine.optimizer import expected_improvement
+
+    mu, sd, f = 1.9, 0.1, 2.0
+    client = _FakeClient(lambda u: {"p95": (mu, sd), "quality": (90.0 + 10 * u, 1.0)})
+    z = (f - mu) / sd
+    closed = ((f - mu) * norm.cdf(z) + sd * norm.pdf(z)) / f
+    kw = dict(best=f, objective_name="p95", log_objective=False, seed=0)
+    assert expected_improvement(client, [("u0", 0.0, 1.0)], [], quality_ref=None, **kw) == pytest.approx(closed)
+    # the best candidate (u0 = 1, quality 100) meets 95 almost surely; at 200 nothing does
+    assert expected_improvement(client, [("u0", 0.0, 1.0)], [], quality_ref=95.0, **kw) == pytest.approx(closed, rel=1e-6)
+    assert expected_improvement(client, [("u0", 0.0, 1.0)], [], quality_ref=200.0, **kw) < 1e-12
+    # with the output transformation the model is in log units and EI is already relative
+    log_client = _FakeClient(lambda u: {"p95": (math.log(f), 1e-9), "quality": (95.0, 1.0)})
+    assert (
+        expected_improvement(log_client, [("u0", 0.0, 1.0)], [], quality_ref=None, best=f, objective_name="p95", log_objective=True, seed=0)
+        < 1e-6
+    )
+
+
+def test_ei_stop_message_names_the_rule():
+    msg = stop_message("ei", stall_trials=20, max_trials=30, ei=0.004, ei_stop=0.005)
+    assert "EI rule" in msg and "0.40%" in msg and "0.50%" in msg
+
+
+@pytest.mark.slow
+def test_ei_rule_stops_a_converged_bo_run_before_the_stall_rule():
+    loop = run_outer_loop(
+        [("u0", 0.0, 1.0)],
+        fake(lambda v: 1.0 + (v - 0.3) ** 2, lambda v: 95.0),
+        strategy="bo",
+        max_trials=40,
+        stall_trials=40,
+        batch=3,
+        log_objective=True,
+        ei_stop=0.005,
+    )
+    assert loop.stop_reason.startswith("expected improvement") and len(loop.trials) < 40
+    assert loop.trials[loop.best_index].objective <= 1.01
+    assert any(t.ei is not None for t in loop.trials)

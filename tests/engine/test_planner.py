@@ -1,5 +1,6 @@
 """Planner: verified plans, baselines, determinism, re-planning, infeasibility."""
 
+import numpy as np
 import pytest
 
 from boute.engine.errors import InfeasibleError
@@ -44,10 +45,10 @@ def test_bo_same_seed_identical_and_verified(catalog, small_dict):
 
 def test_structure_seeds_start_at_routing_inverse(small_planner):
     x = small_planner.min_strong_share()
-    space, seeds = small_planner._space(True)
+    space, seeds = small_planner.space(True)
     assert space[0] == ("u0", 0.0, pytest.approx(1 - x))
     assert seeds[0]["u0"] == pytest.approx(1 - x)
-    unpruned, no_seeds = small_planner._space(False)
+    unpruned, no_seeds = small_planner.space(False)
     assert unpruned[0] == ("u0", 0.0, 1.0)
 
 
@@ -152,14 +153,14 @@ def test_exact_is_never_beaten_by_a_fine_grid(catalog, small_dict, case):
     # a fine grid over the whole share range (no structural pruning), each point exact
     if pl.scenario.mode == "split":  # the split is a second dimension: a product grid
         cands = [{"u0": u, "b0": b} for u in np.linspace(0, 1, 21) for b in np.linspace(0, 1, 6)]
-        grid = run_outer_loop([("u0", 0.0, 1.0), ("b0", 0.0, 1.0)], pl._trial, strategy="grid", candidates=cands)
+        grid = run_outer_loop([("u0", 0.0, 1.0), ("b0", 0.0, 1.0)], pl.trial, strategy="grid", candidates=cands)
     else:
-        grid = run_outer_loop([("u0", 0.0, 1.0)], pl._trial, strategy="grid", grid_points=81)
+        grid = run_outer_loop([("u0", 0.0, 1.0)], pl.trial, strategy="grid", grid_points=81)
     feas = [t.objective for t in grid.trials if t.feasible]
     assert feas, "the grid found no feasible share"
     assert exact.objective <= min(feas) * (1 + 1e-9)
     # the reported share is served at that objective by the fixed-share solve
-    again = pl._trial(exact.params)
+    again = pl.trial(exact.params)
     assert again.feasible and again.objective == pytest.approx(exact.objective)
     assert exact.quality >= pl.scenario.quality_min - 1e-9
     p = pl.assemble(exact.payload, verify=False)
@@ -262,7 +263,7 @@ def test_three_model_seeds_meet_quality_and_bound_is_valid(catalog):
     from boute.engine.routing import shares_from_sticks
 
     pl = _k_planner(catalog, K_MODELS[3], quality_min=88.0)
-    space, seeds = pl._space(True)
+    space, seeds = pl.space(True)
     assert [n for n, *_ in space] == ["u0", "u1"]
     hi = space[0][2]
     assert len(seeds) >= 2
@@ -279,7 +280,7 @@ def test_three_model_seeds_meet_quality_and_bound_is_valid(catalog):
 
 def test_split_mode_k3_has_budget_dimensions_and_proportional_seed(catalog):
     pl = _k_planner(catalog, K_MODELS[3], quality_min=88.0, mode="split")
-    space, seeds = pl._space(True)
+    space, seeds = pl.space(True)
     assert [n for n, *_ in space] == ["u0", "u1", "b0", "b1"]
     assert all({"b0", "b1"} <= set(p) for p in seeds)
     assert pl.routing_dims() == 4
@@ -289,7 +290,7 @@ def test_simplex_grid_counts(catalog):
     pl = _k_planner(catalog, K_MODELS[3])
     pts = pl.simplex_grid(4)
     assert len(pts) == 15  # C(4 + 2, 2)
-    shares = {tuple(round(v, 9) for v in pl._params_to_point(p)[0]) for p in pts}
+    shares = {tuple(round(v, 9) for v in pl.params_to_point(p)[0]) for p in pts}
     assert len(shares) == 15
 
 
@@ -315,17 +316,17 @@ def test_absorb_solves_the_last_dimension_exactly(catalog, k):
 
     pl = _k_planner(catalog, K_MODELS[k], quality_min=86.0)
     p = {f"u{i}": 0.3 for i in range(k - 2)}
-    t = pl._line_trial(p)
+    t = pl.line_trial(p)
     prefix = tuple(pl.router._line(tuple(t.payload.shares[: k - 2]), 0.0)[: k - 2])
     rest = 1 - sum(prefix)
     grid = [
-        pl._trial({f"u{i}": float(v) for i, v in enumerate(sticks_from_shares(pl.router._line(prefix, x)))})
+        pl.trial({f"u{i}": float(v) for i, v in enumerate(sticks_from_shares(pl.router._line(prefix, x)))})
         for x in np.linspace(0, rest, 41)
     ]
     feas = [g.objective for g in grid if g.feasible]
     if t.feasible:
         assert not feas or t.objective <= min(feas) * (1 + 1e-9)
-        again = pl._trial({f"u{i}": float(v) for i, v in enumerate(sticks_from_shares(t.payload.shares))})
+        again = pl.trial({f"u{i}": float(v) for i, v in enumerate(sticks_from_shares(t.payload.shares))})
         assert again.feasible and again.objective == pytest.approx(t.objective)
     else:
         assert not feas
@@ -335,3 +336,50 @@ def test_absorb_solves_the_last_dimension_exactly(catalog, k):
         assert best is not None and len(best.payload.shares) == k
         assert all(set(t.params) == {f"u{i}" for i in range(k - 2)} for t in loop.trials)
         assert pl.finish(loop, 0.0, strategy=strategy, structure=True, baselines=False, verify=False).verification.ok
+
+
+def test_search_space_is_a_pure_function_of_the_request(small_planner):
+    from boute.engine.planner import search_space
+
+    pl = small_planner
+    a = search_space(pl.scenario, pl.router, pl._options, True)
+    b = search_space(pl.scenario, pl.router, pl._options, True)
+    assert a == b == pl.space(True)
+    off = search_space(pl.scenario, pl.router, pl._options, {"bound": False, "seeds": False, "preference": False})
+    assert off[0][0] == ("u0", 0.0, 1.0) and off[1] == []
+
+
+@pytest.mark.parametrize("strategy", ["exact", "random", "grid"])
+def test_on_trial_observes_every_trial_in_order(small_planner, strategy):
+    seen = []
+    loop, _ = small_planner.optimize(strategy=strategy, max_trials=4, stall_trials=4, grid_steps=4, on_trial=seen.append)
+    assert seen == list(loop.trials) and seen
+    assert [t.index for t in seen] == list(range(len(seen)))
+
+
+@pytest.mark.slow
+def test_baselines_share_one_resimulation_per_plan_and_still_converge(small_planner):
+    from boute.engine.baselines import BASELINE_REQUESTS, run_baselines
+
+    b = run_baselines(small_planner, verify=True)
+    homo, hetero = b["Stand-Alone-Homo"], b["Stand-Alone-Hetero"]
+    if homo["allocation"] == hetero["allocation"]:
+        assert homo["simulated"] is hetero["simulated"]  # one re-simulation, shared
+    for row in b.values():
+        if row.get("simulated"):
+            assert row["simulated"]["requests"] >= BASELINE_REQUESTS * sum(1 for s in row["shares"] if s > 0)
+
+
+def test_split_mode_seed_carries_the_joint_optimum_split(catalog, small_dict):
+    from boute.engine.planner import proportional_split, search_space
+    from boute.engine.routing import shares_from_sticks
+
+    pl = Planner(Scenario.from_dict(dict(small_dict, mode="split"), catalog), catalog)
+    _, seeds = pl.space(True)
+    for p in seeds:
+        shares, split = pl.params_to_point(p)
+        assert np.allclose(split, pl.joint_split(shares))
+    # without a prior the pure function falls back to the cost-proportional split
+    _, plain = search_space(pl.scenario, pl.router, pl._options, True)
+    shares = shares_from_sticks([plain[0]["u0"]])
+    assert np.allclose(pl.params_to_point(plain[0])[1], proportional_split(pl.scenario, pl._options, shares))
