@@ -335,3 +335,17 @@ def test_absorb_solves_the_last_dimension_exactly(catalog, k):
         assert best is not None and len(best.payload.shares) == k
         assert all(set(t.params) == {f"u{i}" for i in range(k - 2)} for t in loop.trials)
         assert pl.finish(loop, 0.0, strategy=strategy, structure=True, baselines=False, verify=False).verification.ok
+
+
+def test_routellm_is_billed_at_its_deployment_cost(catalog, small_dict):
+    """Cost mode: RouteLLM's bill is what the GPUs it rents cost, not k x the larger model's spend."""
+    from boute.engine.baselines import run_baselines
+
+    raw = dict(small_dict, objective="cost", latency_slo_s=8.0)
+    raw.pop("budget_usd_per_hour", None)
+    pl = Planner(Scenario.from_dict(raw, catalog), catalog)
+    r = run_baselines(pl, verify=False)["RouteLLM"]
+    assert r["feasible"], r
+    per = {o.key: o.usd_per_hour for d in pl.problem(r["shares"]).demands for o in d.options}
+    bill = sum(n * per[key] for row in r["allocation"].values() for key, n in row.items())
+    assert r["cost_usd_per_hour"] == pytest.approx(bill, rel=1e-9)
