@@ -10,16 +10,30 @@ dtype), one replica is simulated (stage 2):
    and is never simulated.
 2. **Load points, each a steady-state estimate.** At each rate the replica serves the
    workload's own arrival process (Poisson, gamma or the trace's gaps) scaled to that
-   rate, and keeps serving until the P95 estimate converges (95 % confidence interval
-   half-width <= 5 % of the estimate, :func:`boute.engine.steady.estimate_quantile`:
-   warm-up removed, sectioning over time-contiguous batches, Student-t) or a request cap
-   is reached. A point is **kept only if it is stable and converged**: a run whose latency
-   or queue length grows over the run (:func:`boute.engine.steady.trend_test`), whose
-   oldest waiting request waits longer than ``LATENCY_CAP_S``, or that does not converge
-   within the cap is excluded, and so is every higher load.
-3. **Adaptive grid.** A coarse ladder of loads (few points where the curve is flat),
-   then bisection between the last kept point and the first excluded one, so the kept
-   points reach close to the replica's stable limit.
+   rate. Warm-up: the first 10 % of the requests, or more where MSER-5
+   (:func:`boute.engine.steady.mser_warmup`) sees the run still filling up. The P95's
+   interval is computed on the PROBABILITY scale
+   (:func:`boute.engine.steady.estimate_quantiles_prob`: batch means of ``1{latency <=
+   t}`` over 20 time-contiguous batches, Student-t, inverted into an interval of the
+   quantile), so it converges whatever the shape of the distribution (a gap at the P95, as
+   in azure-code, made the value-scale interval never shrink). The run is extended (2,000
+   requests, then x1.5) until the interval converges (``P(latency <= estimate)`` known to
+   +-``P_TOL``, or the value half-width <= ``REL_TOL``), a request cap, or instability.
+3. **What is kept.** A point is kept when it is stable (no significant growth of latency or
+   queue over the run, :func:`boute.engine.steady.trend_test`; no request waiting longer
+   than ``LATENCY_CAP_S``) and its interval is valid (at least 5 batches whose means pass a
+   lag-1 independence test). It need not have converged: near saturation the cap is too
+   short for that, and such a point (run for at least ``MIN_UNCONVERGED`` requests, or
+   projected not to converge within the cap) is kept with its wider upper bound, which is
+   still a sound statement "P(latency > UCB) <= 5 % at 95 % confidence", the only thing a
+   capacity at T needs (a load is admissible at T when the UCB of P(latency > T) is <= 5 %;
+   the stored UCB is the smallest such T). Requiring convergence made capacities stop where
+   the estimate stopped converging, 14-28 % below where latency reaches T. A point whose
+   batches stay correlated up to the cap, or that is unstable, is excluded, and so is every
+   higher load.
+4. **Adaptive grid.** A ladder of loads (few points where the curve is flat), then
+   bisection between the last kept point and the first excluded one, so the kept points
+   reach close to the replica's stable limit.
 
 Stored per kept point: point estimates and upper confidence bounds (UCB) of end-to-end
 P50/P90/P95/P99, P95 TTFT, P95 TPOT (per request ``(finish - first token) / (output -
@@ -28,7 +42,7 @@ planner uses are monotone envelopes (running maxima over rate) of the UCBs, so
 ``capacity(T)``, the largest rate whose UCB is <= T, is well defined. It interpolates
 linearly only between two kept points: latency is convex in load near saturation, so the
 chord lies above the curve and the interpolated capacity errs low. It never goes beyond
-the last kept (stable, converged) point, and never extrapolates from the saturation rate.
+the last kept (stable, valid-interval) point, and never extrapolates from the saturation rate.
 
 **Per-replica arrival assumption.** Each replica sees the workload's arrival process at
 the replica's share of the rate. For Poisson workloads this is exactly what
@@ -66,7 +80,7 @@ from boute.engine.errors import InputError
 from boute.engine.problem import capacity_at
 from boute.engine.replica import ReplicaConfig, ReplicaModel, candidate_configs
 from boute.engine.simulator import ReplicaSim
-from boute.engine.steady import QUANTILE_LEVELS, estimate_quantile, trend_test
+from boute.engine.steady import QUANTILE_LEVELS, estimate_quantiles_prob, mser_warmup, trend_test
 from boute.engine.workload import Workload
 
 __all__ = ["PerfDB", "ConfigCurve", "build_perfdb", "cache_dir", "tpot_samples", "BACKENDS", "LOAD_FRACTIONS"]
@@ -75,22 +89,37 @@ log = logging.getLogger(__name__)
 
 # Coarse ladder of offered load as a fraction of the measured saturation throughput:
 # sparse where the curve is flat, denser towards saturation; bisection refines after it.
-LOAD_FRACTIONS = (0.1, 0.3, 0.5, 0.65, 0.75, 0.83, 0.89, 0.93, 0.96, 0.98)
-BISECTIONS = 3
+# It stops at 96 %: closer to saturation the queue's relaxation time exceeds what a capped
+# run shows, and a stable-looking run understates the steady state (8B on H100 TP2, gsm8k:
+# at 98 % a 20,000-request point gave a P95 UCB of 9.6 s where 60,000-request runs on four
+# fresh seeds give 11.0-12.0 s; at 96 %, UCB 9.1 s against 8.7-9.3 s).
+LOAD_FRACTIONS = (0.1, 0.3, 0.5, 0.65, 0.75, 0.83, 0.89, 0.93, 0.96)
+BISECTIONS = 2
+CLOSE_ON_UNCONVERGED = False
+BATCHES = 20
+"""Time-contiguous batches a point's run is sectioned into (fewer when too short for the tail)."""
 MIN_REQUESTS = 2000
 """Requests simulated before the first convergence check of a point."""
-MAX_REQUESTS = 24000
-"""Cap on requests per load point; a point not converged by then is excluded."""
+MIN_SPAN = 20.0
+"""A kept point's run after warm-up lasts at least this many times its P95 latency."""
+MIN_UNCONVERGED = 6000
+"""A point whose P95 has not converged is kept (through its upper bound) only after at least
+this many requests: near saturation, short runs' batches are too short to trust."""
+MAX_REQUESTS = 20000
+"""Cap on requests per load point; a point whose batches are still correlated by then is excluded."""
 HOPELESS = 1.3
 """A point whose projected need exceeds this multiple of the cap is abandoned early."""
-GROWTH = 1.5
+GROWTH = 1.3
 """Requests are extended by this factor between convergence checks."""
 SATURATION_REQUESTS = 3000
 WARMUP_FRACTION = 0.1
 REL_TOL = 0.05
+"""Relative half-width of the value-scale interval (reported; the stop rule is ``P_TOL``)."""
+P_TOL = 0.01
+"""A point converges when ``P(latency <= P95 estimate)`` is known to +-1 percentage point."""
 CONFIDENCE = 0.95
 LATENCY_CAP_S = 600.0
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 BACKENDS = ("process", "ray")
 METRICS = ("e2e", "ttft", "tpot")
 
@@ -109,7 +138,7 @@ class ConfigCurve:
     kv_capacity_tokens: int
     max_model_len: int
     rates_rps: tuple[float, ...]
-    """Offered loads of the kept (stable, converged) points, increasing."""
+    """Offered loads of the kept points (stable, valid interval), increasing."""
     p95_s: tuple[float, ...]
     """Monotone envelope (running max over rate) of the P95 end-to-end upper confidence bound."""
     mean_s: tuple[float, ...]
@@ -120,7 +149,15 @@ class ConfigCurve:
     p95_point_s: tuple[float, ...] = ()
     """P95 end-to-end point estimate per rate (not an envelope)."""
     p95_halfwidth_s: tuple[float, ...] = ()
-    """Half-width of the P95 confidence interval per rate."""
+    """Half-width of the P95 confidence interval per rate (seconds, value scale)."""
+    p95_halfwidth_p: tuple[float, ...] = ()
+    """Half-width of the interval of ``P(latency <= P95 estimate)`` per rate (probability
+    scale)."""
+    converged: tuple[bool, ...] = ()
+    """Per rate: the P95 interval met the tolerance (probability half-width <= ``P_TOL`` or
+    value half-width <= ``REL_TOL``). A kept point that did not (near saturation, where the
+    request cap is too short for that) still has a valid interval and enters capacities
+    only through its upper bound."""
     quantiles_s: dict[str, dict[float, tuple[float, ...]]] = attrs.field(factory=dict)
     """``{metric: {level: UCB envelope per rate}}`` for e2e (all ``QUANTILE_LEVELS``), ttft and tpot (0.95)."""
     saturation_rps: float = 0.0
@@ -128,7 +165,7 @@ class ConfigCurve:
     requests: tuple[int, ...] = ()
     """Requests simulated per kept point."""
     excluded: tuple[tuple[float, str], ...] = ()
-    """(rate, reason) of simulated points that were not kept: unstable or not converged."""
+    """(rate, reason) of simulated points that were not kept: unstable or correlated batches up to the cap."""
 
     def capacity(self, latency_s: float, *, metric: str = "e2e", level: float = 0.95) -> float:
         """Largest arrival rate (req/s) one replica sustains with the ``level`` quantile of
@@ -186,6 +223,7 @@ def _run_point(rm: ReplicaModel, kv: int, base, rate: float) -> dict:
     in_system = []
     n_sent, target = 0, MIN_REQUESTS
     verdict = None
+    kw = dict(warmup_fraction=WARMUP_FRACTION, confidence=CONFIDENCE, p_tol=P_TOL, rel_tol=REL_TOL, batches=BATCHES)
     while True:
         while n_sent < target:
             a = arr[n_sent]
@@ -210,23 +248,43 @@ def _run_point(rm: ReplicaModel, kv: int, base, rate: float) -> dict:
             target = min(int(target * GROWTH), MAX_REQUESTS)
             continue
         e2e = fin[:k] - np.array(sim.arrival[:k])
-        if trend_test(e2e, warmup_fraction=WARMUP_FRACTION).growing:
+        queue = np.asarray(in_system[:k], dtype=float)
+        # Warm-up: at least WARMUP_FRACTION, longer where MSER-5 sees the run still filling up
+        # (long outputs at high load take many requests to reach steady state; a fixed 10 %
+        # of a short run mistook that fill-up for a growing queue).
+        wf = max(WARMUP_FRACTION, mser_warmup(e2e) / k, mser_warmup(queue) / k)
+        kw["warmup_fraction"] = wf
+        if trend_test(e2e, warmup_fraction=wf).growing:
             verdict = "latency grows over the run"
             break
-        if trend_test(np.asarray(in_system[:k], dtype=float), warmup_fraction=WARMUP_FRACTION).growing:
+        if trend_test(queue, warmup_fraction=wf).growing:
             verdict = "queue grows over the run"
             break
-        est = estimate_quantile(e2e, 0.95, warmup_fraction=WARMUP_FRACTION, confidence=CONFIDENCE, rel_tol=REL_TOL)
-        if est.converged:
+        est = estimate_quantiles_prob(e2e, (0.95,), **kw)[0.95]
+        # Valid: enough batches, nearly independent ones, and a run (after warm-up) that spans
+        # many latencies: a short run at high load looks stable while the queue is still far
+        # from its steady state (mt-bench 70B on 8 x H100 at 89 % load: 2,600 requests spanning
+        # 3 P95s gave a UCB of 16.4 s where 40,000-request runs give 16.6-18.2 s).
+        span_s = sim.arrival[k - 1] - sim.arrival[int(k * kw["warmup_fraction"])]
+        valid = est.batches_independent and span_s >= MIN_SPAN * est.value_s
+        if est.converged and valid:
             break
-        # The half-width shrinks like 1 / sqrt(n): a point that would need far more than
-        # the cap is abandoned now rather than at the cap (the estimate of the need is noisy,
-        # hence the factor of slack).
-        if est.batches and k * (est.half_width_rel / REL_TOL) ** 2 > HOPELESS * MAX_REQUESTS:
-            verdict = f"P95 would need about {k * (est.half_width_rel / REL_TOL) ** 2:.0f} requests to converge (cap {MAX_REQUESTS})"
-            break
-        if n_sent >= MAX_REQUESTS:
-            verdict = f"P95 not converged in {MAX_REQUESTS} requests (half-width {est.half_width_rel:.1%})"
+        # The half-width shrinks like 1 / sqrt(n): a point that would need far more than the
+        # cap to converge stops now rather than at the cap (the estimate of the need is noisy,
+        # hence the factor of slack). It is still kept when its interval is valid: its upper
+        # bound is a sound (if wider) statement "P(latency > UCB) <= 5 %", which is all a
+        # capacity at T needs.
+        need = k * (est.half_width_p / P_TOL) ** 2
+        if (valid and need > HOPELESS * MAX_REQUESTS and n_sent >= MIN_UNCONVERGED) or n_sent >= MAX_REQUESTS:
+            if valid:
+                break
+            # Correlated batches are extended (longer batches) up to the cap, then excluded.
+            if not est.batches:
+                verdict = f"too few completed requests for an interval ({k})"
+            elif not est.batches_independent:
+                verdict = f"batch means correlated (lag-1 r = {est.lag1:.2f}) after {n_sent} requests"
+            else:
+                verdict = f"run spans only {span_s / est.value_s:.1f} P95 latencies after {n_sent} requests (need {MIN_SPAN:g})"
             break
         target = min(int(target * GROWTH), MAX_REQUESTS)
     if verdict:
@@ -236,18 +294,20 @@ def _run_point(rm: ReplicaModel, kv: int, base, rate: float) -> dict:
     outs = np.array(sim.output[:k])
     ttft = first - arrival
     tpot = tpot_samples(first, fin[:k], outs)
-    w = int(k * WARMUP_FRACTION)
-    kw = dict(warmup_fraction=WARMUP_FRACTION, confidence=CONFIDENCE, rel_tol=REL_TOL)
-    e2e_q = {lv: estimate_quantile(e2e, lv, **kw) for lv in QUANTILE_LEVELS}
-    ttft_q = estimate_quantile(ttft, 0.95, **kw)
-    tpot_q = estimate_quantile(tpot, 0.95, **kw) if tpot.size else None
-    tpot_post = tpot[int(tpot.size * WARMUP_FRACTION) :]
+    w = int(k * kw["warmup_fraction"])
+    e2e_q = estimate_quantiles_prob(e2e, QUANTILE_LEVELS, **kw)
+    ttft_q = estimate_quantiles_prob(ttft, (0.95,), **kw)[0.95]
+    tpot_q = estimate_quantiles_prob(tpot, (0.95,), **kw)[0.95] if tpot.size else None
+    tpot_post = tpot[int(tpot.size * kw["warmup_fraction"]) :]
     return {
         "rate": rate,
         "ok": True,
         "n": n_sent,
         "p95": float(e2e_q[0.95].value_s),
         "hw": float(e2e_q[0.95].half_width_s),
+        "hwp": float(e2e_q[0.95].half_width_p),
+        "warmup": float(kw["warmup_fraction"]),
+        "conv": bool(e2e_q[0.95].converged),
         "e2e": {str(lv): q.hi_s for lv, q in e2e_q.items()},
         "ttft": ttft_q.hi_s,
         "tpot": tpot_q.hi_s if tpot_q else 0.0,
@@ -278,10 +338,16 @@ def _simulate_config(args) -> dict:
             points[f] = _run_point(rm, kv, base, float(sat * f))
         return points[f]
 
-    good, bad = 0.0, None
+    good, bad, closed = 0.0, None, False
     for f in LOAD_FRACTIONS:
-        if run(f)["ok"]:
+        p = run(f)
+        if p["ok"]:
             good = f
+            if not p["conv"] and CLOSE_ON_UNCONVERGED:
+                # Stable, with a valid but wide interval: near saturation, where the cap is too
+                # short for convergence. It is the last point; higher loads are not simulated.
+                closed = True
+                break
         else:
             bad = f
             break
@@ -293,9 +359,7 @@ def _simulate_config(args) -> dict:
                 good = f
                 break
             bad = f
-    if bad is None:
-        bad = 1.0  # the saturation rate itself is unstable by definition
-    if good > 0.0:
+    if good > 0.0 and not closed and bad is not None:
         for _ in range(BISECTIONS):
             mid = round((good + bad) / 2.0, 6)
             if mid >= 1.0 or mid in points:
@@ -320,6 +384,8 @@ def _simulate_config(args) -> dict:
         "p95": env([p["e2e"]["0.95"] for p in ps]),
         "p95_point": [p["p95"] for p in ps],
         "p95_hw": [p["hw"] for p in ps],
+        "p95_hwp": [p["hwp"] for p in ps],
+        "conv": [p["conv"] for p in ps],
         "q": {
             "e2e": {str(lv): env([p["e2e"][str(lv)] for p in ps]) for lv in QUANTILE_LEVELS},
             "ttft": {"0.95": env([p["ttft"] for p in ps])},
@@ -344,7 +410,7 @@ class PerfDB:
     from_cache: bool = False
 
     def for_model(self, model: str) -> list[ConfigCurve]:
-        """The usable configs of ``model``: those with at least one kept (stable, converged)
+        """The usable configs of ``model``: those with at least one kept (stable, valid-interval)
         load point. A config without one has no capacity the planner could rely on."""
         return [c for c in self.curves.values() if c.config.model == model and c.rates_rps]
 
@@ -379,9 +445,13 @@ def _settings() -> dict:
         "max_n": MAX_REQUESTS,
         "growth": GROWTH,
         "hopeless": HOPELESS,
+        "min_unconverged": MIN_UNCONVERGED,
+        "min_span": MIN_SPAN,
         "sat_n": SATURATION_REQUESTS,
         "warmup": WARMUP_FRACTION,
         "rel_tol": REL_TOL,
+        "p_tol": P_TOL,
+        "batches": BATCHES,
         "confidence": CONFIDENCE,
         "cap": LATENCY_CAP_S,
         "levels": QUANTILE_LEVELS,
@@ -515,6 +585,8 @@ def _curve(r: dict, jobs) -> ConfigCurve:
         tpot_mean_s=tuple(r["tpot_mean"]),
         p95_point_s=tuple(r["p95_point"]),
         p95_halfwidth_s=tuple(r["p95_hw"]),
+        p95_halfwidth_p=tuple(r["p95_hwp"]),
+        converged=tuple(bool(x) for x in r["conv"]),
         quantiles_s=q,
         saturation_rps=float(r["sat"]),
         requests=tuple(int(x) for x in r["n"]),

@@ -316,22 +316,32 @@ class ReplicaSim:
         self.preemptions += 1
 
     def _iterate(self, t_stop: float) -> bool:
-        if not self.running:
+        # The hot loop of every simulation: _admissible and _gate are inlined here (same logic).
+        running, waiting = self.running, self.waiting
+        if not running:
             self._gpos = 0
-        if self._gpos == 0 and self._admissible():
-            self._prefill_iteration()
-            return True
-        if not self.running and self.waiting and self.enter[self.waiting[0]] > self.t:
-            # Idle until the front-end hands over the next request.
-            e = self.enter[self.waiting[0]]
-            if e > t_stop:
-                return False
-            self.t = e
-            return True
-        if not self.running:
-            # Waiting requests that cannot be admitted with nothing running: a prompt larger
-            # than the whole cache. Drop it as failed (no finish time) to avoid a deadlock.
-            self._drop_head()
+        if waiting:
+            r = waiting[0]
+            e = self.enter[r]
+            if self._gpos == 0 and e <= (self._last_start if (self._async and running) else self.t):
+                kv_used = self.kv_used
+                if (self.prefilled[r] > 0 or len(running) + self.n_partial < self.max_seqs) and (
+                    kv_used < self.kv_cap and (self.chunked or kv_used + self.target[r] <= self.kv_cap)
+                ):
+                    self._prefill_iteration()
+                    return True
+            if not running:
+                if e > self.t:
+                    # Idle until the front-end hands over the next request.
+                    if e > t_stop:
+                        return False
+                    self.t = e
+                    return True
+                # Waiting requests that cannot be admitted with nothing running: a prompt larger
+                # than the whole cache. Drop it as failed (no finish time) to avoid a deadlock.
+                self._drop_head()
+                return True
+        elif not running:
             return True
         self._decode_steps(t_stop)
         return True
@@ -360,38 +370,42 @@ class ReplicaSim:
         # Iterate the deque itself (not a copy): the loop stops after the few requests the
         # budget admits, and copying a long queue on every iteration made overloaded runs
         # quadratic in the queue length. The queue is only changed after the loop.
-        t_now = self._gate()
+        t_now = self.t if not (self._async and self.running) else self._last_start  # _gate()
+        enter, prefilled, target = self.enter, self.prefilled, self.target
+        chunked, kv_cap = self.chunked, self.kv_cap
+        kv_used = self.kv_used
         for r in self.waiting:
-            if budget <= 0 or self.enter[r] > t_now:
+            if budget <= 0 or enter[r] > t_now:
                 break
-            new = self.prefilled[r] == 0
-            if new and seats - partial_seen <= 0:
+            past = prefilled[r]
+            if past == 0 and seats - partial_seen <= 0:
                 break
-            need = self.target[r] - self.prefilled[r]
-            chunk = min(need, budget) if self.chunked else (need if (need <= budget or P == 0) else 0)
-            free = self.kv_cap - self.kv_used - B - len(done)  # decoders and completed prompts hold a slot each
+            tgt = target[r]
+            need = tgt - past
+            chunk = min(need, budget) if chunked else (need if (need <= budget or P == 0) else 0)
+            free = kv_cap - kv_used - B - len(done)  # decoders and completed prompts hold a slot each
             # A chunk that completes the prompt also needs a slot for the first new token.
             if chunk + (1 if chunk == need else 0) > free:
-                if not self.chunked:
+                if not chunked:
                     break
                 chunk = min(chunk, free)
                 if chunk == need:
                     chunk -= 1
             if chunk <= 0:
                 break
-            past = self.prefilled[r]
             pairs += chunk * (past + chunk / 2.0)
             P += chunk
             budget -= chunk
-            self.kv_used += chunk
-            self.prefilled[r] = past + chunk
+            kv_used += chunk
+            prefilled[r] = past + chunk
             partial_seen += 1
-            if self.prefilled[r] == self.target[r]:
+            if past + chunk == tgt:
                 done.append(r)
                 if past > 0:
                     self.n_partial -= 1
             elif past == 0:
                 self.n_partial += 1
+        self.kv_used = kv_used
         if P == 0:  # nothing fit after all: run decodes
             if self.running:
                 self._decode_steps(math.inf, max_steps=1)
@@ -423,22 +437,28 @@ class ReplicaSim:
             if self.record_itl:
                 self._itl_first(B)
             self._advance_running(1)
+        waiting, generated, first, output = self.waiting, self.generated, self.first, self.output
+        t = self.t
         for r in done:
-            self.waiting.remove(r)
-            self.generated[r] += 1
-            if math.isnan(self.first[r]):
-                self.first[r] = self.t
-            ctx = self.target[r] + 1
+            if waiting[0] == r:  # completed prompts are usually the queue's head, in order
+                waiting.popleft()
+            else:
+                waiting.remove(r)
+            g = generated[r] + 1
+            generated[r] = g
+            if math.isnan(first[r]):
+                first[r] = t
+            ctx = target[r] + 1
             self.kv_used += 1
-            if self.generated[r] >= self.output[r]:
-                self.finish[r] = self.t
+            if g >= output[r]:
+                self.finish[r] = t
                 self.kv_used -= ctx
                 self.outstanding -= 1
             else:
                 self._join(r)
                 self.ctx_sum += ctx
                 if self.record_itl:
-                    self._itl_joiners.append((self.t, 1))
+                    self._itl_joiners.append((t, 1))
 
     def _itl_first(self, B: int) -> None:
         """Record the gaps of the tokens an iteration ending now gives ``B`` decoders."""
@@ -464,63 +484,78 @@ class ReplicaSim:
         return np.concatenate(vals), np.concatenate(wts)
 
     def _advance_running(self, k: int) -> None:
-        B = len(self.running)
-        self.ctx_sum += B * k
-        self.kv_used += B * k
-        self._gstep += k
-        g = self._gstep
         heap, fin, running = self._heap, self._fin, self.running
-        while heap and heap[0][0] <= g:
-            f, r = heapq.heappop(heap)
-            if r not in running or fin[r] != f:
-                continue  # stale: preempted since
-            del running[r]
-            self.generated[r] = self.output[r]
-            self.finish[r] = self.t
-            ctx = self.prompt[r] + self.output[r]
-            self.ctx_sum -= ctx
-            self.kv_used -= ctx
-            self.outstanding -= 1
+        B = len(running)
+        g = self._gstep + k
+        self._gstep = g
+        ctx_sum = self.ctx_sum + B * k
+        kv_used = self.kv_used + B * k
+        if heap and heap[0][0] <= g:
+            generated, output, prompt, finish, t = self.generated, self.output, self.prompt, self.finish, self.t
+            done = 0
+            while heap and heap[0][0] <= g:
+                f, r = heapq.heappop(heap)
+                if r not in running or fin[r] != f:
+                    continue  # stale: preempted since
+                del running[r]
+                out = output[r]
+                generated[r] = out
+                finish[r] = t
+                ctx = prompt[r] + out
+                ctx_sum -= ctx
+                kv_used -= ctx
+                done += 1
+            self.outstanding -= done
+        self.ctx_sum = ctx_sum
+        self.kv_used = kv_used
 
     def _decode_steps(self, t_stop: float, max_steps: int | None = None) -> None:
+        running, waiting = self.running, self.waiting
         while True:
-            B = len(self.running)
+            B = len(running)
             free = self.kv_cap - self.kv_used
             if free >= B:
                 break
             self._preempt_last()
-            if not self.running:
+            if not running:
                 return
-        B = len(self.running)
-        k = self._next_finish_steps()
+        B = len(running)
+        # Decode steps until the next running request finishes (stale heap entries dropped).
+        heap, fin = self._heap, self._fin
+        while heap and (heap[0][1] not in running or fin[heap[0][1]] != heap[0][0]):
+            heapq.heappop(heap)
+        k = heap[0][0] - self._gstep
         k = min(k, (self.kv_cap - self.kv_used) // B)
-        if self._nsteps > 1:
-            k = min(k, self._nsteps - self._gpos)
-        a = self._tok[min(B, self._ntok)] + self._d0 + self._samp[min(B, len(self._samp) - 1)] + self._exposed
-        cpu = (self._cpu0 + self._cpu1 * B) / self._nsteps
+        nsteps = self._nsteps
+        if nsteps > 1:
+            k = min(k, nsteps - self._gpos)
+        samp = self._samp
+        a = self._tok[min(B, self._ntok)] + self._d0 + samp[min(B, len(samp) - 1)] + self._exposed
+        cpu = (self._cpu0 + self._cpu1 * B) / nsteps
         C = self.ctx_sum
         beta = self._beta
+        t = self.t
         # With a blocked queue only a completion changes the batch, so arrivals (t_stop) do not
         # end the run of steps; with an empty queue (or one whose head is still in the
         # front-end) the next hand-over does.
-        head_enter = self.enter[self.waiting[0]] if self.waiting else math.inf
-        if self.waiting and head_enter > self.t:
+        head_enter = self.enter[waiting[0]] if waiting else math.inf
+        if waiting and head_enter > t:
             # Nothing can change the batch before the head's hand-over (later requests reach
             # the engine after it, FIFO), so the run ends there whatever t_stop says.
             t_stop = head_enter
-        elif self.waiting and head_enter > self._gate():
+        elif waiting and head_enter > (self._last_start if self._async else t):  # _gate() (running is non-empty)
             max_steps = 1  # it reached the engine during the last step: schedulable after one more
-        if t_stop < math.inf and (not self.waiting or head_enter > self.t):
+        if t_stop < math.inf and (not waiting or head_enter > t):
             # Stop at the first step that ends at or after t_stop: solve
             # (beta B / 2) k^2 + (a' + beta C - beta B / 2) k - (t_stop - t) >= 0, where a'
             # bounds the step's fixed part from above (so the run never overshoots t_stop).
             a_up = a + cpu if not self._async else max(a + beta * C, cpu) - beta * C
-            gap = max(t_stop - self.t, 0.0)
+            gap = max(t_stop - t, 0.0)
             qa, qb = beta * B / 2.0, a_up + beta * C - beta * B / 2.0
             ks = gap / qb if qa <= 0 else (-qb + math.sqrt(qb * qb + 4 * qa * gap)) / (2 * qa)
             # An async scheduler needs one more step (started after the hand-over) to see the
             # new request; take it in this run rather than in a separate one.
-            extra = 1 if (self._async and self.waiting) else 0
+            extra = 1 if (self._async and waiting) else 0
             k = min(k, max(1, math.ceil(ks - 1e-12)) + extra)
         if max_steps is not None:
             k = min(k, max_steps)
@@ -536,8 +571,8 @@ class ReplicaSim:
                 j0 = k if a + beta * C < cpu else 0
             m = k - j0
             dt = j0 * cpu + m * (a + beta * C) + bb * (k * (k - 1) / 2.0 - j0 * (j0 - 1) / 2.0)
-        t0 = self.t
-        self.t += dt
+        t0 = t
+        self.t = t = t + dt
         self.busy += dt
         last = a + beta * (C + B * (k - 1))
         self._last_start = self.t - (max(last, cpu) if self._async else last + cpu)

@@ -126,7 +126,7 @@ def gap_share(wl: str, q: float) -> float:
 
 def target_on_data(cat, cfg: dict, wl: str, q: float) -> float:
     """The paper's target carried to the quality data in use (identity on the calibrated data)."""
-    from boute.engine.routing import load_routellm_gsm8k, load_routellm_mt_bench
+    from boute.engine.quality import load_routellm_gsm8k, load_routellm_mt_bench
 
     if cfg["data"] != "routellm":
         return q

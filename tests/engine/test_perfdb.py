@@ -12,6 +12,8 @@ import pytest
 from boute.engine.errors import InputError
 from boute.engine.perfdb import (
     MAX_REQUESTS,
+    MIN_UNCONVERGED,
+    P_TOL,
     REL_TOL,
     _run_point,
     _saturation_rps,
@@ -20,7 +22,7 @@ from boute.engine.perfdb import (
     tpot_samples,
 )
 from boute.engine.replica import ReplicaModel, candidate_configs
-from boute.engine.simulator import ReplicaSim
+from boute.engine.simulator import ReplicaSim, simulate_replica
 from boute.engine.steady import QUANTILE_LEVELS
 from boute.engine.workload import get_workload
 
@@ -54,17 +56,20 @@ def test_curves_monotone_and_steady(db):
         assert n >= 3
         assert all(b > a for a, b in zip(c.rates_rps, c.rates_rps[1:]))
         assert _monotone(c.p95_s)
-        assert len(c.p95_point_s) == len(c.p95_halfwidth_s) == len(c.requests) == n
+        assert len(c.p95_point_s) == len(c.p95_halfwidth_s) == len(c.p95_halfwidth_p) == len(c.converged) == len(c.requests) == n
         for metric, row in c.quantiles_s.items():
             for level, env in row.items():
                 assert len(env) == n and _monotone(env), (metric, level)
         assert set(c.quantiles_s) == {"e2e", "ttft", "tpot"} and set(c.quantiles_s["e2e"]) == set(QUANTILE_LEVELS)
         assert c.quantiles_s["e2e"][0.95] == c.p95_s
-        # Each kept point is converged: half-width <= 5 % of its estimate, UCB above the estimate.
-        for p, hw, ucb, req in zip(c.p95_point_s, c.p95_halfwidth_s, c.p95_s, c.requests):
-            assert 0 <= hw <= REL_TOL * p + 1e-12
-            assert ucb >= p + hw - 1e-9
+        # Each kept point is converged (probability half-width <= P_TOL or value half-width <=
+        # REL_TOL) or ran at least MIN_UNCONVERGED requests; its UCB lies above its estimate.
+        for p, hw, hwp, conv, ucb, req in zip(c.p95_point_s, c.p95_halfwidth_s, c.p95_halfwidth_p, c.converged, c.p95_s, c.requests):
+            assert conv == (hwp <= P_TOL or hw <= REL_TOL * p + 1e-12)
+            assert conv or req >= MIN_UNCONVERGED
+            assert ucb >= p and hw >= 0
             assert req <= MAX_REQUESTS
+        assert c.converged[0]  # the lowest load always converges
         e2e = c.quantiles_s["e2e"]
         for i in range(n):  # the quantile levels are ordered at every rate
             assert e2e[0.5][i] <= e2e[0.9][i] <= e2e[0.95][i] <= e2e[0.99][i]
@@ -80,7 +85,7 @@ def test_capacity_never_beyond_a_stable_converged_point(db):
             for level in row:
                 assert c.capacity(1e9, metric=metric, level=level) == last
         # every simulated point that was not kept lies above the last kept one
-        assert c.excluded and all(rate > last for rate, _ in c.excluded)
+        assert all(rate > last for rate, _ in c.excluded)
         assert all(why for _, why in c.excluded)
 
 
@@ -126,13 +131,13 @@ def test_instability_detected_at_or_above_saturation(small, factor):
     base = wl.stream(1.0, MAX_REQUESTS, 0)
     r = _run_point(rm, kv, base, factor * sat)
     assert not r["ok"]
-    assert any(w in r["why"] for w in ("grows", "waited", "not converged", "would need", "completed"))
+    assert any(w in r["why"] for w in ("grows", "waited", "correlated", "completed"))
 
 
 def test_stable_point_is_kept(small):
     rm, kv, wl, sat = small
     r = _run_point(rm, kv, wl.stream(1.0, MAX_REQUESTS, 0), 0.3 * sat)
-    assert r["ok"] and r["hw"] <= REL_TOL * r["p95"] and r["n"] <= MAX_REQUESTS
+    assert r["ok"] and r["conv"] and (r["hwp"] <= P_TOL or r["hw"] <= REL_TOL * r["p95"]) and r["n"] <= MAX_REQUESTS
 
 
 def test_tpot_ignores_one_token_outputs():
@@ -238,6 +243,8 @@ def test_config_without_kept_points_is_not_offered(db):
         p95_s=(),
         p95_point_s=(),
         p95_halfwidth_s=(),
+        p95_halfwidth_p=(),
+        converged=(),
         mean_s=(),
         ttft_mean_s=(),
         tpot_mean_s=(),
@@ -248,3 +255,27 @@ def test_config_without_kept_points_is_not_offered(db):
     db2 = attrs.evolve(db, curves={**db.curves, c.config.key: empty})
     keys = [x.config.key for x in db2.for_model(c.config.model)]
     assert c.config.key not in keys and len(keys) == len(db.for_model(c.config.model)) - 1
+
+
+def test_gapped_workload_gets_converged_points(catalog):
+    """azure-code: output lengths jump from ~100 to ~450 tokens between their 95th and 96th
+    percentile, so the end-to-end P95 sits in a gap and the value-scale interval never
+    shrank (3 kept points over 30 configs before). On the probability scale it converges."""
+    wl = get_workload("azure-code")
+    llm, gpu = catalog.model("Llama-3.1-8B"), catalog.gpu("H100")
+    db = build_perfdb([llm], [gpu], wl, max_gpus_per_replica={"H100-SXM": 1}, use_cache=False, workers=1)
+    (c,) = db.curves.values()
+    assert len(c.rates_rps) >= 4 and sum(c.converged) >= 4
+    assert all(hwp <= P_TOL for hwp, conv in zip(c.p95_halfwidth_p, c.converged) if conv)
+
+
+def test_unconverged_point_keeps_a_valid_upper_bound(small):
+    """Near saturation (93 % of the sustainable rate) the P95 does not converge within the cap;
+    the point is kept because it is stable and its batches are independent, and its upper
+    bound is above what a three-times-longer run on a fresh seed measures."""
+    rm, kv, wl, sat = small
+    r = _run_point(rm, kv, wl.stream(1.0, MAX_REQUESTS, 0), 0.93 * sat)
+    assert r["ok"] and not r["conv"] and r["n"] >= MIN_UNCONVERGED
+    assert r["e2e"]["0.95"] > r["p95"]
+    long = simulate_replica(rm, wl.stream(0.93 * sat, 3 * MAX_REQUESTS, 5), kv_capacity_tokens=kv)
+    assert long.p95_s <= r["e2e"]["0.95"]

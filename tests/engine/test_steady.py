@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import brentq
 
 from boute.engine.errors import InputError
-from boute.engine.steady import QUANTILE_LEVELS, estimate_quantile, trend_test
+from boute.engine.steady import P_TOL, QUANTILE_LEVELS, estimate_quantile, estimate_quantiles_prob, exceedance_ucb, mser_warmup, trend_test
 
 
 def lindley_sojourn(interarrival: np.ndarray, service: np.ndarray) -> np.ndarray:
@@ -147,3 +147,122 @@ def test_trend_flags_an_overloaded_queue_only():
     assert not trend_test([1.0, 2.0]).growing
     with pytest.raises(InputError, match="batches: 2"):
         trend_test([1.0] * 10, batches=2)
+
+
+# ----------------------------------------------------------------------------- probability scale
+def gapped(n: int, seed: int, lam: float = 0.05, p_long: float = 0.04) -> np.ndarray:
+    """M/G/1 sojourn times with a bimodal service time (about 1 s, or about 10 s with
+    probability ``p_long``): the P95 falls into the sparse region between the two modes, as
+    azure-code's end-to-end P95 does (its output lengths jump from ~100 to ~450 tokens
+    between the 95th and the 96th percentile)."""
+    rng = np.random.default_rng(seed)
+    long = rng.random(n) < p_long
+    service = np.where(long, rng.gamma(20.0, 0.5, n), rng.gamma(20.0, 0.05, n))
+    return lindley_sojourn(rng.exponential(1 / lam, n), service)
+
+
+@pytest.fixture(scope="module")
+def gapped_truth():
+    return np.sort(gapped(4_000_000, seed=99))
+
+
+def _cdf(sorted_x: np.ndarray, t: float) -> float:
+    return float(np.searchsorted(sorted_x, t, side="right")) / sorted_x.size
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gapped_distribution_value_scale_fails_probability_scale_converges(seed, gapped_truth):
+    x = gapped(100_000, seed)
+    old = estimate_quantile(x, 0.95)
+    assert not old.converged  # batch quantiles jump across the gap: the value interval stays wide
+    new = estimate_quantiles_prob(x, (0.95,))[0.95]
+    assert new.converged and new.half_width_p <= P_TOL and new.batches_independent
+    assert new.value_s == old.value_s  # same point estimate, only the interval differs
+    # Correct against a 4,000,000-sample run: the estimate's true level is within the tolerance
+    # of 95 %, and the upper bound really is at or above the P95 (P(X > hi) <= 5 %).
+    assert abs(_cdf(gapped_truth, new.value_s) - 0.95) <= P_TOL
+    assert _cdf(gapped_truth, new.hi_s) >= 0.95
+    assert _cdf(gapped_truth, new.lo_s) <= 0.95
+    assert exceedance_ucb(x, new.hi_s) <= 0.05 + 1e-12
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.8])
+def test_probability_scale_on_closed_form_queues(rho):
+    mu = 1.0
+    truth = math.log(20.0) / (mu - rho)
+    x = mm1(rho, mu, 1_000_000, seed=1)
+    est = estimate_quantiles_prob(x, QUANTILE_LEVELS)
+    assert est[0.95].converged and est[0.95].value_s == pytest.approx(truth, rel=0.03)
+    assert est[0.95].lo_s <= truth <= est[0.95].hi_s
+    for lv, e in est.items():  # every stored level
+        assert e.value_s == pytest.approx(-math.log(1 - lv) / (mu - rho), rel=0.03)
+    d = 1.0
+    w95 = brentq(lambda t: md1_wait_cdf(t, rho, d) - 0.95, 1e-9, 20.0)
+    e = estimate_quantiles_prob(md1(rho, d, 1_000_000, seed=4), (0.95,))[0.95]
+    assert e.converged and e.value_s == pytest.approx(w95 + d, rel=0.03)
+
+
+def test_probability_interval_coverage_is_near_nominal():
+    lam, mu = 0.5, 1.0
+    truth = math.log(20.0) / (mu - lam)
+    reps = 200
+    hits = sum(estimate_quantiles_prob(mm1(lam, mu, 20_000, seed=100 + s), (0.95,))[0.95].hi_s >= truth for s in range(reps))
+    # One side of a two-sided 95 % interval: about 97.5 % of upper bounds lie above the truth.
+    assert hits / reps >= 0.9
+
+
+def test_exceedance_ucb_decides_admissibility():
+    x = mm1(0.6, 1.0, 200_000, seed=3)
+    truth = math.log(20.0) / 0.4
+    assert exceedance_ucb(x, truth * 1.2) <= 0.05 < exceedance_ucb(x, truth * 0.8)
+    assert exceedance_ucb([1.0, 2.0], 1.5) == 1.0  # too few samples: no statement
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lag1_flags_short_batches(seed):
+    # A latency level that drifts slowly (two cycles over the run, as a load that varies on
+    # the scale of many batches): neighbouring batches share their tail, the batch means are
+    # correlated and the interval is not to be trusted. An M/M/1 at rho = 0.5 is fine.
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    drift = 5.0 + 4.0 * np.sin(2 * np.pi * np.arange(n) / (n / 2))
+    bad = estimate_quantiles_prob(drift + rng.exponential(1.0, n), (0.95,))[0.95]
+    good = estimate_quantiles_prob(mm1(0.5, 1.0, 200_000, seed=seed), (0.95,))[0.95]
+    assert not bad.batches_independent and good.batches_independent
+    assert not estimate_quantiles_prob(np.linspace(0, 1, 100), (0.95,))[0.95].batches_independent  # no batches at all
+
+
+def test_probability_estimator_small_samples_and_ties():
+    for n in (1, 10, 150):
+        e = estimate_quantiles_prob(np.linspace(1.0, 2.0, n), (0.5, 0.95))[0.95]
+        assert not e.converged and e.batches == 0 and e.lo_s <= e.value_s <= e.hi_s
+    const = estimate_quantiles_prob(np.full(5000, 3.0), (0.95,))[0.95]
+    assert const.converged and const.value_s == const.hi_s == 3.0 and const.half_width_p == 0.0
+    ties = estimate_quantiles_prob(np.round(mm1(0.5, 1.0, 50_000, seed=2), 1), (0.95,))[0.95]
+    assert ties.lo_s <= ties.value_s <= ties.hi_s and ties.hi_s in set(np.round(mm1(0.5, 1.0, 50_000, seed=2), 1))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(samples=[1.0], levels=()), "levels: empty"),
+        (dict(samples=[1.0], levels=(1.5,)), "level: 1.5"),
+        (dict(samples=[], levels=(0.95,)), "samples: empty"),
+        (dict(samples=[1.0], levels=(0.95,), p_tol=0.0), "p_tol: 0.0"),
+        (dict(samples=[1.0], levels=(0.95,), rel_tol=0.0), "rel_tol: 0.0"),
+        (dict(samples=[1.0], levels=(0.95,), batches=1), "batches: 1"),
+    ],
+)
+def test_probability_estimator_bad_arguments(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        estimate_quantiles_prob(**kwargs)
+
+
+def test_mser_finds_a_long_fill_up():
+    rng = np.random.default_rng(0)
+    n = 10_000
+    ramp = np.minimum(np.arange(n) / 3000.0, 1.0) * 10.0  # fills up over the first 30 %
+    d = mser_warmup(ramp + rng.normal(0, 1.0, n))
+    assert 0.2 * n <= d <= 0.4 * n
+    assert mser_warmup(rng.normal(5.0, 1.0, n)) <= 0.1 * n  # stationary: little or nothing to drop
+    assert mser_warmup([1.0, 2.0, 3.0]) == 0
