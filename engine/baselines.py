@@ -5,11 +5,12 @@ for any number of candidate models ``k``.
 * Stand-Alone-Hetero: the strongest model only, any mix of GPU types (MILP).
 * RouteLLM: a two-model router (RouteLLM routes between a weak and a strong model; with
   ``k >= 3`` candidates the cheapest and the strongest, the others unused) at the quality
-  target (least strong share), resources split evenly between the two models, one GPU
-  type (the best).
+  target (least strong share), one GPU type (the best). Under a budget (latency
+  objective) the budget is split evenly between the two models; in cost mode it is billed
+  at what its deployment costs (the GPUs it rents), like every other system.
 * BOute-Homo: routing and deployment co-optimised on one GPU type (the best): the exact
-  path for two models (:meth:`Planner._exact` restricted to the type), the simplex grid
-  (shares in steps of ``1 / grid_steps``) for ``k >= 3``.
+  path for two models under the per-model metric (:meth:`Planner._exact` restricted to
+  the type), else the simplex grid (shares in steps of ``1 / grid_steps``).
 
 Each is answered by the same exact inner solver and re-simulated like the plan.
 """
@@ -78,18 +79,6 @@ def _identity(ev) -> tuple:
     return (tuple(ev.shares), split, r.latency_bound_s, counts, tuple(sorted(ev.derate.items())))
 
 
-def _even_cost(planner, ev, used: list[int]):
-    """Cost of an evaluation under uniform allocation (each used model budgeted like the costliest)."""
-    import attrs
-
-    if not ev.feasible:
-        return ev
-    per = {o.key: o.usd_per_hour for d in planner.problem(ev.shares).demands for o in d.options}
-    spend = [sum(n * per[key] for key, n in row.items()) for row in ev.result.counts.values()]
-    even = len(used) * max(spend)
-    return attrs.evolve(ev, result=attrs.evolve(ev.result, cost_usd_per_hour=even))
-
-
 def _key(objective: str):
     if objective == "latency":
         return lambda e: (e.result.latency_bound_s, e.result.cost_usd_per_hour, -e.quality)
@@ -139,14 +128,11 @@ def run_baselines(planner, *, verify: bool = True, grid_steps: int = 5) -> dict[
         even[0] = even[-1] = 0.5
         uniform = even if sc.budget_usd_per_hour is not None and obj == "latency" else None
         evs = [planner.evaluate(shares, uniform, gpus=(g,)) for g in gpus]
-        if obj == "cost":
-            # uniform allocation: both models get the same budget, so the bill is twice the larger need
-            evs = [_even_cost(planner, e, [0, k - 1]) for e in evs]
         out["RouteLLM"] = _summary(planner, _best(evs, obj, qmin), verify, memo)
     # BOute-Homo: co-optimised on the best single GPU type.
     cands = []
     for g in gpus:
-        if k == 2:
+        if k == 2 and sc.latency_metric == "per-model":
             try:
                 loop = planner._exact(gpus=(g,))
             except BouteError:

@@ -383,3 +383,17 @@ def test_split_mode_seed_carries_the_joint_optimum_split(catalog, small_dict):
     _, plain = search_space(pl.scenario, pl.router, pl._options, True)
     shares = shares_from_sticks([plain[0]["u0"]])
     assert np.allclose(pl.params_to_point(plain[0])[1], proportional_split(pl.scenario, pl._options, shares))
+
+
+def test_routellm_is_billed_at_its_deployment_cost(catalog, small_dict):
+    """Cost mode: RouteLLM's bill is what the GPUs it rents cost, not k x the larger model's spend."""
+    from boute.engine.baselines import run_baselines
+
+    raw = dict(small_dict, objective="cost", latency_slo_s=8.0)
+    raw.pop("budget_usd_per_hour", None)
+    pl = Planner(Scenario.from_dict(raw, catalog), catalog)
+    r = run_baselines(pl, verify=False)["RouteLLM"]
+    assert r["feasible"], r
+    per = {o.key: o.usd_per_hour for d in pl.problem(r["shares"]).demands for o in d.options}
+    bill = sum(n * per[key] for row in r["allocation"].values() for key, n in row.items())
+    assert r["cost_usd_per_hour"] == pytest.approx(bill, rel=1e-9)
