@@ -10,6 +10,7 @@ and all-reduce constants from the closest link kind; they are marked measured=Fa
 from __future__ import annotations
 
 from boute.engine.catalog import Calibration
+from boute.gpus.kernel_fits import apply_kernel_fits
 
 _SOURCE = "aiconfigurator-core 0.12.0 silicon tables, fitted by scripts/calibrate.py"
 _DATE = "2026-11-29"
@@ -357,7 +358,8 @@ def calibration_for(name: str, architecture: str) -> Calibration:
     """The calibration of GPU ``name``: measured, or borrowed and marked spec-only."""
     engines = tuple((eng, pairs) for (gpu, eng), pairs in sorted(ENGINE_KERNELS.items()) if gpu == name)
     if name in MEASURED:
-        return Calibration(measured=True, source=_SOURCE, source_date=_DATE, engine_kernels=engines, **MEASURED[name])
+        values, engines, note = apply_kernel_fits(name, MEASURED[name], engines)
+        return Calibration(measured=True, source=_SOURCE + note, source_date=_DATE, engine_kernels=engines, **values)
     compute_from, link_from = BORROW.get(name, (_ARCH_FALLBACK.get(architecture, "H100-SXM"), "L40S"))
     values = dict(MEASURED[compute_from])
     for key in ("allreduce_latency_us", "allreduce_bandwidth_efficiency"):
