@@ -56,5 +56,8 @@ def apply_kernel_fits(name: str, values: dict, engines: tuple) -> tuple[dict, tu
     if fit is None:
         return values, engines, ""
     out = {**values, **fit}
-    kept = tuple((eng, tuple((k, v) for k, v in pairs if k in ENGINE_OWN) + tuple((k, fit[k]) for k in GEMM_FIELDS if k not in ENGINE_OWN)) for eng, pairs in engines)
+    kept = tuple(
+        (eng, tuple((k, v) for k, v in pairs if k in ENGINE_OWN) + tuple((k, fit[k]) for k in GEMM_FIELDS if k not in ENGINE_OWN))
+        for eng, pairs in engines
+    )
     return out, kept, "; GEMMs: " + KERNEL_TABLE_SOURCE

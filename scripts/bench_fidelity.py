@@ -499,9 +499,7 @@ def main() -> int:
         "rounds": args.rounds,
         "sensitivity_ttft_rounds": sens,
         "reserve_one_slot": reserve,
-        "operators": None
-        if ops is None
-        else {"table": ops["table"], "kernel_fits": ops["kernel_fits"]},
+        "operators": None if ops is None else {"table": ops["table"], "kernel_fits": ops["kernel_fits"]},
         "before_kernel_fit_by_gpu_dtype": before,
         "predict_us_vectorised": per_point_us,
         "predict_us_simulator_scalar": per_scalar_us,
