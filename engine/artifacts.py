@@ -263,7 +263,7 @@ def launch_scripts(plan: Plan, placements: tuple[Placement, ...] | None = None) 
 
 # ----------------------------------------------------------------------------- SkyPilot
 def _service_name(plan: Plan, model: str, g: ReplicaGroup) -> str:
-    name = f"boute-{_slug(model)}-{_slug(g.gpu)}-tp{g.tp}pp{g.pp}" + ("" if g.weight_dtype == "bf16" else f"-{g.weight_dtype}")
+    name = f"boute-{_slug(model)}-{_slug(g.gpu)}-tp{g.tp}pp{g.pp}" + ("-fp8" if g.weight_dtype == "fp8" else "")
     return name[:63].rstrip("-")
 
 

@@ -61,7 +61,7 @@ __all__ = [
 OBJECTIVES = ("latency", "cost")
 MODES = ("joint", "split")
 ROUTERS = ("oracle", "random", "noisy", "file")
-WEIGHT_DTYPES = ("bf16", "fp8", "int4")
+WEIGHT_DTYPES = ("bf16", "fp8")
 BUILTIN_QUALITY = ("calibrated", "routellm-gsm8k", "routellm-mt-bench")
 LATENCY_METRICS = ("per-model", "system")
 
