@@ -358,8 +358,8 @@ def calibration_for(name: str, architecture: str) -> Calibration:
     """The calibration of GPU ``name``: measured, or borrowed and marked spec-only."""
     engines = tuple((eng, pairs) for (gpu, eng), pairs in sorted(ENGINE_KERNELS.items()) if gpu == name)
     if name in MEASURED:
-        values, engines, note = apply_kernel_fits(name, MEASURED[name], engines)
-        return Calibration(measured=True, source=_SOURCE + note, source_date=_DATE, engine_kernels=engines, **values)
+        values, engines, note, replaced = apply_kernel_fits(name, MEASURED[name], engines)
+        return Calibration(measured=True, source=_SOURCE + note, source_date=_DATE, engine_kernels=engines, replaced=replaced, **values)
     compute_from, link_from = BORROW.get(name, (_ARCH_FALLBACK.get(architecture, "H100-SXM"), "L40S"))
     values = dict(MEASURED[compute_from])
     for key in ("allreduce_latency_us", "allreduce_bandwidth_efficiency"):

@@ -41,8 +41,9 @@ GEMM_FIELDS = tuple(KERNEL_TABLE_FITS["H200"])
 ENGINE_OWN = ("gemm_compute_efficiency", "gemm_memory_efficiency", "fp8_gemm_compute_efficiency", "fp8_gemm_memory_efficiency")
 
 
-def apply_kernel_fits(name: str, values: dict, engines: tuple) -> tuple[dict, tuple, str]:
-    """``(values, engine_kernels, source note)`` of GPU ``name`` with its measured-kernel GEMM fit.
+def apply_kernel_fits(name: str, values: dict, engines: tuple) -> tuple[dict, tuple, str, tuple]:
+    """``(values, engine_kernels, source note, replaced)`` of GPU ``name`` with its
+    measured-kernel GEMM fit; ``replaced`` holds the values it replaced (``Calibration.replaced``).
 
     The fit replaces the GEMM constants of the default (vLLM) kernels on that GPU. An
     engine with its own kernels (TensorRT-LLM, SGLang) keeps the compute and bandwidth
@@ -54,10 +55,11 @@ def apply_kernel_fits(name: str, values: dict, engines: tuple) -> tuple[dict, tu
     """
     fit = KERNEL_TABLE_FITS.get(name)
     if fit is None:
-        return values, engines, ""
+        return values, engines, "", ()
     out = {**values, **fit}
     kept = tuple(
         (eng, tuple((k, v) for k, v in pairs if k in ENGINE_OWN) + tuple((k, fit[k]) for k in GEMM_FIELDS if k not in ENGINE_OWN))
         for eng, pairs in engines
     )
-    return out, kept, "; GEMMs: " + KERNEL_TABLE_SOURCE
+    replaced = tuple((k, values[k]) for k in fit if k in values) + (("engine_kernels", engines),)
+    return out, kept, "; GEMMs: " + KERNEL_TABLE_SOURCE, replaced

@@ -224,21 +224,13 @@ H200_KERNELS = ROOT.parent / "shared" / "data" / "h200-kernels"
 
 def aic_only_catalog():
     """The catalog with every GPU's calibration as scripts/calibrate.py fitted it on
-    aiconfigurator-core's tables alone (without gpus/kernel_fits.py): the "before" column."""
+    aiconfigurator-core's tables alone (``Calibration.without_kernel_fit``): the "before" column."""
     import attrs
 
-    from boute.engine.catalog import Calibration
     from boute.engine.plugins import Catalog
-    from boute.gpus import calibration as C
 
     cat0 = load_catalog()
-    gpus = []
-    for g in cat0.gpus.values():
-        if g.name in C.MEASURED:
-            engines = tuple((eng, pairs) for (gpu, eng), pairs in sorted(C.ENGINE_KERNELS.items()) if gpu == g.name)
-            cal = Calibration(measured=True, source=C._SOURCE, source_date=C._DATE, engine_kernels=engines, **C.MEASURED[g.name])
-            g = attrs.evolve(g, calibration=cal)
-        gpus.append(g)
+    gpus = [attrs.evolve(g, calibration=g.calibration.without_kernel_fit()) for g in cat0.gpus.values()]
     return Catalog.from_objects(gpus=gpus, models=cat0.models.values(), prices=cat0.prices)
 
 

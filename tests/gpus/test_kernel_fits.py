@@ -26,12 +26,24 @@ def test_h200_calibration_uses_the_kernel_fit(catalog):
 def test_gpus_without_kernel_tables_are_untouched():
     values = {"gemm_memory_efficiency": 0.5}
     engines = (("trtllm", (("gemm_overhead_us", 15.0),)),)
-    assert apply_kernel_fits("H100-SXM", values, engines) == (values, engines, "")
-    out, eng, note = apply_kernel_fits("H200", values, (("trtllm", (("gemm_overhead_us", 15.0), ("gemm_memory_efficiency", 0.9))),))
+    assert apply_kernel_fits("H100-SXM", values, engines) == (values, engines, "", ())
+    out, eng, note, replaced = apply_kernel_fits("H200", values, (("trtllm", (("gemm_overhead_us", 15.0), ("gemm_memory_efficiency", 0.9))),))
     assert out["gemm_memory_efficiency"] == KERNEL_TABLE_FITS["H200"]["gemm_memory_efficiency"] and note
     pairs = dict(eng[0][1])
     assert pairs["gemm_memory_efficiency"] == 0.9 and pairs["gemm_overhead_us"] == KERNEL_TABLE_FITS["H200"]["gemm_overhead_us"]
     assert set(pairs) == set(ENGINE_OWN) & {"gemm_memory_efficiency"} | (set(GEMM_FIELDS) - set(ENGINE_OWN))
+    assert dict(replaced)["gemm_memory_efficiency"] == 0.5
+
+
+def test_without_kernel_fit_restores_the_aiconfigurator_fit(catalog):
+    from boute.gpus.calibration import ENGINE_KERNELS, MEASURED
+
+    cal = catalog.gpu("H200").calibration.without_kernel_fit()
+    for k, v in MEASURED["H200"].items():
+        assert getattr(cal, k) == v
+    assert dict(cal.engine_kernels)["trtllm"] == ENGINE_KERNELS[("H200", "trtllm")] and cal.replaced == ()
+    h100 = catalog.gpu("H100-SXM").calibration
+    assert h100.without_kernel_fit() is h100
 
 
 def test_shipped_constants_are_what_the_script_fits():
