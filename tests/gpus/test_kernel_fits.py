@@ -27,7 +27,9 @@ def test_gpus_without_kernel_tables_are_untouched():
     values = {"gemm_memory_efficiency": 0.5}
     engines = (("trtllm", (("gemm_overhead_us", 15.0),)),)
     assert apply_kernel_fits("H100-SXM", values, engines) == (values, engines, "", ())
-    out, eng, note, replaced = apply_kernel_fits("H200", values, (("trtllm", (("gemm_overhead_us", 15.0), ("gemm_memory_efficiency", 0.9))),))
+    out, eng, note, replaced = apply_kernel_fits(
+        "H200", values, (("trtllm", (("gemm_overhead_us", 15.0), ("gemm_memory_efficiency", 0.9))),)
+    )
     assert out["gemm_memory_efficiency"] == KERNEL_TABLE_FITS["H200"]["gemm_memory_efficiency"] and note
     pairs = dict(eng[0][1])
     assert pairs["gemm_memory_efficiency"] == 0.9 and pairs["gemm_overhead_us"] == KERNEL_TABLE_FITS["H200"]["gemm_overhead_us"]
