@@ -51,14 +51,19 @@ def apply_kernel_fits(name: str, values: dict, engines: tuple) -> tuple[dict, tu
     or slower than cuBLAS), but takes the fixed cost per GEMM and the scalar roofline from
     the measured silicon: the engines' tables carry 8-15 us per GEMM, about twice what the
     same GPU shows here, which is their harness's launch cost and vanishes under the CUDA
-    graphs engines serve with. Attention and all-reduce stay as scripts/calibrate.py fitted them.
+    graphs engines serve with. Attention and all-reduce (the engine's own all-reduce table where
+    there is one) stay as scripts/calibrate.py fitted them.
     """
     fit = KERNEL_TABLE_FITS.get(name)
     if fit is None:
         return values, engines, "", ()
     out = {**values, **fit}
     kept = tuple(
-        (eng, tuple((k, v) for k, v in pairs if k in ENGINE_OWN) + tuple((k, fit[k]) for k in GEMM_FIELDS if k not in ENGINE_OWN))
+        (
+            eng,
+            tuple((k, v) for k, v in pairs if k in ENGINE_OWN or k not in GEMM_FIELDS)
+            + tuple((k, fit[k]) for k in GEMM_FIELDS if k not in ENGINE_OWN),
+        )
         for eng, pairs in engines
     )
     replaced = tuple((k, values[k]) for k in fit if k in values) + (("engine_kernels", engines),)

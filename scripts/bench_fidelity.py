@@ -686,9 +686,9 @@ the steady loop's. "steady" = the closed-form steady state of the same loop.
 
 | constant | fitted on | never fitted on |
 |---|---|---|
-| attention and all-reduce efficiencies per GPU; GEMM efficiencies of GPUs other than H200 (`gpus/calibration.py`) | aiconfigurator-core 0.12.0 per-operator tables (vLLM backend), `scripts/calibrate.py` | the silicon rows |
+| attention and (vLLM) all-reduce efficiencies per GPU; GEMM efficiencies of GPUs other than H200 (`gpus/calibration.py`) | aiconfigurator-core 0.12.0 per-operator tables (vLLM backend), `scripts/calibrate.py` | the silicon rows |
 | H200 GEMM constants `e_c, e_m, t0` for BF16 and FP8 (`gpus/kernel_fits.py`) | the Llama-3.1-8B shapes of `../shared/data/h200-kernels` (time-weighted, `fit_kernel_tables` in this script) | the 70B shapes (held-out operator check below), the silicon rows |
-| GEMM compute/bandwidth efficiencies of TensorRT-LLM and SGLang replicas (`ENGINE_KERNELS`) | aiconfigurator's TensorRT-LLM 1.3 and SGLang 0.5.14 GEMM tables (on H200 their fixed cost per GEMM is replaced by the measured silicon's) | the silicon rows |
+| GEMM compute/bandwidth efficiencies and all-reduce constants of TensorRT-LLM and SGLang replicas (`ENGINE_KERNELS`) | aiconfigurator's TensorRT-LLM 1.3 and SGLang GEMM and custom all-reduce tables (on H200 their fixed cost per GEMM is replaced by the measured silicon's) | the silicon rows |
 | engine limits, scheduling policy, multi-step, async scheduling (`engine/engines.py`) | read from the engines' source (files and commits in each profile's `sources`) | anything measured |
 | step CPU cost, per-request front-end cost (`engine/engines.py`) | estimates anchored on the vLLM v0.6 profiling blog (each profile says so) | the silicon rows |
 | `step_exposed_us`, `reserve_one_slot`, `ttft_latency_ms` in the cross-fitted tables | the other fold of the same GPU x backend x harness rows (2 folds by a hash of the row id) | the fold they predict |
