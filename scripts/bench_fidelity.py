@@ -784,9 +784,9 @@ SDPA than in vLLM's flash-attention tables.
   TP1, 8 clients, 1024-token prompts: 191, 318, 550 ms for 128, 256, 512 output tokens) by
   about one completion gap (output x TPOT / concurrency), and what is left is about 50 ms at
   TP1 and at TP8 alike, where the prefill itself differs eightfold. The cross-fit picks
-  `reserve_one_slot` and a 50-55 ms delay for these rows on either fold, and never
+  `reserve_one_slot` and a 40-45 ms delay for these rows on either fold, and never
   `reserve_one_slot` for the `2026-04-06.csv` rows: a property of that harness, not of the
-  engine (the SGLang rows of the same harness pick it too, but see below). Applied to every
+  engine (the SGLang rows of the same harness pick it on both folds too, but see below). Applied to every
   row it ruins the other harness's rows (sensitivity, shipped profiles):
 
 | GPU / dtype / backend | rows | TTFT median | TTFT bias | TPOT median |

@@ -59,3 +59,14 @@ def test_shipped_constants_are_what_the_script_fits():
         assert fits[dt]["compute_efficiency"] == pytest.approx(shipped[f"{prefix}gemm_compute_efficiency"])
         assert fits[dt]["memory_efficiency"] == pytest.approx(shipped[f"{prefix}gemm_memory_efficiency"])
         assert fits[dt]["overhead_us"] == pytest.approx(shipped[f"{prefix}gemm_overhead_us"])
+
+
+def test_engines_keep_their_own_allreduce(catalog):
+    from boute.gpus.calibration import ENGINE_KERNELS
+
+    cal = catalog.gpu("H200").calibration
+    trt = cal.for_engine("trtllm")
+    own = dict(ENGINE_KERNELS[("H200", "trtllm")])
+    assert trt.allreduce_latency_us == own["allreduce_latency_us"] < cal.allreduce_latency_us
+    assert trt.allreduce_bandwidth_efficiency == own["allreduce_bandwidth_efficiency"]
+    assert catalog.gpu("H100-SXM").calibration.for_engine("trtllm").allreduce_latency_us == own["allreduce_latency_us"]
