@@ -7,7 +7,7 @@ closely (the aiconfigurator FP8 fit streams large weight matrices at 68 % of HBM
 on H200; the measured FP8 kernels of Llama-3.1-70B's layers reach 75-83 %).
 
 Fitted by ``scripts/bench_fidelity.py`` (``fit_kernel_tables``) on the Llama-3.1-8B shapes
-only of ``../shared/data/h200-kernels/gemm.csv`` (measured 2026-11-28 on one H200 SXM,
+only of the project's data set ``h200-kernels/gemm.csv`` (measured 2026-11-28 on one H200 SXM,
 PyTorch 2.11: cuBLAS BF16, cuBLASLt per-tensor FP8), form ``max(flops / (peak e_c),
 bytes / (bandwidth e_m)) + t0``, grid search on the time-weighted mean absolute log error
 (each kernel weighted by its measured time, so the matrices that dominate a serving step
@@ -19,7 +19,7 @@ roofline with a fixed cost predicted the held-out shapes better.
 from __future__ import annotations
 
 KERNEL_TABLE_SOURCE = (
-    "GEMM constants fitted on the Llama-3.1-8B shapes of ../shared/data/h200-kernels (H200 SXM, measured 2026-11-28, "
+    "GEMM constants fitted on the Llama-3.1-8B shapes of the project's h200-kernels data set (H200 SXM, measured 2026-11-28, "
     "PyTorch 2.11 cuBLAS/cuBLASLt) by scripts/bench_fidelity.py fit_kernel_tables, 2026-11-29"
 )
 
