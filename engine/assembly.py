@@ -10,6 +10,7 @@ import functools
 import json
 from typing import Any
 
+from boute.engine.cluster import pool_of
 from boute.engine.engines import engine_flags, get_profile
 from boute.engine.plan import (
     BaselineResult,
@@ -183,26 +184,16 @@ def alternatives_for(planner, trials, best_index: int | None, n: int = ALTERNATI
 
 
 def pools_for(planner) -> tuple[GpuPool, ...]:
-    """Every GPU type of the scenario with availability, node size and price."""
+    """Every GPU type of the scenario with availability, nodes, links and price."""
     sc, cat = planner.scenario, planner.catalog
     out = []
-    for g, n in sc.gpus.items():
-        gpu = cat.gpu(g)
+    for g in sc.gpus:
         if g in sc.price_overrides:
             src = "price_overrides in the scenario"
         else:
             e = cat.price(g, sc.price_set)
             src = f"{e.price_set}: {e.provider}, {e.source_date} ({e.source})"
-        out.append(
-            GpuPool(
-                gpu=g,
-                available=int(n),
-                gpus_per_node=gpu.gpus_per_node,
-                usd_per_gpu_hour=float(sc.price(cat, g)),
-                price_source=src,
-                spec_only=gpu.spec_only,
-            )
-        )
+        out.append(pool_of(sc, cat, g, usd_per_gpu_hour=float(sc.price(cat, g)), price_source=src))
     return tuple(out)
 
 

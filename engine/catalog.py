@@ -187,6 +187,7 @@ class GPUType:
 
     @property
     def memory_bytes(self) -> float:
+        """Device memory in bytes (GiB x 2^30)."""
         return self.memory_gib * 2**30
 
     def peak_tflops(self, dtype: str) -> float:
@@ -251,18 +252,22 @@ class LLMSpec:
 
     @property
     def is_moe(self) -> bool:
+        """Whether the model is a mixture of experts (more than one expert per layer)."""
         return self.num_experts > 1
 
     @property
     def q_dim(self) -> int:
+        """Width of the query projection: attention heads x head dimension."""
         return self.num_attention_heads * self.head_dim
 
     @property
     def kv_dim(self) -> int:
+        """Width of each of the key and value projections: KV heads x head dimension."""
         return self.num_kv_heads * self.head_dim
 
     @property
     def attention_params_per_layer(self) -> int:
+        """Parameters of one layer's attention block (Q, K, V, O projections, biases if any)."""
         h = self.hidden_size
         p = h * self.q_dim + 2 * h * self.kv_dim + self.q_dim * h
         if self.qkv_bias:
@@ -278,15 +283,18 @@ class LLMSpec:
 
     @property
     def ffn_params_per_layer(self) -> int:
+        """Parameters of one layer's feed-forward block (every expert plus the MoE router)."""
         router = self.hidden_size * self.num_experts if self.is_moe else 0
         return self.num_experts * self.expert_params + router
 
     @property
     def layer_params(self) -> int:
+        """Parameters of one decoder layer: attention, feed-forward and the two norms."""
         return self.attention_params_per_layer + self.ffn_params_per_layer + 2 * self.hidden_size
 
     @property
     def embedding_params(self) -> int:
+        """Parameters of the token embedding and LM head (one matrix when tied)."""
         return self.vocab_size * self.hidden_size * (1 if self.tied_embeddings else 2)
 
     @property
@@ -322,4 +330,5 @@ class PriceEntry:
 
     @property
     def name(self) -> str:
+        """``price_set/gpu``, the entry's unique key."""
         return f"{self.price_set}/{self.gpu}"

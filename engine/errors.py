@@ -8,6 +8,7 @@ request); library callers catch :class:`BouteError`.
 from __future__ import annotations
 
 import difflib
+import pathlib
 from collections.abc import Iterable
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "PluginError",
     "InfeasibleError",
     "did_you_mean",
+    "read_utf8_text",
 ]
 
 
@@ -75,3 +77,26 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     suggestion = f"did you mean {' or '.join(repr(lowered[c]) for c in close)}? " if close else ""
     shown = ", ".join(choices[:20]) + (" ..." if len(choices) > 20 else "")
     return f"{suggestion}valid: {shown}"
+
+
+def read_utf8_text(path: pathlib.Path, field: str, *, bom: bool = True, hint: str = "save the file as UTF-8") -> str:
+    """The text of a user's file, or a one-line :class:`InputError` naming ``field``.
+
+    Args:
+        path: an existing file.
+        field: the scenario field or option the file was given as (``quality.data``).
+        bom: accept (and drop) a UTF-8 byte-order mark, as spreadsheet exports write.
+        hint: the fix for text that is not UTF-8.
+
+    Raises:
+        InputError: the bytes are not UTF-8 (naming the first bad byte and its offset) or
+            the file cannot be read.
+    """
+    try:
+        return path.read_bytes().decode("utf-8-sig" if bom else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{field}: {path.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})", hint=hint
+        ) from None
+    except OSError as exc:
+        raise InputError(f"{field}: cannot read {str(path)!r}: {exc.strerror}", hint="check the path and its permissions") from None

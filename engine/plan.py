@@ -35,6 +35,7 @@ __all__ = [
     "SolveStats",
     "EngineSettings",
     "GpuPool",
+    "PoolNode",
     "Provenance",
     "DISPATCH_POLICIES",
     "json_schema",
@@ -327,6 +328,7 @@ class ReplicaGroup:
 
     @property
     def gpus_per_replica(self) -> int:
+        """GPUs one replica needs: TP x PP."""
         return self.tp * self.pp
 
 
@@ -371,6 +373,18 @@ class ParetoPoint:
 
 
 @attrs.frozen(kw_only=True)
+class PoolNode:
+    """One node of a GPU pool as the scenario gave it ("node a: 8 x H100, 6 free")."""
+
+    name: str
+    """Host name (a DNS label)."""
+    gpus: int
+    """GPUs in the node."""
+    free: int
+    """GPUs the plan may use (the node's lowest local indices)."""
+
+
+@attrs.frozen(kw_only=True)
 class GpuPool:
     """One GPU type of the scenario as the plan saw it."""
 
@@ -382,6 +396,18 @@ class GpuPool:
     price_source: str
     """Price set (and date) the price came from."""
     spec_only: bool
+    nodes: tuple[PoolNode, ...] = ()
+    """The pool node by node when the scenario gave it; empty: ``available`` GPUs fill
+    nodes of ``gpus_per_node``, whole nodes first (:func:`boute.engine.cluster.cluster_graph`)."""
+    intra_node_link: str | None = None
+    """``nvlink`` or ``pcie``: what joins the GPUs of one node (the GPU catalog's; None in
+    plans written before it was recorded)."""
+    intra_node_bandwidth_gb_per_s: float | None = None
+    """Per-direction bandwidth between two GPUs of one node, GB/s (GPU catalog)."""
+    p2p: bool | None = None
+    """Whether GPUs of one node reach each other peer-to-peer (PCIe without P2P goes through host memory)."""
+    inter_node_bandwidth_gb_per_s: float | None = None
+    """Per-GPU, one-direction network bandwidth between nodes, GB/s (GPU catalog)."""
 
 
 @attrs.frozen(kw_only=True)

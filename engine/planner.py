@@ -35,18 +35,17 @@ from boute.engine.problem import (
     model_levels,
     solve_problem,
 )
+from boute.engine.cluster import node_free_by_type
 from boute.engine.replica import ReplicaConfig
-from boute.engine.routing import (
+from boute.engine.quality import (
     QualityTable,
     calibrated_gsm8k,
     calibrated_mt_bench,
     load_quality_file,
     load_routellm_gsm8k,
     load_routellm_mt_bench,
-    make_router,
-    shares_from_sticks,
-    sticks_from_shares,
 )
+from boute.engine.routing import make_router, shares_from_sticks, sticks_from_shares
 from boute.engine.scenario import Scenario
 from boute.engine.solvers import get_solver
 from boute.engine.verify import Promise, Resimulation, resimulate, verify_allocation
@@ -82,7 +81,7 @@ log = logging.getLogger(__name__)
 # about 7.9 and 8.9). No public per-query results for three or more of these models are
 # reachable from here (RouteLLM's files cover two models per benchmark), so with three
 # or more models the per-query labels are synthetic: a shared-difficulty copula matched to
-# these accuracies (routing.calibrated_gsm8k).
+# these accuracies (quality.calibrated_gsm8k).
 CALIBRATED_QUALITY = {
     "gsm8k": {"Llama-3.1-8B": 84.5, "Llama-3.1-70B": 95.1, "Llama-3.1-405B": 96.8, "Qwen2.5-7B": 91.6},
     "mt-bench": {"Llama-3.1-8B": 7.9, "Llama-3.1-70B": 8.9},
@@ -245,6 +244,7 @@ class Planner:
             demands=tuple(demands),
             availability=avail,
             gpus_per_node={g: self.catalog.gpu(g).gpus_per_node for g in sc.gpus},
+            node_free={g: f for g, f in node_free_by_type(sc, self.catalog).items() if g in avail},
             budget_usd_per_hour=total,
             objective=objective,
             latency_slo_s=sc.latency_slo_s,

@@ -104,6 +104,7 @@ class Catalog:
 
     @property
     def price_sets(self) -> tuple[str, ...]:
+        """Names of the price sets the catalog holds, sorted."""
         return tuple(sorted({p.price_set for p in self.prices}))
 
     def price(self, gpu: str, price_set: str) -> PriceEntry:

@@ -13,8 +13,7 @@ Cost at a latency target :math:`T` (one MILP)::
     C3 Total_Budget      sum_{m,c} p_c x_{m,c} <= B                     (joint mode)
     C4 Model_Budget      sum_c p_c x_{m,c} <= B_m                       (split mode)
     C5 Node_Packing      sum_{m, c on g, tp_c >= s} n_c x_{m,c}
-                           <= N_g floor(A_g / N_g) + s floor((A_g mod N_g) / s)
-                                                                        for g, s in {2, 4, 8}
+                           <= sum_{nodes k of g} s floor(F_k / s)       for g, s in {2, 4, 8}
     C8 Meet_Pooled_Demand sum_{m in M_j} sum_c cap_c(T) x_{m,c} >= Lambda_j
                                                                         for every pool j (optional)
     x_{m,c} in {0, 1, 2, ...}
@@ -28,8 +27,11 @@ whose share ``x`` of the total load ``Lambda`` may lie anywhere in ``[a, b]`` ne
 of the ``system`` metric below; the exact path uses the per-model metric.)
 
 with ``cap_c(T)`` the highest rate one replica of ``c`` sustains at P95 <= T (perf DB),
-``n_c = tp * pp`` GPUs, ``p_c = n_c * price_g``, ``N_g`` GPUs per node (C5: TP groups
-are powers of two packed inside nodes; the nested bound is exact for such blocks).
+``n_c = tp * pp`` GPUs, ``p_c = n_c * price_g``, ``F_k`` the free GPUs of node ``k`` in
+the cluster graph (C5: TP groups are powers of two packed inside nodes; the nested bound
+is exact for such blocks). With only a total ``A_g`` in nodes of ``N_g`` GPUs (the flat
+``gpus:`` form), the nodes are ``floor(A_g / N_g)`` full ones and one of ``A_g mod N_g``,
+so the right side is ``N_g floor(A_g / N_g) + s floor((A_g mod N_g) / s)``.
 
 **System-wide (pooled) P95** (``latency_metric = "system"``). Every request pooled, the
 P95 over all models is at most T when the pooled CDF at T is at least 0.95. That CDF is a
@@ -100,6 +102,12 @@ __all__ = [
     "check_counts",
     "model_levels",
     "node_packing_limits",
+    "default_node_free",
+    "DEFAULT_GPUS_PER_NODE",
+    "LOAD_TOL_RPS",
+    "BUDGET_TOL_USD_PER_HOUR",
+    "RATIO_TOL",
+    "COST_TOL",
     "packing_violations",
     "TP_BLOCK_SIZES",
     "SolveStatus",
@@ -149,25 +157,55 @@ SYSTEM_LEVELS = (0.5, 0.9, 0.95, 0.99)
 ``QUANTILE_LEVELS``; repeated here so that solvers need only this module)."""
 
 
+LOAD_TOL_RPS = 1e-9
+"""Capacity meets a load within this (req/s): float sums of capacities; scenario loads are
+at least MIN_ARRIVAL_RATE_PER_S (1e-3) times a share, so it never decides a real case."""
+BUDGET_TOL_USD_PER_HOUR = 1e-6
+"""Spend is within a budget up to a ten-thousandth of a cent per hour (float sums of
+prices); ``verify`` uses the same slack."""
+RATIO_TOL = 1e-9
+"""Slack before flooring or ceiling a ratio (budget / price, load / capacity), so a ratio
+that is an integer up to float round-off is not rounded the wrong way."""
+COST_TOL = 1e-12
+"""Two costs closer than this (USD/h) are equal when the exhaustive search prunes."""
+
+DEFAULT_GPUS_PER_NODE = 8
+"""Node size of a GPU type a problem leaves out of ``gpus_per_node``: an HGX/DGX server's
+8 GPUs (NVIDIA DGX H100 datasheet, 2023; every built-in GPU type's ``gpus_per_node``)."""
+
 TP_BLOCK_SIZES = (2, 4, 8)
 """TP group sizes C5 distinguishes (powers of two, packed inside one node)."""
 
 
-def node_packing_limits(available: int, gpus_per_node: int) -> dict[int, int]:
-    """C5, the one place it is written: for each TP block size ``s`` that fits a node, the
-    most GPUs that TP groups of size >= ``s`` may use among ``available`` GPUs in nodes of
-    ``gpus_per_node``: every whole node, plus the partial node's whole ``s``-blocks,
-    ``N floor(A / N) + s floor((A mod N) / s)``. Exact for power-of-two blocks: a block of
-    size >= s never straddles an s-aligned boundary."""
+def default_node_free(available: int, gpus_per_node: int) -> tuple[int, ...]:
+    """Free GPUs per node when only a total is known (the flat ``gpus: {H100-SXM: 8}``
+    form): ``available`` GPUs in whole nodes of ``gpus_per_node``, then one partial node."""
     n = max(int(gpus_per_node), 1)
-    return {s: (available // n) * n + ((available % n) // s) * s for s in TP_BLOCK_SIZES if s <= n}
+    return (n,) * (available // n) + ((available % n,) if available % n else ())
 
 
-def packing_violations(available: int, gpus_per_node: int, gpus_by_tp: dict[int, int]) -> list[tuple[int, int, int]]:
+def node_packing_limits(available: int, gpus_per_node: int, free_per_node: tuple[int, ...] | None = None) -> dict[int, int]:
+    """C5, the one place it is written: for each TP block size ``s``, the most GPUs that
+    TP groups of size >= ``s`` may use: the whole ``s``-blocks of every node's free GPUs,
+    ``sum_n s floor(F_n / s)``. ``free_per_node`` (``F_n``) comes from the cluster graph
+    (:func:`boute.engine.cluster.node_free_by_type`); without it, ``available`` GPUs fill
+    nodes of ``gpus_per_node`` (:func:`default_node_free`), which gives
+    ``N floor(A / N) + s floor((A mod N) / s)``. A block size larger than every node has
+    room 0. Exact for power-of-two blocks: a group of size >= s is a multiple of s, so
+    placing groups largest first leaves every node's used GPUs a multiple of s."""
+    if free_per_node is None:  # the closed form of default_node_free's nodes (O(1) for huge pools)
+        n = max(int(gpus_per_node), 1)
+        return {s: (available // n) * (n // s) * s + ((available % n) // s) * s for s in TP_BLOCK_SIZES}
+    return {s: sum((f // s) * s for f in free_per_node) for s in TP_BLOCK_SIZES}
+
+
+def packing_violations(
+    available: int, gpus_per_node: int, gpus_by_tp: dict[int, int], free_per_node: tuple[int, ...] | None = None
+) -> list[tuple[int, int, int]]:
     """``(s, used, room)`` for every C5 block size whose TP groups of size >= ``s`` use more
     GPUs than :func:`node_packing_limits` allows (``gpus_by_tp``: TP size -> GPUs used)."""
     out = []
-    for s, room in node_packing_limits(available, gpus_per_node).items():
+    for s, room in node_packing_limits(available, gpus_per_node, free_per_node).items():
         used = sum(v for tp, v in gpus_by_tp.items() if tp >= s)
         if used > room:
             out.append((s, used, room))
@@ -218,6 +256,7 @@ class ConfigOption:
 
     @property
     def num_gpus(self) -> int:
+        """GPUs one replica of the config needs: TP x PP."""
         return self.tp * self.pp
 
     def curve(self, level: float = PERCENTILE) -> tuple[float, ...]:
@@ -264,6 +303,9 @@ class DeploymentProblem:
     demands: tuple[ModelDemand, ...]
     availability: dict[str, int]
     gpus_per_node: dict[str, int]
+    node_free: dict[str, tuple[int, ...]] = attrs.field(factory=dict)
+    """Free GPUs per node of each GPU type, from the cluster graph (C5); a type missing
+    here fills nodes of ``gpus_per_node`` with its ``availability``."""
     budget_usd_per_hour: float | None = None
     """Total budget (joint mode)."""
     objective: str = "latency"
@@ -278,6 +320,12 @@ class DeploymentProblem:
     """C8 rows (empty unless the routing share is left to the solver)."""
 
     def __attrs_post_init__(self) -> None:
+        for g, free in self.node_free.items():
+            if g in self.availability and sum(free) != self.availability[g]:
+                raise InputError(
+                    f"node_free.{g}: {list(free)} sums to {sum(free)}, not the {self.availability[g]} GPUs available",
+                    hint="give availability as the sum of the nodes' free GPUs",
+                )
         if self.objective not in ("latency", "cost"):
             raise InputError(f"objective: {self.objective!r}", hint="use 'latency' or 'cost'")
         if self.latency_metric not in LATENCY_METRICS:
@@ -300,6 +348,18 @@ class DeploymentProblem:
             raise InputError("latency_slo_s: cost mode needs a latency SLO", hint="e.g. 8")
         if self.objective == "latency" and self.budget_usd_per_hour is None and any(d.budget_usd_per_hour is None for d in self.demands):
             raise InputError("budget_usd_per_hour: latency mode needs a budget", hint="give a total or per-model budgets")
+
+    def packing_limits(self, gpu: str) -> dict[int, int]:
+        """C5 rooms for ``gpu`` (TP block size -> GPUs), from its nodes' free GPUs."""
+        return node_packing_limits(
+            self.availability.get(gpu, 0), self.gpus_per_node.get(gpu, DEFAULT_GPUS_PER_NODE), self.node_free.get(gpu)
+        )
+
+    def packing_violations(self, gpu: str, gpus_by_tp: dict[int, int]) -> list[tuple[int, int, int]]:
+        """:func:`packing_violations` for ``gpu`` under this problem's nodes."""
+        return packing_violations(
+            self.availability.get(gpu, 0), self.gpus_per_node.get(gpu, DEFAULT_GPUS_PER_NODE), gpus_by_tp, self.node_free.get(gpu)
+        )
 
     def options(self) -> list[ConfigOption]:
         """Every model's candidate configs, in demand order."""
@@ -334,6 +394,7 @@ class SolveResult:
 
     @property
     def ok(self) -> bool:
+        """Whether the solve found a plan (optimal, or feasible at the time limit)."""
         return self.status in ("optimal", "feasible") and self.counts is not None
 
 
@@ -342,7 +403,9 @@ class InnerBackend(Protocol):
 
     name: str
 
-    def available(self) -> bool: ...
+    def available(self) -> bool:
+        """Whether the backend can run here (its solver library is installed)."""
+        ...
 
     def min_cost(self, problem: DeploymentProblem, latency_s: float, *, relax: frozenset[str] = frozenset()) -> MinCost:
         """The least-cost counts at ``latency_s``. ``relax`` names constraints to drop
@@ -367,7 +430,7 @@ def model_levels(problem: DeploymentProblem, counts: dict[str, dict[str, int]], 
         row = counts.get(d.model, {})
         best = None
         for q in problem.active_levels:
-            if sum(x * opts[k].capacity(latency_s, q) for k, x in row.items()) >= d.load_rps - 1e-9:
+            if sum(x * opts[k].capacity(latency_s, q) for k, x in row.items()) >= d.load_rps - LOAD_TOL_RPS:
                 best = q
         out[d.model] = best
     return out
@@ -390,13 +453,13 @@ def check_counts(problem: DeploymentProblem, counts: dict[str, dict[str, int]], 
         total += spend
         if d.load_rps > 0 and levels.get(d.model) is None:
             return f"{d.model} capacity {cap:.3f} < load {d.load_rps:.3f} req/s"
-        if "budget" not in relax and d.budget_usd_per_hour is not None and spend > d.budget_usd_per_hour + 1e-6:
+        if "budget" not in relax and d.budget_usd_per_hour is not None and spend > d.budget_usd_per_hour + BUDGET_TOL_USD_PER_HOUR:
             return f"{d.model} spends {spend:.2f} > its budget {d.budget_usd_per_hour:.2f}"
     for pool in problem.pooled:
         cap = sum(x * opts[(m, key)].capacity(latency_s) for m in pool.models for key, x in counts.get(m, {}).items())
-        if cap < pool.load_rps - 1e-9:
+        if cap < pool.load_rps - LOAD_TOL_RPS:
             return f"{'+'.join(pool.models)} capacity {cap:.3f} < pooled load {pool.load_rps:.3f} req/s"
-    if "budget" not in relax and problem.budget_usd_per_hour is not None and total > problem.budget_usd_per_hour + 1e-6:
+    if "budget" not in relax and problem.budget_usd_per_hour is not None and total > problem.budget_usd_per_hour + BUDGET_TOL_USD_PER_HOUR:
         return f"total {total:.2f} > budget {problem.budget_usd_per_hour:.2f}"
     if "availability" not in relax:
         for g, n in used.items():
@@ -409,11 +472,11 @@ def check_counts(problem: DeploymentProblem, counts: dict[str, dict[str, int]], 
                 by_tp.setdefault(o.gpu, {})
                 by_tp[o.gpu][o.tp] = by_tp[o.gpu].get(o.tp, 0) + x * o.num_gpus
         for g, row in by_tp.items():
-            for size, n, room in packing_violations(problem.availability.get(g, 0), problem.gpus_per_node.get(g, 8), row):
+            for size, n, room in problem.packing_violations(g, row):
                 return f"{g}: {n} GPUs in TP groups >= {size} exceed the node packing room {room}"
     if problem.latency_metric == "system":
         held = sum(d.load_rps * (levels.get(d.model) or 0.0) for d in problem.demands if d.load_rps > 0)
-        if held < PERCENTILE * problem.total_load_rps() - 1e-9:
+        if held < PERCENTILE * problem.total_load_rps() - LOAD_TOL_RPS:
             return f"pooled quantile {held / problem.total_load_rps():.4f} < {PERCENTILE} at {latency_s:g} s"
     return ""
 

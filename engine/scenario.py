@@ -4,6 +4,8 @@ Example (the built-in default, the BOute paper's setup)::
 
     name: boute-paper-gsm8k
     gpus: {H100-SXM: 8, RTX-PRO-6000: 8, RTX-5090: 16, RTX-4090: 16}   # GPUs available
+    # or per node (then gpus is their free GPUs per type; give one of the two):
+    # nodes: {a: {gpu: H100-SXM, gpus: 8, free: 6}, b: {gpu: RTX-4090, gpus: 8}}
     price_set: boute-paper          # a price table name; price_overrides: {H100-SXM: 2.5}
     models: [Llama-3.1-8B, Llama-3.1-70B]   # cheapest first
     workload: gsm8k                 # built-in name, or {trace: path.csv} (Azure format)
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import math
 import pathlib
+import re
 import tomllib
 from typing import Any
 
@@ -37,12 +40,13 @@ import attrs
 import yaml
 
 from boute.engine.engines import PROFILES as ENGINE_PROFILES
-from boute.engine.errors import InputError, did_you_mean
+from boute.engine.errors import InputError, did_you_mean, read_utf8_text
 from boute.engine.plugins import Catalog
 
 __all__ = [
     "Scenario",
     "QualitySource",
+    "Node",
     "load_scenario",
     "default_scenario",
     "OBJECTIVES",
@@ -52,6 +56,7 @@ __all__ = [
     "MAX_ARRIVAL_RATE_PER_S",
     "MAX_PRICE_USD_PER_GPU_HOUR",
     "MAX_GPUS_PER_TYPE",
+    "MAX_GPUS_PER_NODE",
     "MAX_BUDGET_USD_PER_HOUR",
     "MAX_LATENCY_SLO_S",
     "MAX_QUALITY_ABS",
@@ -79,6 +84,12 @@ MAX_PRICE_USD_PER_GPU_HOUR = 1000.0
 for any real offer, while 1e308 would overflow the cost sums to infinity."""
 MAX_GPUS_PER_TYPE = 1_000_000
 """Ten times the largest single clusters announced (about 10^5 GPUs, 2024)."""
+MAX_GPUS_PER_NODE = 72
+"""The largest single fast-link (NVLink) domain sold: NVIDIA GB200 NVL72, 72 GPUs in one
+NVLink domain (NVIDIA GB200 NVL72 product page, 2024). A node in ``nodes`` is one such
+domain: tensor-parallel groups stay inside it."""
+NODE_NAME_PATTERN = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+"""A DNS label (RFC 1123): node names become host names in the deploy artifacts."""
 MAX_BUDGET_USD_PER_HOUR = 1e9
 """Above the largest pool at the highest price (MAX_GPUS_PER_TYPE x
 MAX_PRICE_USD_PER_GPU_HOUR); keeps the MILP's coefficients within 1e9 of each other."""
@@ -236,6 +247,69 @@ def _check_quality(_inst, _attribute, v) -> None:
         )
 
 
+def _check_node_name(_inst, _attribute, v) -> None:
+    if not isinstance(v, str) or not re.fullmatch(NODE_NAME_PATTERN, v):
+        raise InputError(
+            f"nodes: node name {v!r} must be a DNS label (lower-case letters, digits and '-', at most 63)",
+            hint="e.g. node-a; it becomes the host name in the deploy files",
+        )
+
+
+def _check_node_gpus(inst, _attribute, v) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_GPUS_PER_NODE:
+        raise InputError(
+            f"nodes.{inst.name}.gpus: {v!r} must be a whole number of GPUs from 1 to {MAX_GPUS_PER_NODE}",
+            hint="the GPUs in the node (one fast-link domain), e.g. 8",
+        )
+
+
+def _check_node_free(inst, _attribute, v) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= inst.gpus:
+        raise InputError(
+            f"nodes.{inst.name}.free: {v!r} must be a whole number from 0 to the node's {inst.gpus} GPUs",
+            hint=f"the node's GPUs this plan may use, e.g. {inst.gpus}",
+        )
+
+
+def _check_node_gpu(inst, _attribute, v) -> None:
+    if not isinstance(v, str) or not v.strip():
+        raise InputError(f"nodes.{inst.name}.gpu: {v!r} must be a GPU type name", hint="e.g. gpu: H100-SXM")
+
+
+@attrs.frozen(kw_only=True)
+class Node:
+    """One server of the cluster: ``gpus`` GPUs of one type in one fast-link domain
+    (NVLink or PCIe inside the node; the network between nodes), of which ``free`` may be
+    used ("node a: 8 x H100, 6 free"). The free GPUs are taken to be the node's lowest
+    local indices (``CUDA_VISIBLE_DEVICES`` 0 .. free - 1) in the deploy files."""
+
+    name: str = attrs.field(validator=_check_node_name)
+    """Host name (a DNS label)."""
+    gpu: str = attrs.field(validator=_check_node_gpu)
+    """Canonical GPU type name."""
+    gpus: int = attrs.field(validator=_check_node_gpus)
+    """GPUs in the node, 1 to MAX_GPUS_PER_NODE."""
+    free: int = attrs.field(validator=_check_node_free)
+    """GPUs this plan may use, 0 to ``gpus``."""
+
+
+def _check_nodes(_inst, _attribute, v) -> None:
+    if not isinstance(v, tuple) or any(not isinstance(n, Node) for n in v):
+        raise InputError(f"nodes: {v!r} must be a tuple of Node values", hint="or give a mapping to Scenario.from_dict")
+    names = [n.name for n in v]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise InputError(f"nodes: node {dup!r} is given twice", hint="give every node a distinct name")
+
+
+def gpus_of_nodes(nodes: tuple[Node, ...]) -> dict[str, int]:
+    """Free GPUs per GPU type over ``nodes`` (in order of first appearance)."""
+    out: dict[str, int] = {}
+    for n in nodes:
+        out[n.gpu] = out.get(n.gpu, 0) + n.free
+    return out
+
+
 @attrs.frozen(kw_only=True)
 class Scenario:
     """A validated planning request. Build with :func:`load_scenario`, :meth:`from_dict`
@@ -243,7 +317,11 @@ class Scenario:
 
     name: str = attrs.field(default="scenario", validator=_nonempty_str)
     gpus: dict[str, int] = attrs.field(validator=_check_gpus)
-    """Available GPUs per canonical GPU type name (0 to MAX_GPUS_PER_TYPE each, not all 0)."""
+    """Available GPUs per canonical GPU type name (0 to MAX_GPUS_PER_TYPE each, not all 0);
+    with ``nodes``, the free GPUs of the nodes of each type."""
+    nodes: tuple[Node, ...] = attrs.field(default=(), validator=_check_nodes)
+    """The cluster node by node (empty: ``gpus`` fills nodes of the catalog's
+    ``gpus_per_node``, whole nodes first). See :mod:`boute.engine.cluster`."""
     price_set: str = attrs.field(default="boute-paper", validator=_nonempty_str)
     price_overrides: dict[str, float] = attrs.field(factory=dict, validator=_check_prices)
     """USD per GPU-hour by canonical GPU name, in (0, MAX_PRICE_USD_PER_GPU_HOUR]."""
@@ -292,7 +370,13 @@ class Scenario:
     """P95 time-per-output-token SLO (seconds per token), a constraint in either objective."""
 
     def __attrs_post_init__(self) -> None:
-        # The one cross-field rule: each objective needs its target.
+        # Cross-field rules: given per node, the totals are the nodes' free GPUs ...
+        if self.nodes and gpus_of_nodes(self.nodes) != self.gpus:
+            raise InputError(
+                f"gpus: {self.gpus} disagrees with the free GPUs of the nodes {gpus_of_nodes(self.nodes)}",
+                hint="give either gpus or nodes (gpus is then derived)",
+            )
+        # ... and each objective needs its target.
         if self.objective == "latency" and self.budget_usd_per_hour is None:
             raise InputError(
                 "budget_usd_per_hour: the latency objective needs a budget", hint="add budget_usd_per_hour: 30, or use objective: cost"
@@ -318,6 +402,10 @@ class Scenario:
             raise InputError(f"scenario: expected a mapping of fields, got {type(raw).__name__}", hint="see the README's scenario example")
         _known_fields(raw, cls, "scenario")
         out: dict[str, Any] = dict(raw)
+        if "nodes" in raw:
+            out["nodes"] = _nodes_from(raw["nodes"], catalog)
+            if "gpus" not in raw:  # derived; the validator checks a given one agrees
+                raw = dict(raw, gpus=gpus_of_nodes(out["nodes"]))
         for key in ("gpus", "models", "arrival_rate_per_s"):
             if key not in raw:
                 raise InputError(
@@ -416,15 +504,51 @@ class Scenario:
         if isinstance(q, dict) and q:
             _known_fields(q, QualitySource, "quality")
             changes = dict(changes, quality={**d["quality"], **q})
+        # gpus and nodes describe the same GPUs: changing one replaces the other.
+        if "gpus" in changes and "nodes" not in changes:
+            d.pop("nodes", None)
+        if "nodes" in changes and "gpus" not in changes:
+            d.pop("gpus", None)
         d.update(changes)
         return Scenario.from_dict(d, catalog, base_dir=base_dir)
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict that :meth:`from_dict` accepts (round-trips)."""
         d = attrs.asdict(self, recurse=True)
+        if self.nodes:
+            d["nodes"] = {n.name: {"gpu": n.gpu, "gpus": n.gpus, "free": n.free} for n in self.nodes}
+        else:
+            del d["nodes"]
         d["models"] = list(self.models)
         d["weight_dtypes"] = list(self.weight_dtypes)
         return d
+
+
+NODE_FIELDS = ("gpu", "gpus", "free")
+"""The keys of one node in a scenario's ``nodes`` mapping (the name is the key)."""
+
+
+def _nodes_from(raw: Any, catalog: Catalog) -> tuple[Node, ...]:
+    """``nodes`` as written in a scenario (name -> {gpu, gpus, free}) as Node values."""
+    if not isinstance(raw, dict) or not raw:
+        raise InputError(
+            f"nodes: {raw!r} must map node names to {{gpu, gpus, free}}", hint="e.g. nodes: {a: {gpu: H100-SXM, gpus: 8, free: 6}}"
+        )
+    out = []
+    for name, spec in raw.items():
+        if not isinstance(spec, dict):
+            raise InputError(f"nodes.{name}: {spec!r} must be a mapping {{gpu, gpus, free}}", hint="e.g. {gpu: H100-SXM, gpus: 8, free: 6}")
+        for key in spec:
+            if key not in NODE_FIELDS:
+                raise InputError(f"nodes.{name}: unknown field {key!r}", hint=did_you_mean(str(key), NODE_FIELDS))
+        for key in ("gpu", "gpus"):
+            if key not in spec:
+                raise InputError(f"nodes.{name}.{key}: missing", hint="e.g. {gpu: H100-SXM, gpus: 8, free: 6}")
+        gpu = spec["gpu"]
+        if isinstance(gpu, str) and gpu.strip():
+            gpu = catalog.gpu(gpu, field=f"nodes.{name}.gpu").name
+        out.append(Node(name=name, gpu=gpu, gpus=spec["gpus"], free=spec.get("free", spec["gpus"])))
+    return tuple(out)
 
 
 def _resolve(path: str, base_dir: pathlib.Path | None) -> pathlib.Path:
@@ -535,15 +659,7 @@ def load_scenario(path: str | pathlib.Path, catalog: Catalog) -> Scenario:
         raise InputError(f"--scenario: file {str(p)!r} does not exist", hint="give the path of a YAML or TOML scenario")
     if p.suffix.lower() not in (".toml", ".yaml", ".yml"):
         raise InputError(f"--scenario: {p.name} has suffix {p.suffix!r}", hint="use .yaml, .yml or .toml")
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"--scenario: {p.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
-            hint="save the file as UTF-8",
-        ) from None
-    except OSError as exc:
-        raise InputError(f"--scenario: cannot read {str(p)!r}: {exc.strerror}", hint="check the path and its permissions") from None
+    text = read_utf8_text(p, "--scenario", bom=False)
     try:
         raw = tomllib.loads(text) if p.suffix.lower() == ".toml" else yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:

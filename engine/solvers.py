@@ -11,6 +11,7 @@ __all__ = ["get_solver", "solver_names"]
 
 
 def solver_names() -> tuple[str, ...]:
+    """Names of the registered inner solvers (``boute.solvers`` entry points), sorted."""
     return tuple(sorted(load_solver_classes()[0]))
 
 

@@ -33,6 +33,7 @@ from scipy.special import stdtrit
 
 from boute.engine.errors import InputError
 from boute.engine.plugins import Catalog
+from boute.engine.cluster import node_free_by_type
 from boute.engine.problem import node_packing_limits
 from boute.engine.replica import ReplicaConfig, ReplicaModel
 from boute.engine.routing import Router
@@ -108,9 +109,10 @@ def verify_allocation(
         for m, frac in zip(scenario.models, budget_split):
             lim = frac * scenario.budget_usd_per_hour
             add(f"model budget {m}", per_model_cost.get(m, 0.0) <= lim + 1e-6, f"${per_model_cost.get(m, 0.0):.2f}/h vs ${lim:.2f}/h")
+    node_free = node_free_by_type(scenario, catalog)  # C5 from the cluster graph
     for g, n in used.items():
         add(f"availability {g}", n <= scenario.gpus.get(g, 0), f"{n} used of {scenario.gpus.get(g, 0)}")
-        for size, room in node_packing_limits(scenario.gpus.get(g, 0), catalog.gpu(g).gpus_per_node).items():
+        for size, room in node_packing_limits(scenario.gpus.get(g, 0), catalog.gpu(g).gpus_per_node, node_free.get(g)).items():
             big = sum(k * cfg.num_gpus for row in counts.values() for cfg, k in row.values() if cfg.gpu == g and cfg.tp >= size)
             if big:
                 add(f"node packing {g} TP>={size}", big <= room, f"{big} GPUs in TP groups >= {size}, room {room}")

@@ -18,7 +18,7 @@ import pathlib
 import attrs
 import numpy as np
 
-from boute.engine.errors import InputError, did_you_mean
+from boute.engine.errors import InputError, did_you_mean, read_utf8_text
 
 __all__ = ["Workload", "LengthDist", "RequestStream", "builtin_workloads", "get_workload", "load_azure_trace", "MAX_TOKENS_PER_REQUEST"]
 
@@ -37,6 +37,7 @@ class LengthDist:
     max_tokens: int = 1_000_000
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` whole token counts drawn from the distribution, clipped to [min_tokens, max_tokens]."""
         if self.quantiles:
             knots = np.asarray(self.quantiles, dtype=float)
             u = rng.random(n)
@@ -52,6 +53,7 @@ class LengthDist:
         return np.clip(np.rint(x), self.min_tokens, self.max_tokens).astype(np.int64)
 
     def mean(self) -> float:
+        """The distribution's mean token count."""
         if self.quantiles:
             q = np.asarray(self.quantiles, dtype=float)
             return float(np.mean((q[1:] + q[:-1]) / 2))
@@ -102,12 +104,15 @@ class Workload:
 
     @property
     def max_model_len(self) -> int:
+        """The longest request the workload can send: the highest prompt plus the highest output."""
         return self.prompt.high() + self.output.high()
 
     def mean_tokens(self) -> tuple[float, float]:
+        """Mean prompt and mean output tokens."""
         return self.prompt.mean(), self.output.mean()
 
     def interarrivals(self, rng: np.random.Generator, n: int, rate_per_s: float) -> np.ndarray:
+        """``n`` gaps between arrivals (seconds) at ``rate_per_s`` under the workload's arrival process."""
         if self.arrival == "poisson":
             return rng.exponential(1.0 / rate_per_s, n)
         if self.arrival == "gamma":
@@ -227,6 +232,11 @@ def builtin_workloads() -> dict[str, Workload]:
 
 
 def get_workload(name: str) -> Workload:
+    """A built-in workload by name.
+
+    Raises:
+        InputError: an unknown name (with the closest names).
+    """
     table = builtin_workloads()
     if name not in table:
         raise InputError(f"workload: unknown workload {name!r}", hint=did_you_mean(name, table) + "; or give trace: FILE.csv")
@@ -250,15 +260,7 @@ def load_azure_trace(path: str | pathlib.Path, name: str | None = None, max_rows
     where = "workload.trace"
     if not path.is_file():
         raise InputError(f"{where}: file {str(path)!r} does not exist", hint="give the path of an Azure-format CSV")
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{where}: {path.name} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})",
-            hint="save the trace as UTF-8 CSV",
-        ) from None
-    except OSError as exc:
-        raise InputError(f"{where}: cannot read {str(path)!r}: {exc.strerror}", hint="check the path and its permissions") from None
+    text = read_utf8_text(path, where, hint="save the trace as UTF-8 CSV")
     times, ctx, gen = [], [], []
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))

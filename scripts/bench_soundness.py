@@ -68,7 +68,7 @@ TOLERANCE = 0.05
 
 def write_quality_csv(path: pathlib.Path, models: tuple[str, ...], seed: int) -> None:
     """Per-query 0/1 correctness for ``models`` (the calibrated generator's joint model)."""
-    from boute.engine.routing import calibrated_gsm8k
+    from boute.engine.quality import calibrated_gsm8k
 
     table = calibrated_gsm8k(models, tuple(SYNTHETIC_ACCURACY[m] for m in models), seed=seed)
     with path.open("w", newline="") as fh:

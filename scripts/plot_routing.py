@@ -40,7 +40,7 @@ def main() -> int:
 
     from boute.engine.errors import BouteError
     from boute.engine.planner import CALIBRATED_QUALITY
-    from boute.engine.routing import calibrated_gsm8k, load_routellm_gsm8k
+    from boute.engine.quality import calibrated_gsm8k, load_routellm_gsm8k
 
     sets = []
     try:

@@ -145,7 +145,7 @@ def table2(cat, tiny):
     import tempfile
 
     from boute.engine import Planner
-    from boute.engine.routing import calibrated_gsm8k
+    from boute.engine.quality import calibrated_gsm8k
 
     extra_prices, scales = EXTRA_PRICES, SCALES
     out = []

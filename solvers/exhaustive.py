@@ -13,9 +13,23 @@ from __future__ import annotations
 
 import math
 
-from boute.engine.problem import PERCENTILE, DeploymentProblem, MinCost, SolverError, SolveStatus, packing_violations
+from boute.engine.problem import (
+    BUDGET_TOL_USD_PER_HOUR,
+    COST_TOL,
+    LOAD_TOL_RPS,
+    PERCENTILE,
+    RATIO_TOL,
+    DeploymentProblem,
+    MinCost,
+    SolverError,
+    SolveStatus,
+)
 
 __all__ = ["ExhaustiveSolver"]
+
+CEIL_TOL = 1e-12
+"""Slack before ceiling load / capacity into a replica bound: a ratio that is an integer up to
+round-off must not gain a replica (a looser bound only widens the search, never cuts it)."""
 
 
 class ExhaustiveSolver:
@@ -27,9 +41,20 @@ class ExhaustiveSolver:
         self.max_nodes = max_nodes
 
     def available(self) -> bool:
+        """Always True: pure Python."""
         return True
 
     def min_cost(self, problem: DeploymentProblem, latency_s: float, *, relax: frozenset[str] = frozenset()):
+        """The least-cost replica counts at ``latency_s`` by enumeration with pruning.
+
+        Args:
+            problem: the inner problem.
+            latency_s: the latency target T.
+            relax: constraints to drop (``budget``, ``availability``) for diagnosis.
+
+        Raises:
+            SolverError: the search space exceeds ``max_nodes``.
+        """
         items = [(d.model, o) for d in problem.demands for o in d.options]
         levels = problem.active_levels
         caps_at = [{q: o.capacity(latency_s, q) for q in levels} for _, o in items]  # per level
@@ -43,11 +68,11 @@ class ExhaustiveSolver:
         bounds = []
         for (m, o), cap_q in zip(items, caps_at):
             # More than a level's need never helps cost: bound by the largest need over levels.
-            b = max((math.ceil(need[m] / c - 1e-12) for c in cap_q.values() if c > 0), default=0)
+            b = max((math.ceil(need[m] / c - CEIL_TOL) for c in cap_q.values() if c > 0), default=0)
             if use_avail:
                 b = min(b, problem.availability.get(o.gpu, 0) // o.num_gpus)
             if budget is not None:
-                b = min(b, math.floor(budget / o.usd_per_hour + 1e-9))
+                b = min(b, math.floor(budget / o.usd_per_hour + RATIO_TOL))
             bounds.append(max(b, 0))
         space = 1
         for b in bounds:
@@ -58,26 +83,25 @@ class ExhaustiveSolver:
         x = [0] * len(items)
 
         def packing_ok(used_by_tp: dict[str, dict[int, int]]) -> bool:
-            return not any(
-                packing_violations(problem.availability.get(g, 0), problem.gpus_per_node.get(g, 8), by_tp)
-                for g, by_tp in used_by_tp.items()
-            )
+            return not any(problem.packing_violations(g, by_tp) for g, by_tp in used_by_tp.items())
 
         def rec(i: int, cost: float, capsum: dict, gpus: dict, spend: dict) -> None:
-            if cost >= best[0] - 1e-12:
+            if cost >= best[0] - COST_TOL:
                 return
             if i == len(items):
                 held = 0.0  # sum_m lambda_m q_m with q_m the highest level model m holds
                 for m in loads:
                     if loads[m] <= 0:
                         continue
-                    q_m = max((q for q in levels if capsum.get((m, q), 0.0) >= loads[m] - 1e-9), default=None)
+                    q_m = max((q for q in levels if capsum.get((m, q), 0.0) >= loads[m] - LOAD_TOL_RPS), default=None)
                     if q_m is None:
                         return
                     held += loads[m] * q_m
-                if problem.latency_metric == "system" and held < PERCENTILE * total_load - 1e-9:
+                if problem.latency_metric == "system" and held < PERCENTILE * total_load - LOAD_TOL_RPS:
                     return
-                if any(sum(capsum.get((m, PERCENTILE), 0.0) for m in pool.models) < pool.load_rps - 1e-9 for pool in problem.pooled):
+                if any(
+                    sum(capsum.get((m, PERCENTILE), 0.0) for m in pool.models) < pool.load_rps - LOAD_TOL_RPS for pool in problem.pooled
+                ):
                     return
                 if use_avail:
                     per_tp: dict[str, dict[int, int]] = {}
@@ -92,10 +116,10 @@ class ExhaustiveSolver:
             m, o = items[i]
             for v in range(bounds[i] + 1):
                 c2 = cost + v * o.usd_per_hour
-                if budget is not None and c2 > budget + 1e-6:
+                if budget is not None and c2 > budget + BUDGET_TOL_USD_PER_HOUR:
                     break
                 s2 = spend.get(m, 0.0) + v * o.usd_per_hour
-                if "budget" not in relax and mbud[m] is not None and s2 > mbud[m] + 1e-6:
+                if "budget" not in relax and mbud[m] is not None and s2 > mbud[m] + BUDGET_TOL_USD_PER_HOUR:
                     break
                 g2 = gpus.get(o.gpu, 0) + v * o.num_gpus
                 if use_avail and g2 > problem.availability.get(o.gpu, 0):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from boute.engine.problem import PERCENTILE, DeploymentProblem, MinCost, SolverError, SolveStatus, node_packing_limits
+from boute.engine.problem import PERCENTILE, RATIO_TOL, DeploymentProblem, MinCost, SolverError, SolveStatus
 
 __all__ = ["HighsSolver", "highs_status"]
 
@@ -46,6 +46,7 @@ class HighsSolver:
         self._cache: dict[Any, tuple[Any, Any, Any]] = {}
 
     def available(self) -> bool:
+        """Whether Pyomo's APPSI HiGHS interface can run here."""
         try:
             from pyomo.contrib.appsi.solvers import Highs
 
@@ -62,6 +63,7 @@ class HighsSolver:
             ),
             tuple(sorted(problem.availability.items())),
             tuple(sorted(problem.gpus_per_node.items())),
+            tuple(sorted(problem.node_free.items())),
             problem.budget_usd_per_hour,
             problem.active_levels,
             tuple(pool.models for pool in problem.pooled),
@@ -91,7 +93,7 @@ class HighsSolver:
             if "availability" not in relax:
                 bound = problem.availability.get(o.gpu, 0) // o.num_gpus
             if "budget" not in relax and problem.budget_usd_per_hour is not None:
-                bound = min(bound, math.floor(problem.budget_usd_per_hour / o.usd_per_hour + 1e-9))
+                bound = min(bound, math.floor(problem.budget_usd_per_hour / o.usd_per_hour + RATIO_TOL))
             return (0, None if bound == math.inf else int(bound))
 
         f.NumReplicas = pyo.Var(f.CONFIGS, domain=pyo.NonNegativeIntegers, bounds=ub)
@@ -141,10 +143,10 @@ class HighsSolver:
                     sum(f.gpus_per_replica[p] * f.NumReplicas[p] for p in f.CONFIGS if opt_of[p].gpu == g) <= problem.availability.get(g, 0)
                 ),
             )
-            # C5: TP groups of size >= s fit in whole nodes plus the partial node's s-blocks.
+            # C5: TP groups of size >= s fit in the whole s-blocks of the nodes' free GPUs.
             packing = []
             for g in sorted({o.gpu for o in opt_of.values()}):
-                limits = node_packing_limits(problem.availability.get(g, 0), problem.gpus_per_node.get(g, 8))
+                limits = problem.packing_limits(g)
                 for s, room in limits.items():
                     members = [p for p in pairs if opt_of[p].gpu == g and opt_of[p].tp >= s]
                     if members:
@@ -174,6 +176,13 @@ class HighsSolver:
         return f, opt, opt_of
 
     def min_cost(self, problem: DeploymentProblem, latency_s: float, *, relax: frozenset[str] = frozenset()):
+        """The least-cost replica counts at ``latency_s`` from the MILP (built once per structure).
+
+        Args:
+            problem: the inner problem.
+            latency_s: the latency target T (sets the capacity parameters).
+            relax: constraints to drop (``budget``, ``availability``) for diagnosis.
+        """
         key = self._structure_key(problem, relax)
         if key not in self._cache:
             if len(self._cache) > 64:

@@ -66,3 +66,41 @@ def test_only_one_module_imports_ax_and_one_pyomo():
                 pyomo_users.add(f.name)
     assert ax_users == {"optimizer.py"}
     assert pyomo_users == {"milp.py"}
+
+
+ENGINE_LAYERS = {
+    # docs/design.md "Layer map": a module imports only its own layer or below
+    "errors": 0,
+    **dict.fromkeys(("catalog", "plan", "problem", "engines", "workload", "steady", "optimizer"), 1),
+    **dict.fromkeys(("plugins", "solvers", "scenario", "quality", "cluster"), 2),
+    **dict.fromkeys(("replica", "simulator", "perfdb", "routing", "infeasible"), 3),
+    **dict.fromkeys(("verify", "assembly", "baselines", "planner", "artifacts", "cli_bench"), 4),
+    **dict.fromkeys(("cli", "cli_deploy", "__init__"), 5),
+}
+
+
+def _engine_modules(path: pathlib.Path):
+    """The boute.engine modules a file imports (``from boute.engine import x`` names x)."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 and node.module.startswith("boute.engine"):
+            parts = node.module.split(".")
+            if len(parts) > 2:
+                yield parts[2]
+            else:
+                yield from (a.name for a in node.names if a.name in ENGINE_LAYERS)
+        elif isinstance(node, ast.Import):
+            yield from (a.name.split(".")[2] for a in node.names if a.name.startswith("boute.engine."))
+
+
+def test_engine_layer_map():
+    files = sorted((ROOT / "engine").glob("*.py"))
+    unmapped = [f.stem for f in files if f.stem not in ENGINE_LAYERS]
+    assert not unmapped, f"engine modules missing from the layer map (docs/design.md, ENGINE_LAYERS): {unmapped}"
+    upward = [
+        f"engine/{f.name} (layer {ENGINE_LAYERS[f.stem]}) imports {m} (layer {ENGINE_LAYERS[m]})"
+        for f in files
+        for m in _engine_modules(f)
+        if m in ENGINE_LAYERS and ENGINE_LAYERS[m] > ENGINE_LAYERS[f.stem]
+    ]
+    assert not upward, "upward imports against docs/design.md's layer map:\n" + "\n".join(upward)

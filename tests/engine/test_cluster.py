@@ -3,10 +3,12 @@ once, and placement succeeds exactly when the MILP's node-packing rule C5 holds.
 
 import random
 
+import attrs
 import pytest
 
 from boute.engine.cluster import cluster_graph, host_name, place
 from boute.engine.errors import InfeasibleError
+from boute.engine.plan import Plan
 from tests.engine.plan_factory import group, make_plan, plan_4090_x13
 
 
@@ -85,3 +87,85 @@ def test_placement_succeeds_exactly_when_c5_holds():
 
 def test_host_names_are_dns_safe():
     assert host_name("RTX-PRO-6000", 2) == "rtx-pro-6000-2" and host_name("A100-80GB-SXM", 0) == "a100-80gb-sxm-0"
+
+
+# ----------------------------------------------------------------------------- per node
+NODES = {
+    "node-a": {"gpu": "H100-SXM", "gpus": 8, "free": 3},
+    "node-b": {"gpu": "H100-SXM", "gpus": 8, "free": 3},
+    "node-c": {"gpu": "RTX-4090", "gpus": 8},
+}
+
+
+def _node_scenario(catalog, small_dict):
+    from boute.engine.scenario import Scenario
+
+    small_dict.pop("gpus")
+    return Scenario.from_dict(dict(small_dict, nodes=NODES), catalog)
+
+
+def test_scenario_graph_has_links_free_gpus_and_domains(catalog, small_dict):
+    from boute.engine.cluster import free_per_node, node_free_by_type, scenario_graph, tp_domains
+
+    sc = _node_scenario(catalog, small_dict)
+    g = scenario_graph(sc, catalog)
+    assert [h for h, d in g.nodes(data=True) if d["kind"] == "host"] == ["node-a", "node-b", "node-c"]
+    assert [k for k in range(8) if g.nodes[("node-a", k)]["free"]] == [0, 1, 2]
+    h100, rtx = catalog.gpu("H100-SXM"), catalog.gpu("RTX-4090")
+    nv = g.edges[("node-a", 0), ("node-a", 7)]
+    assert nv == {"kind": "intra_node", "link": "nvlink", "p2p": h100.p2p, "bandwidth_gb_per_s": h100.intra_node_bandwidth_gb_per_s}
+    pcie = g.edges[("node-c", 0), ("node-c", 1)]
+    assert pcie["link"] == "pcie" and pcie["p2p"] is rtx.p2p and pcie["bandwidth_gb_per_s"] == rtx.intra_node_bandwidth_gb_per_s
+    net = g.edges["node-a", "node-c"]
+    assert net["kind"] == "network"
+    assert net["bandwidth_gb_per_s"] == min(h100.inter_node_bandwidth_gb_per_s, rtx.inter_node_bandwidth_gb_per_s)
+    domains = tp_domains(g)
+    assert len(domains) == 3 and all(len({v[0] for v in d}) == 1 and len(d) == 8 for d in domains)
+    assert free_per_node(g, "H100-SXM") == (3, 3) and free_per_node(g, "RTX-4090") == (8,)
+    assert node_free_by_type(sc, catalog) == {"H100-SXM": (3, 3), "RTX-4090": (8,)}
+    # the flat form is a default graph; the inner problem computes its C5 room in closed form
+    flat = sc.with_overrides(catalog, gpus={"H100-SXM": 13})
+    assert node_free_by_type(flat, catalog) == {} and free_per_node(scenario_graph(flat, catalog), "H100-SXM") == (8, 5)
+
+
+def test_placement_uses_only_free_gpus_of_a_partly_free_node():
+    from boute.engine.plan import PoolNode
+
+    p = make_plan([group("H100-SXM", 2, 2), group("H100-SXM", 1, 1, model="Llama-3.1-70B")], {"H100-SXM": (5, 8)})
+    nodes = (PoolNode(name="a", gpus=8, free=3), PoolNode(name="b", gpus=4, free=2))
+    p = attrs.evolve(p, pools=tuple(attrs.evolve(pool, nodes=nodes) for pool in p.pools))
+    used = sorted((s.host, i) for r in place(p) for s in r.stages for i in s.gpu_indices)
+    assert used == [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1)]
+    three_tp2 = make_plan([group("H100-SXM", 2, 3)], {"H100-SXM": (5, 8)})
+    three_tp2 = attrs.evolve(three_tp2, pools=tuple(attrs.evolve(pool, nodes=nodes) for pool in three_tp2.pools))
+    with pytest.raises(InfeasibleError, match="no H100-SXM node has 2 free GPUs"):
+        place(three_tp2)
+
+
+@pytest.mark.slow
+def test_plan_for_a_cluster_given_per_node_fits_the_free_gpus_of_single_nodes(catalog, small_dict):
+    """The issue's acceptance test: two H100 nodes with 3 of 8 GPUs free each (6 H100 in
+    all, yet no room for a TP4 group) and a free RTX-4090 node; the plan's TP groups sit
+    on free GPUs of single nodes, checked by placing the returned plan on its graph."""
+    from boute.engine.planner import Planner
+
+    sc = _node_scenario(catalog, small_dict)
+    pl = Planner(sc, catalog)
+    p = pl.plan(strategy="exact", baselines=False)
+    assert p.verification.ok
+    assert {pool.gpu: [(n.name, n.gpus, n.free) for n in pool.nodes] for pool in p.pools} == {
+        "H100-SXM": [("node-a", 8, 3), ("node-b", 8, 3)],
+        "RTX-4090": [("node-c", 8, 8)],
+    }
+    assert pl.problem(p.shares).packing_limits("H100-SXM") == {2: 4, 4: 0, 8: 0}
+    assert all(g.tp < 4 for d in p.deployments for g in d.groups if g.gpu == "H100-SXM")
+    free = {n.name: n.free for pool in p.pools for n in pool.nodes}
+    placements = place(p)
+    assert len(placements) == sum(g.replicas for d in p.deployments for g in d.groups)
+    used = []
+    for r in placements:
+        for s in r.stages:  # one TP group: one node, only its free GPUs
+            assert len(s.gpu_indices) == r.tp and all(i < free[s.host] for i in s.gpu_indices)
+            used += [(s.host, i) for i in s.gpu_indices]
+    assert len(used) == len(set(used))
+    assert Plan.from_dict(p.to_dict()) == p

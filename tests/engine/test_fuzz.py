@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 from boute.engine.cli import _parser, _request, main
 from boute.engine.errors import BouteError, InputError
-from boute.engine.routing import load_quality_file, make_router
+from boute.engine.quality import load_quality_file
+from boute.engine.routing import make_router
 from boute.engine.scenario import (
     MAX_ARRIVAL_RATE_PER_S,
     MAX_BUDGET_USD_PER_HOUR,

@@ -5,7 +5,7 @@ import csv
 
 import numpy as np
 
-from boute.engine.routing import load_routellm_gsm8k, load_routellm_mt_bench
+from boute.engine.quality import load_routellm_gsm8k, load_routellm_mt_bench
 from tests.conftest import ROOT, need_shared
 
 DATA = ROOT / "engine" / "data"

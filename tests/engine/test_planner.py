@@ -200,7 +200,7 @@ def test_frontier_points_are_exact_and_monotone(small_planner):
 # ----------------------------------------------------------------------------- k = 1..4 models
 def _k_planner(catalog, models, **extra):
     from boute.engine.planner import CALIBRATED_QUALITY
-    from boute.engine.routing import calibrated_gsm8k
+    from boute.engine.quality import calibrated_gsm8k
 
     d = {
         "name": f"k{len(models)}",

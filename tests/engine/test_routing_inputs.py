@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from boute.engine.errors import InputError
-from boute.engine.routing import QualityTable, calibrated_gsm8k, load_quality_file, make_router
+from boute.engine.quality import QualityTable, calibrated_gsm8k, load_quality_file
+from boute.engine.routing import make_router
 
 M = ("Llama-3.1-8B", "Llama-3.1-70B")
 

@@ -206,3 +206,81 @@ def test_with_overrides_defaults_to_the_installed_catalog(catalog, small_dict):
     assert s.with_overrides(arrival_rate_per_s=3).arrival_rate_per_s == 3
     with pytest.raises(InputError, match=r"models: unknown model 'GPT-9'"):
         s.with_overrides(models=["GPT-9"])
+
+
+NODES = {
+    "node-a": {"gpu": "h100", "gpus": 8, "free": 6},
+    "node-b": {"gpu": "H100-SXM", "gpus": 4},
+    "node-c": {"gpu": "RTX-4090", "gpus": 8, "free": 3},
+}
+
+
+def test_nodes_give_availability_per_node(catalog, small_dict):
+    small_dict.pop("gpus")
+    sc = Scenario.from_dict(dict(small_dict, nodes=NODES), catalog)
+    assert sc.gpus == {"H100-SXM": 10, "RTX-4090": 3}  # free GPUs per type; free defaults to the node's GPUs
+    assert [(n.name, n.gpu, n.gpus, n.free) for n in sc.nodes] == [
+        ("node-a", "H100-SXM", 8, 6),
+        ("node-b", "H100-SXM", 4, 4),
+        ("node-c", "RTX-4090", 8, 3),
+    ]
+    assert Scenario.from_dict(sc.to_dict(), catalog) == sc
+    # gpus given beside nodes must agree; changing one replaces the other
+    assert Scenario.from_dict(dict(small_dict, nodes=NODES, gpus={"H100-SXM": 10, "RTX-4090": 3}), catalog) == sc
+    flat = sc.with_overrides(catalog, gpus={"H100-SXM": 4})
+    assert flat.nodes == () and flat.gpus == {"H100-SXM": 4}
+    renoded = flat.with_overrides(catalog, nodes={"x": {"gpu": "RTX-4090", "gpus": 2}})
+    assert renoded.gpus == {"RTX-4090": 2}
+
+
+@pytest.mark.parametrize(
+    "nodes, match",
+    [
+        ([], r"nodes: \[\] must map node names"),
+        ({"a": 5}, r"nodes.a: 5 must be a mapping"),
+        ({"A_1": {"gpu": "H100-SXM", "gpus": 8}}, r"nodes: node name 'A_1' must be a DNS label"),
+        ({"a": {"gpu": "H100-SXM", "gpus": 8, "free": 9}}, r"nodes.a.free: 9 must be a whole number from 0 to the node's 8 GPUs"),
+        ({"a": {"gpu": "H100-SXM", "gpus": 73}}, r"nodes.a.gpus: 73 must be a whole number of GPUs from 1 to 72"),
+        ({"a": {"gpu": "H100-SXM", "gpus": 2.5}}, r"nodes.a.gpus: 2.5 must be a whole number"),
+        ({"a": {"gpu": "H100-SXMM", "gpus": 8}}, r"nodes.a.gpu: unknown GPU type 'H100-SXMM'.*did you mean 'H100-SXM'"),
+        ({"a": {"gpu": "", "gpus": 8}}, r"nodes.a.gpu: '' must be a GPU type name"),
+        ({"a": {"gpus": 8}}, r"nodes.a.gpu: missing"),
+        ({"a": {"gpu": "H100-SXM"}}, r"nodes.a.gpus: missing"),
+        ({"a": {"gpu": "H100-SXM", "gpus": 8, "fre": 1}}, r"nodes.a: unknown field 'fre'.*did you mean 'free'"),
+        ({"a": {"gpu": "H100-SXM", "gpus": 8, "free": 0}}, r"gpus: every availability count is 0"),
+    ],
+)
+def test_bad_nodes_give_one_line_errors(catalog, small_dict, nodes, match):
+    small_dict.pop("gpus")
+    with pytest.raises(InputError, match=match):
+        Scenario.from_dict(dict(small_dict, nodes=nodes), catalog)
+
+
+def test_gpus_must_agree_with_nodes_on_every_construction_path(catalog, small_dict):
+    import attrs
+
+    from boute.engine.scenario import Node
+
+    with pytest.raises(InputError, match=r"gpus: \{'H100-SXM': 8\} disagrees with the free GPUs of the nodes \{'H100-SXM': 10"):
+        Scenario.from_dict(dict(small_dict, nodes=NODES, gpus={"H100-SXM": 8}), catalog)
+    sc = Scenario.from_dict(small_dict, catalog)
+    with pytest.raises(InputError, match="disagrees with the free GPUs of the nodes"):
+        attrs.evolve(sc, nodes=(Node(name="a", gpu="H100-SXM", gpus=8, free=2),))
+    with pytest.raises(InputError, match="node 'a' is given twice"):
+        n = Node(name="a", gpu="H100-SXM", gpus=8, free=4)
+        attrs.evolve(sc, gpus={"H100-SXM": 8}, nodes=(n, n))
+    with pytest.raises(InputError, match="nodes: .* must be a tuple of Node values"):
+        attrs.evolve(sc, nodes=[{"gpu": "H100-SXM"}])
+
+
+def test_nodes_from_a_yaml_file(catalog, small_dict, tmp_path):
+    small_dict.pop("gpus")
+    f = tmp_path / "s.yaml"
+    f.write_text(yaml.safe_dump(dict(small_dict, nodes=NODES)))
+    sc = load_scenario(f, catalog)
+    assert sc.gpus == {"H100-SXM": 10, "RTX-4090": 3} and [n.name for n in sc.nodes] == ["node-a", "node-b", "node-c"]
+    f.write_text(
+        yaml.safe_dump(dict(small_dict)).replace("models:", "nodes:\n  a: {gpu: H100-SXM, gpus: 8}\n  a: {gpu: H100-SXM, gpus: 4}\nmodels:")
+    )
+    with pytest.raises(InputError, match="key 'a' is given twice"):
+        load_scenario(f, catalog)

@@ -160,8 +160,33 @@ def test_node_packing_limits_tp_groups():
         r = solve_problem(p, get_solver(name))
         assert r.status == "infeasible", name
     # the one C5 rule, and the oracle that re-checks allocations applies it too
-    assert node_packing_limits(6, 4) == {2: 6, 4: 4} and node_packing_limits(16, 8) == {2: 16, 4: 16, 8: 16}
+    assert node_packing_limits(6, 4) == {2: 6, 4: 4, 8: 0} and node_packing_limits(16, 8) == {2: 16, 4: 16, 8: 16}
     assert packing_violations(6, 4, {4: 8, 1: 1}) == [(2, 8, 6), (4, 8, 4)] and packing_violations(6, 4, {4: 4, 2: 2}) == []
+
+
+def test_node_packing_per_node_free_gpus():
+    """Two 8-GPU nodes with 3 and 3 free: 6 GPUs, yet no TP4 group fits; the flat total
+    of 6 in 8-GPU nodes would take one. Both backends and the oracle follow node_free."""
+    assert node_packing_limits(6, 8, (3, 3)) == {2: 4, 4: 0, 8: 0} and node_packing_limits(6, 8) == {2: 6, 4: 4, 8: 0}
+    assert packing_violations(6, 8, {4: 4}, (3, 3)) == [(4, 4, 0)]
+    o4 = _opt("tp4", "m", "A", cap=1.0, price=4.0, tp=4)
+    o2 = _opt("tp2", "m", "A", cap=0.4, price=2.5, tp=2)
+    kw = dict(
+        demands=(ModelDemand(model="m", load_rps=0.8, options=(o4, o2)),),
+        availability={"A": 6},
+        gpus_per_node={"A": 8},
+        objective="cost",
+        latency_slo_s=5.0,
+    )
+    for name in ("highs", "exhaustive"):
+        flat = solve_problem(DeploymentProblem(**kw), get_solver(name))
+        assert flat.status == "optimal" and flat.counts == {"m": {"tp4": 1}}, name
+        nodes = DeploymentProblem(**kw, node_free={"A": (3, 3)})
+        per_node = solve_problem(nodes, get_solver(name))
+        assert per_node.status == "optimal" and per_node.counts == {"m": {"tp2": 2}}, name
+        assert check_counts(nodes, {"m": {"tp4": 1}}, per_node.latency_bound_s).startswith("A: 4 GPUs in TP groups >= 4")
+    with pytest.raises(InputError, match=r"node_free.A: \[3, 2\] sums to 5, not the 6 GPUs available"):
+        DeploymentProblem(**kw, node_free={"A": (3, 2)})
 
 
 def test_latency_mode_least_T_then_least_cost():
