@@ -8,7 +8,7 @@ import pytest
 from boute.engine.engines import PRECISIONS, apply_precision_quality, precision_quality_change
 from boute.engine.errors import InputError
 from boute.engine.planner import Planner
-from boute.engine.routing import QualityTable
+from boute.engine.quality import QualityTable
 from boute.engine.scenario import Scenario
 
 
