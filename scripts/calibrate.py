@@ -25,6 +25,7 @@ import argparse
 import datetime
 import importlib.util
 import pathlib
+import subprocess
 import sys
 
 import numpy as np
@@ -302,6 +303,23 @@ def render(fits: dict[str, dict], today: str, engine_fits: dict | None = None) -
     return "\n".join(lines)
 
 
+def _ruff_formatted(text: str) -> str:
+    """``text`` as the repository's ruff format writes it (the committed file is formatted,
+    so --check compares like with like); unchanged where ruff is not installed."""
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(OUT), "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return text
+    return r.stdout
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true", help="fail if gpus/calibration.py differs from a fresh fit")
@@ -334,7 +352,7 @@ def main() -> int:
             if line.startswith("_DATE = "):
                 old_date = line.split('"')[1]
     today = args.date or (old_date if args.check and old_date else datetime.date.today().isoformat())
-    text = render(fits, today, engine_fits)
+    text = _ruff_formatted(render(fits, today, engine_fits))
     if args.check:
         same = OUT.exists() and OUT.read_text() == text
         print("gpus/calibration.py is up to date" if same else "gpus/calibration.py is STALE: rerun scripts/calibrate.py")
