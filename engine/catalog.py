@@ -111,6 +111,15 @@ class Calibration:
     """Per serving engine (``trtllm``, ``sglang``): ``(engine, ((field, value), ...))`` pairs
     fitted on that engine's own kernel tables; :meth:`for_engine` applies them."""
 
+    replaced: tuple = ()
+    """``((field, value), ...)``: the values a measured-kernel fit replaced
+    (``gpus/kernel_fits.py``), as fitted on aiconfigurator's tables; kept for comparison."""
+
+    def without_kernel_fit(self) -> "Calibration":
+        """This calibration as fitted on aiconfigurator's tables alone (before the
+        measured-kernel fit); itself when nothing was replaced."""
+        return attrs.evolve(self, replaced=(), **dict(self.replaced)) if self.replaced else self
+
     def for_engine(self, engine: str) -> "Calibration":
         """This calibration with the constants fitted on ``engine``'s own kernels, if any."""
         for name, pairs in self.engine_kernels:

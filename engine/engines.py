@@ -26,11 +26,24 @@ the CPU and front-end costs are estimates anchored on the engines' published pro
 
 from __future__ import annotations
 
+import logging
+
 import attrs
 
 from boute.engine.errors import InputError, did_you_mean
 
-__all__ = ["EngineProfile", "PROFILES", "DEFAULT_ENGINE", "get_profile", "engine_flags", "PRECISIONS", "Precision", "get_precision"]
+__all__ = [
+    "EngineProfile",
+    "PROFILES",
+    "DEFAULT_ENGINE",
+    "get_profile",
+    "engine_flags",
+    "PRECISIONS",
+    "Precision",
+    "get_precision",
+    "precision_quality_change",
+    "apply_precision_quality",
+]
 
 SCHEDULING = ("mixed", "prefill-first")
 ENGINES = ("vllm", "sglang", "trtllm")
@@ -507,3 +520,45 @@ def get_precision(name: str, field: str = "weight_dtype") -> Precision:
     if name not in PRECISIONS:
         raise InputError(f"{field}: {name!r} is not a supported precision", hint=did_you_mean(str(name), PRECISIONS))
     return PRECISIONS[name]
+
+
+_log = logging.getLogger("boute")
+
+
+def precision_quality_change(weight_dtypes, kv_dtype: str = "bf16") -> tuple[float, tuple[str, ...]]:
+    """``(relative quality change, warnings)`` for a model that may be served in any of ``weight_dtypes``.
+
+    The change is the worst (most negative) published effect among them (:attr:`Precision.quality_relative_change`):
+    routing is chosen before the inner problem picks each replica's precision, so every
+    query a model answers is charged the loss of the lowest precision it may run in. The
+    warnings name the effects no published evaluation covers (taken as zero).
+    """
+    precs = [get_precision(w) for w in weight_dtypes]
+    change = min((p.quality_relative_change for p in precs), default=0.0)
+    warnings = []
+    if any(p.name == "fp8" for p in precs):
+        warnings.append(
+            "FP8 on GPUs without FP8 tensor cores runs weight-only (FP8 Marlin); its quality effect is taken as "
+            "W8A8's (zero): no published evaluation found"
+        )
+    if kv_dtype == "fp8":
+        warnings.append(KV_FP8_QUALITY_NOTE)
+    return change, tuple(warnings)
+
+
+def apply_precision_quality(table, weight_dtypes, kv_dtype: str = "bf16"):
+    """``table`` (a :class:`~boute.engine.routing.QualityTable`) with every per-query quality
+    scaled by ``1 + change`` of :func:`precision_quality_change`; unchanged when the change is 0.
+    Logs the adjustment and the unevaluated effects as warnings."""
+    change, warnings = precision_quality_change(weight_dtypes, kv_dtype)
+    for w in warnings:
+        _log.warning("precision quality: %s", w)
+    if change == 0.0:
+        return table
+    _log.warning(
+        "precision quality: per-query quality scaled by %.3f for weight dtypes %s (%s)",
+        1.0 + change,
+        ", ".join(weight_dtypes),
+        min((get_precision(w) for w in weight_dtypes), key=lambda p: p.quality_relative_change).quality_source[:120],
+    )
+    return attrs.evolve(table, quality=table.quality * (1.0 + change))

@@ -10,6 +10,7 @@ and all-reduce constants from the closest link kind; they are marked measured=Fa
 from __future__ import annotations
 
 from boute.engine.catalog import Calibration
+from boute.gpus.kernel_fits import apply_kernel_fits
 
 _SOURCE = "aiconfigurator-core 0.12.0 silicon tables, fitted by scripts/calibrate.py"
 _DATE = "2026-11-29"
@@ -253,7 +254,7 @@ MEASURED = {
 # Per-engine kernel constants (the engine's own aiconfigurator tables), applied by
 # Calibration.for_engine() when a replica's engine profile runs those kernels.
 ENGINE_KERNELS = {
-    # h100_sxm: gemm/sglang/0.5.14, attention/sglang/0.5.14, comm/vllm/0.24.0; fit errors: gemm 0.058, context attention 0.197, generation attention 0.354, fp8 gemm 0.138
+    # h100_sxm: gemm/sglang/0.5.14, attention/sglang/0.5.14, comm/sglang/0.5.14; fit errors: gemm 0.058, context attention 0.197, generation attention 0.354, all-reduce 0.132, fp8 gemm 0.138
     ("H100-SXM", "sglang"): (
         ("gemm_compute_efficiency", 0.76),
         ("gemm_memory_efficiency", 0.86),
@@ -269,8 +270,10 @@ ENGINE_KERNELS = {
             "fp8_gemm_efficiency_by_log2_m",
             (0.528, 0.5127, 0.5151, 0.5162, 0.5178, 0.4963, 0.4655, 0.4158, 0.3307, 0.2988, 0.3789, 0.4502, 0.4804, 0.5085, 0.5166, 0.4977),
         ),
+        ("allreduce_latency_us", 3.0),
+        ("allreduce_bandwidth_efficiency", 0.68),
     ),
-    # h100_sxm: gemm/trtllm/1.3.0rc20, attention/trtllm/1.3.0rc20, comm/vllm/0.24.0; fit errors: gemm 0.048, context attention 0.242, generation attention 0.302, fp8 gemm 0.088
+    # h100_sxm: gemm/trtllm/1.3.0rc20, attention/trtllm/1.3.0rc20, comm/trtllm/1.3.0rc20; fit errors: gemm 0.048, context attention 0.242, generation attention 0.302, all-reduce 0.106, fp8 gemm 0.088
     ("H100-SXM", "trtllm"): (
         ("gemm_compute_efficiency", 0.78),
         ("gemm_memory_efficiency", 0.84),
@@ -286,8 +289,10 @@ ENGINE_KERNELS = {
             "fp8_gemm_efficiency_by_log2_m",
             (0.4, 0.3983, 0.3936, 0.3888, 0.3875, 0.3888, 0.3931, 0.3854, 0.3662, 0.3719, 0.4297, 0.4828, 0.5044, 0.5324, 0.5361, 0.5233),
         ),
+        ("allreduce_latency_us", 3.0),
+        ("allreduce_bandwidth_efficiency", 0.7),
     ),
-    # h200_sxm: gemm/sglang/0.5.14, attention/sglang/0.5.14, comm/vllm/0.24.0; fit errors: gemm 0.076, context attention 0.200, generation attention 0.329, fp8 gemm 0.154
+    # h200_sxm: gemm/sglang/0.5.14, attention/sglang/0.5.14, comm/sglang/0.5.14; fit errors: gemm 0.076, context attention 0.200, generation attention 0.329, all-reduce 0.123, fp8 gemm 0.154
     ("H200", "sglang"): (
         ("gemm_compute_efficiency", 0.74),
         ("gemm_memory_efficiency", 0.84),
@@ -303,8 +308,10 @@ ENGINE_KERNELS = {
             "fp8_gemm_efficiency_by_log2_m",
             (0.4425, 0.4333, 0.4354, 0.4367, 0.4314, 0.397, 0.3597, 0.311, 0.2383, 0.3027, 0.3999, 0.4829, 0.5241, 0.5445, 0.5532, 0.5235),
         ),
+        ("allreduce_latency_us", 3.0),
+        ("allreduce_bandwidth_efficiency", 0.7),
     ),
-    # h200_sxm: gemm/trtllm/1.3.0rc20, attention/trtllm/1.3.0rc20, comm/vllm/0.24.0; fit errors: gemm 0.060, context attention 0.230, generation attention 0.308, fp8 gemm 0.085
+    # h200_sxm: gemm/trtllm/1.3.0rc20, attention/trtllm/1.3.0rc20, comm/trtllm/1.3.0rc20; fit errors: gemm 0.060, context attention 0.230, generation attention 0.308, all-reduce 0.109, fp8 gemm 0.085
     ("H200", "trtllm"): (
         ("gemm_compute_efficiency", 0.78),
         ("gemm_memory_efficiency", 0.82),
@@ -337,6 +344,8 @@ ENGINE_KERNELS = {
                 0.5488,
             ),
         ),
+        ("allreduce_latency_us", 3.0),
+        ("allreduce_bandwidth_efficiency", 0.72),
     ),
 }
 
@@ -357,7 +366,8 @@ def calibration_for(name: str, architecture: str) -> Calibration:
     """The calibration of GPU ``name``: measured, or borrowed and marked spec-only."""
     engines = tuple((eng, pairs) for (gpu, eng), pairs in sorted(ENGINE_KERNELS.items()) if gpu == name)
     if name in MEASURED:
-        return Calibration(measured=True, source=_SOURCE, source_date=_DATE, engine_kernels=engines, **MEASURED[name])
+        values, engines, note, replaced = apply_kernel_fits(name, MEASURED[name], engines)
+        return Calibration(measured=True, source=_SOURCE + note, source_date=_DATE, engine_kernels=engines, replaced=replaced, **values)
     compute_from, link_from = BORROW.get(name, (_ARCH_FALLBACK.get(architecture, "H100-SXM"), "L40S"))
     values = dict(MEASURED[compute_from])
     for key in ("allreduce_latency_us", "allreduce_bandwidth_efficiency"):

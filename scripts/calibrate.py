@@ -5,9 +5,9 @@ Reads aiconfigurator-core's silicon tables (``pip install 'boute[calibrate]'``) 
 vLLM backend of every measured system, fits each operator's roofline constants by grid
 search on the median absolute log error, and writes ``gpus/calibration.py`` (a
 generated, sourced module the default install reads; it needs no aiconfigurator-core).
-For H100 SXM and H200 it also fits the GEMM constants on TensorRT-LLM's and
+For H100 SXM and H200 it also fits the GEMM and all-reduce constants on TensorRT-LLM's and
 SGLang's own kernel tables (``ENGINE_KERNELS``): a replica whose engine profile runs those
-kernels uses them (``Calibration.for_engine``); the all-reduce stays the vLLM fit.
+kernels uses them (``Calibration.for_engine``); attention stays the vLLM fit.
 
     python scripts/calibrate.py            # rewrite gpus/calibration.py
     python scripts/calibrate.py --check    # refit and fail if the file is stale
@@ -25,6 +25,7 @@ import argparse
 import datetime
 import importlib.util
 import pathlib
+import subprocess
 import sys
 
 import numpy as np
@@ -55,7 +56,11 @@ BORROW = {
 
 
 def _newest(folder: pathlib.Path) -> pathlib.Path:
-    versions = sorted(folder.iterdir(), key=lambda p: tuple(int(x) if x.isdigit() else 0 for x in p.name.replace("rc", ".").split(".")))
+    return _newest_of(list(folder.iterdir()))
+
+
+def _newest_of(dirs: list) -> pathlib.Path:
+    versions = sorted(dirs, key=lambda p: tuple(int(x) if x.isdigit() else 0 for x in p.name.replace("rc", ".").split(".")))
     return versions[-1]
 
 
@@ -161,22 +166,30 @@ def fit_system(
     (am, _, _), err = _grid(lambda x, _y, c: _mal(by / (BW * x) + a0, t), (eff, [1.0], [a0]))
     out.update(attention_memory_efficiency=am, gen_attn_mal=err)
 
-    cdir = base / "comm" / "vllm"
-    c = pq.read_table(_newest(cdir) / "custom_allreduce_perf.parquet").to_pandas()
-    c = c[c.backend.str.contains("graph")] if c.backend.str.contains("graph").any() else c
+    # The engine's own all-reduce table where aiconfigurator has one (TensorRT-LLM's fused
+    # kernels are faster than vLLM's custom all-reduce), else vLLM's.
+    cdir = base / "comm" / engine
+    have = [d for d in cdir.iterdir() if (d / "custom_allreduce_perf.parquet").is_file()] if cdir.is_dir() else []
+    if not have:
+        cdir = base / "comm" / "vllm"
+        have = [d for d in cdir.iterdir() if (d / "custom_allreduce_perf.parquet").is_file()]
+    cver = _newest_of(have)
+    c = pq.read_table(cver / "custom_allreduce_perf.parquet").to_pandas()
+    if "backend" in c.columns and c.backend.str.contains("graph").any():
+        c = c[c.backend.str.contains("graph")]  # vLLM's table: CUDA-graph replays, as served
     ng, size, t = (c[x].to_numpy(float) for x in ("num_gpus", "message_size", "latency"))
     t, byts = t * 1e-3, size * 2.0
     lats = np.array([3, 5, 8, 10, 15, 20, 30, 50]) * 1e-6
     (ear, _, lat), err = _grid(lambda x, _y, lat_s: _mal(lat_s + 2 * (ng - 1) / ng * byts / (LINK * x), t), (eff, [1.0], lats))
     out.update(allreduce_bandwidth_efficiency=ear, allreduce_latency_us=lat * 1e6, allreduce_mal=err)
     out["tables"] = (
-        f"{system}: gemm/{engine}/{_newest(base / 'gemm' / engine).name}, attention/{engine}/{adir.name}, comm/vllm/{_newest(cdir).name}"
+        f"{system}: gemm/{engine}/{_newest(base / 'gemm' / engine).name}, attention/{engine}/{adir.name}, comm/{cdir.name}/{cver.name}"
     )
     return out
 
 
-# Engines whose own kernel tables give per-engine overrides of the GEMM constants (attention
-# and all-reduce stay the vLLM fit), for the GPUs with silicon serving rows.
+# Engines whose own kernel tables give per-engine overrides of the GEMM and all-reduce
+# constants (attention stays the vLLM fit), for the GPUs with silicon serving rows.
 ENGINE_KERNELS = ("trtllm", "sglang")
 ENGINE_GPUS = ("H100-SXM", "H200")
 # GEMM constants only: the one-parameter decode-attention fit is poor on the other engines'
@@ -190,6 +203,8 @@ ENGINE_FIELDS = (
     "fp8_gemm_overhead_us",
     "gemm_efficiency_by_log2_m",
     "fp8_gemm_efficiency_by_log2_m",
+    "allreduce_latency_us",
+    "allreduce_bandwidth_efficiency",
 )
 
 FIELDS = (
@@ -231,6 +246,7 @@ def render(fits: dict[str, dict], today: str, engine_fits: dict | None = None) -
         "from __future__ import annotations",
         "",
         "from boute.engine.catalog import Calibration",
+        "from boute.gpus.kernel_fits import apply_kernel_fits",
         "",
         f'_SOURCE = "aiconfigurator-core {AIC_VERSION} silicon tables, fitted by scripts/calibrate.py"',
         f'_DATE = "{today}"',
@@ -255,7 +271,7 @@ def render(fits: dict[str, dict], today: str, engine_fits: dict | None = None) -
     for (name, eng), f in sorted((engine_fits or {}).items()):
         lines.append(
             f"    # {f['tables']}; fit errors: gemm {f['gemm_mal']:.3f}, context attention {f['ctx_attn_mal']:.3f}, "
-            f"generation attention {f['gen_attn_mal']:.3f}, fp8 gemm {f['fp8_gemm_mal']:.3f}"
+            f"generation attention {f['gen_attn_mal']:.3f}, all-reduce {f['allreduce_mal']:.3f}, fp8 gemm {f['fp8_gemm_mal']:.3f}"
         )
         body = ", ".join(f"({k!r}, {_fmt(f[k])})" for k in ENGINE_FIELDS)
         lines.append(f'    ("{name}", "{eng}"): ({body}),')
@@ -269,7 +285,8 @@ def render(fits: dict[str, dict], today: str, engine_fits: dict | None = None) -
         '    """The calibration of GPU ``name``: measured, or borrowed and marked spec-only."""',
         "    engines = tuple((eng, pairs) for (gpu, eng), pairs in sorted(ENGINE_KERNELS.items()) if gpu == name)",
         "    if name in MEASURED:",
-        "        return Calibration(measured=True, source=_SOURCE, source_date=_DATE, engine_kernels=engines, **MEASURED[name])",
+        "        values, engines, note, replaced = apply_kernel_fits(name, MEASURED[name], engines)",
+        "        return Calibration(measured=True, source=_SOURCE + note, source_date=_DATE, engine_kernels=engines, replaced=replaced, **values)",
         '    compute_from, link_from = BORROW.get(name, (_ARCH_FALLBACK.get(architecture, "H100-SXM"), "L40S"))',
         "    values = dict(MEASURED[compute_from])",
         '    for key in ("allreduce_latency_us", "allreduce_bandwidth_efficiency"):',
@@ -284,6 +301,23 @@ def render(fits: dict[str, dict], today: str, engine_fits: dict | None = None) -
         "",
     ]
     return "\n".join(lines)
+
+
+def _ruff_formatted(text: str) -> str:
+    """``text`` as the repository's ruff format writes it (the committed file is formatted,
+    so --check compares like with like); unchanged where ruff is not installed."""
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(OUT), "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return text
+    return r.stdout
 
 
 def main() -> int:
@@ -318,7 +352,7 @@ def main() -> int:
             if line.startswith("_DATE = "):
                 old_date = line.split('"')[1]
     today = args.date or (old_date if args.check and old_date else datetime.date.today().isoformat())
-    text = render(fits, today, engine_fits)
+    text = _ruff_formatted(render(fits, today, engine_fits))
     if args.check:
         same = OUT.exists() and OUT.read_text() == text
         print("gpus/calibration.py is up to date" if same else "gpus/calibration.py is STALE: rerun scripts/calibrate.py")
