@@ -94,6 +94,11 @@ class SimResult:
     """Arrival time of each entry of ``e2e_s`` (pools only; None for one replica)."""
     replica: np.ndarray | None = None
     """Index of the replica that served each entry of ``e2e_s`` (pools only)."""
+    window_s: float | None = None
+    """Steady-state window of a pool run: from the first post-warm-up arrival to the last
+    arrival (pools only; None for one replica)."""
+    window_departures: int | None = None
+    """Requests (warm-up ones included) that finished inside ``window_s`` (pools only)."""
 
     @property
     def p50_s(self) -> float:
@@ -113,6 +118,14 @@ class SimResult:
 
     @property
     def throughput_rps(self) -> float:
+        """Completed requests per second. For a pool run, the steady-state departure rate:
+        departures inside the arrival window over its length (the drain after the last
+        arrival is not steady state, and counting it would bias a short run low; in a stable
+        system this equals the arrival rate, in an overloaded one it is what the replicas
+        sustain). For one replica, ``completed / duration_s``, as `vllm bench serve`'s
+        request throughput (its benchmark duration includes the drain)."""
+        if self.window_s is not None and self.window_departures is not None and self.window_s > 0:
+            return self.window_departures / self.window_s
         return self.completed / self.duration_s if self.duration_s > 0 else 0.0
 
     @property
@@ -799,6 +812,9 @@ def simulate_pool(
         rep.append(i)
     end = max(s.t for s in sims)
     busy = sum(s.busy - b for s, b in zip(sims, busy0)) / len(sims)
+    t_last = arrivals[-1] if n else t0
+    fin_all = np.concatenate([np.asarray(s.finish, dtype=float) for s in sims]) if n else np.zeros(0)
+    departures = int(np.count_nonzero((fin_all >= t0) & (fin_all <= t_last)))  # NaN compares False
     return SimResult(
         ttft_s=np.array(ttft),
         tpot_s=np.array(tpot),
@@ -810,6 +826,8 @@ def simulate_pool(
         preemptions=sum(s.preemptions for s in sims),
         arrival_s=np.array(arr),
         replica=np.array(rep, dtype=np.int64),
+        window_s=float(t_last - t0),
+        window_departures=departures,
     )
 
 

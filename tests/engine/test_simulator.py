@@ -220,3 +220,17 @@ def test_tpot_skips_one_token_outputs(h100_8b):
         assert len(r.tpot_s) == 100 and np.all(r.tpot_s > 0)
         summ = r.summary()
         assert summ["tpot_mean_s"] == pytest.approx(float(np.mean(r.tpot_s))) and summ["tpot_mean_s"] > 0.001
+
+
+def test_pool_throughput_is_the_steady_state_departure_rate(h100_8b):
+    """A short stable run's throughput is its arrival rate (the drain after the last arrival
+    is not counted: completed / (time of the last completion) would be biased low); an
+    overloaded pool's throughput is what it sustains, well below the offered rate."""
+    kv = h100_8b.memory().kv_capacity_tokens
+    w = get_workload("gsm8k")
+    stable = simulate_pool([(h100_8b, kv)] * 2, w.stream(8.0, 2000, 0))
+    assert stable.throughput_rps == pytest.approx(8.0, rel=0.08)
+    assert stable.completed / stable.duration_s < stable.throughput_rps  # the drain-inclusive figure is lower
+    sat = simulate_closed_loop(h100_8b, concurrency=256, num_requests=1500, prompt_tokens=200, output_tokens=250).throughput_rps
+    over = simulate_pool([(h100_8b, kv)], w.stream(4.0 * sat, 3000, 0))
+    assert over.throughput_rps < 0.6 * 4.0 * sat
