@@ -52,7 +52,8 @@ def _add_solve(sub) -> None:
         help="plan routing + deployment for a scenario (default command)",
         formatter_class=HelpFormatter,
         description="Plan routing and deployment. With no options: the built-in default scenario "
-        "(the BOute paper's setup: H100, RTX PRO 6000, RTX 5090, RTX 4090; $30/h; Llama-3.1-8B + 70B; GSM8K). "
+        "(the BOute paper's GPU types, models, workload and budget: H100, RTX PRO 6000, RTX 5090, RTX 4090; $30/h; "
+        "Llama-3.1-8B + 70B; GSM8K; its load, GPU counts and router are boute's own). "
         "An option left out takes the scenario's value.",
     )
     p.register("action", None, _Once)  # every valued option below may be given once

@@ -68,6 +68,9 @@ TORCH_THREADS = 1
 
 @attrs.define(kw_only=True)
 class Trial:
+    """One evaluation of the outer loop: its parameters, where they came from, and the
+    inner solve's answer (objective, quality, feasibility and the evaluation itself)."""
+
     index: int
     params: dict[str, float]
     source: str
@@ -91,6 +94,8 @@ class Trial:
 
 @attrs.frozen(kw_only=True)
 class LoopResult:
+    """What the outer loop returns: every trial in order, why it stopped, and the best."""
+
     trials: tuple[Trial, ...]
     stop_reason: str
     best_index: int | None

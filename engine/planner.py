@@ -120,6 +120,7 @@ class Evaluation:
 
     @property
     def feasible(self) -> bool:
+        """The inner problem has a plan (whatever its quality)."""
         return self.result.ok
 
 
@@ -1092,6 +1093,9 @@ def proportional_split(scenario: Scenario, options: dict[str, tuple[ConfigOption
 
 
 def params_to_point(scenario: Scenario, p: dict[str, float]):
+    """Routing shares (stick-breaking of ``u0..``) and, in split mode with a budget, the
+    budget split (of ``b0..``) for outer-loop parameters ``p``; parameters are clipped to
+    [0, 1]."""
     k = len(scenario.models)
     shares = shares_from_sticks([min(max(p[f"u{i}"], 0.0), 1.0) for i in range(k - 1)])
     split = None

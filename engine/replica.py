@@ -96,14 +96,17 @@ class ReplicaConfig:
 
     @property
     def num_gpus(self) -> int:
+        """GPUs one replica occupies (TP x PP)."""
         return self.tp * self.pp
 
     @property
     def key(self) -> str:
+        """Stable identifier (perf DB key, plan.json): model@gpu:tpXppY:weights/kv[:engine]."""
         base = f"{self.model}@{self.gpu}:tp{self.tp}pp{self.pp}:{self.weight_dtype}/{self.kv_dtype}"
         return base if self.engine == DEFAULT_ENGINE else f"{base}:{self.engine}"
 
     def label(self) -> str:
+        """Short human label, e.g. ``H100-SXM TP2 PP1 FP8``."""
         dt = "" if self.weight_dtype == "bf16" else f" {self.weight_dtype.upper()}"
         return f"{self.gpu} TP{self.tp} PP{self.pp}{dt}"
 

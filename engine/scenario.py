@@ -1,6 +1,6 @@
 """Scenarios: what the operator asks for, as a YAML/TOML file or Python objects.
 
-Example (the built-in default, the BOute paper's setup)::
+Example (the built-in default: the BOute paper's GPU types, models, workload and budget; load, GPU counts and router are boute's own)::
 
     name: boute-paper-gsm8k
     gpus: {H100-SXM: 8, RTX-PRO-6000: 8, RTX-5090: 16, RTX-4090: 16}   # GPUs available
@@ -623,7 +623,8 @@ DEFAULT = {
 
 
 def default_scenario(catalog: Catalog) -> Scenario:
-    """The BOute paper's setup: 4 GPU types, $30/h, Llama-3.1-8B + 70B, GSM8K."""
+    """The default scenario: the BOute paper's 4 GPU types, $30/h, Llama-3.1-8B + 70B and
+    GSM8K; its load (6 req/s), GPU counts and router are boute's own, not the paper's."""
     return Scenario.from_dict(DEFAULT, catalog)
 
 

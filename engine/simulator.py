@@ -102,18 +102,22 @@ class SimResult:
 
     @property
     def p50_s(self) -> float:
+        """Median end-to-end latency (s)."""
         return _pct(self.e2e_s, 50)
 
     @property
     def p95_s(self) -> float:
+        """P95 end-to-end latency (s), plain sample percentile."""
         return _pct(self.e2e_s, 95)
 
     @property
     def p99_s(self) -> float:
+        """P99 end-to-end latency (s)."""
         return _pct(self.e2e_s, 99)
 
     @property
     def mean_s(self) -> float:
+        """Mean end-to-end latency (s); inf when nothing completed."""
         return float(np.mean(self.e2e_s)) if len(self.e2e_s) else math.inf
 
     @property
@@ -130,9 +134,11 @@ class SimResult:
 
     @property
     def utilization(self) -> float:
+        """Mean busy share of the replicas over the run."""
         return self.busy_s / self.duration_s if self.duration_s > 0 else 0.0
 
     def summary(self) -> dict[str, float]:
+        """Aggregates as a plain dict (see :func:`summarize`)."""
         return summarize(self)
 
 
