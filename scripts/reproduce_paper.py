@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import pathlib
 import resource
 import sys
@@ -597,20 +596,10 @@ def write_doc(res: dict, path: pathlib.Path) -> None:
 
 # ----------------------------------------------------------------------------- main
 def _machine() -> dict:
-    import subprocess
+    """CPUs, load, date and commit of this run (bench_planner's stamp, shared)."""
+    from bench_planner import _machine as stamp
 
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
-    return {
-        "cpus": os.cpu_count(),
-        "loadavg_1m": os.getloadavg()[0],
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "commit": commit,
-    }
+    return stamp()
 
 
 def _argv(argv) -> str:
