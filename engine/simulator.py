@@ -95,8 +95,8 @@ class SimResult:
     replica: np.ndarray | None = None
     """Index of the replica that served each entry of ``e2e_s`` (pools only)."""
     window_s: float | None = None
-    """Steady-state window of a pool run: from the first post-warm-up arrival to the last
-    arrival (pools only; None for one replica)."""
+    """Steady-state throughput window of a pool run: the second half of the span from the
+    first post-warm-up arrival to the last arrival (pools only; None for one replica)."""
     window_departures: int | None = None
     """Requests (warm-up ones included) that finished inside ``window_s`` (pools only)."""
 
@@ -123,7 +123,7 @@ class SimResult:
     @property
     def throughput_rps(self) -> float:
         """Completed requests per second. For a pool run, the steady-state departure rate:
-        departures inside the arrival window over its length (the drain after the last
+        departures inside the second half of the arrival window over its length (the drain after the last
         arrival is not steady state, and counting it would bias a short run low; in a stable
         system this equals the arrival rate, in an overloaded one it is what the replicas
         sustain). For one replica, ``completed / duration_s``, as `vllm bench serve`'s
@@ -818,9 +818,14 @@ def simulate_pool(
         rep.append(i)
     end = max(s.t for s in sims)
     busy = sum(s.busy - b for s, b in zip(sims, busy0)) / len(sims)
+    # Throughput window: the second half of the arrival span after the warm-up. Departures in
+    # [t_a, t_last] count requests that arrived up to a sojourn time earlier; the window starts
+    # late enough that those exist (a short run at high load has a warm-up shorter than one
+    # sojourn, and a window from t0 would miss the requests that arrived before time 0).
     t_last = arrivals[-1] if n else t0
+    t_a = t0 + 0.5 * (t_last - t0)
     fin_all = np.concatenate([np.asarray(s.finish, dtype=float) for s in sims]) if n else np.zeros(0)
-    departures = int(np.count_nonzero((fin_all >= t0) & (fin_all <= t_last)))  # NaN compares False
+    departures = int(np.count_nonzero((fin_all >= t_a) & (fin_all <= t_last)))  # NaN compares False
     return SimResult(
         ttft_s=np.array(ttft),
         tpot_s=np.array(tpot),
@@ -832,7 +837,7 @@ def simulate_pool(
         preemptions=sum(s.preemptions for s in sims),
         arrival_s=np.array(arr),
         replica=np.array(rep, dtype=np.int64),
-        window_s=float(t_last - t0),
+        window_s=float(t_last - t_a),
         window_departures=departures,
     )
 
