@@ -193,6 +193,35 @@ _V06_BLOG = (
     "v0.6 moves the API server to its own process, adds multi-step scheduling and async output processing"
 )
 
+# vLLM 0.6 (V0 engine, default flags); vllm-0.6-ms10 below is the same engine with multi-step
+# scheduling, so it is derived from this one (same CPU costs and limits by construction).
+_VLLM_06 = EngineProfile(
+    name="vllm-0.6",
+    engine="vllm",
+    limits_rule="vllm-v0",
+    version="0.6.0-0.6.6 (V0 engine, default flags)",
+    scheduling="prefill-first",
+    chunked_prefill=False,
+    max_num_batched_tokens=None,
+    max_num_seqs=None,
+    async_scheduling=False,
+    step_cpu_base_us=1500.0,
+    step_cpu_per_seq_us=35.0,
+    step_cpu_tp_us=500.0,
+    step_exposed_us=1000.0,
+    frontend_request_us=1000.0,
+    frontend_per_prompt_token_us=1.0,
+    sources=(
+        _V0_SCHED,
+        "step_exposed_us 1000 taken from the vllm-v1 fit (same GPUs' kernel and step gaps; no V0 rows to fit on)",
+        "vLLM 0.6 SchedulerConfig: max_num_batched_tokens = max(max_model_len, 2048) without chunked prefill, max_num_seqs 256",
+        _V06_BLOG,
+        "estimate: step CPU 1.5 ms + 35 us/seq (+0.5 ms TP broadcast), front-end 1 ms + 1 us/token: "
+        "scheduling at 29 % beside 38 % GPU in the blog's profile means CPU ~ 0.8x the GPU step",
+    ),
+)
+
+
 PROFILES: dict[str, EngineProfile] = {
     p.name: p
     for p in (
@@ -221,48 +250,12 @@ PROFILES: dict[str, EngineProfile] = {
                 "step_exposed_us 1000 " + _FIT,
             ),
         ),
-        EngineProfile(
-            name="vllm-0.6",
-            engine="vllm",
-            limits_rule="vllm-v0",
-            version="0.6.0-0.6.6 (V0 engine, default flags)",
-            scheduling="prefill-first",
-            chunked_prefill=False,
-            max_num_batched_tokens=None,
-            max_num_seqs=None,
-            async_scheduling=False,
-            step_cpu_base_us=1500.0,
-            step_cpu_per_seq_us=35.0,
-            step_cpu_tp_us=500.0,
-            step_exposed_us=1000.0,
-            frontend_request_us=1000.0,
-            frontend_per_prompt_token_us=1.0,
-            sources=(
-                _V0_SCHED,
-                "step_exposed_us 1000 taken from the vllm-v1 fit (same GPUs' kernel and step gaps; no V0 rows to fit on)",
-                "vLLM 0.6 SchedulerConfig: max_num_batched_tokens = max(max_model_len, 2048) without chunked prefill, max_num_seqs 256",
-                _V06_BLOG,
-                "estimate: step CPU 1.5 ms + 35 us/seq (+0.5 ms TP broadcast), front-end 1 ms + 1 us/token: "
-                "scheduling at 29 % beside 38 % GPU in the blog's profile means CPU ~ 0.8x the GPU step",
-            ),
-        ),
-        EngineProfile(
+        _VLLM_06,
+        attrs.evolve(
+            _VLLM_06,
             name="vllm-0.6-ms10",
-            engine="vllm",
-            limits_rule="vllm-v0",
             version="0.6.x with --num-scheduler-steps 10",
-            scheduling="prefill-first",
-            chunked_prefill=False,
-            max_num_batched_tokens=None,
-            max_num_seqs=None,
             num_scheduler_steps=10,
-            async_scheduling=False,
-            step_cpu_base_us=1500.0,
-            step_cpu_per_seq_us=35.0,
-            step_cpu_tp_us=500.0,
-            step_exposed_us=1000.0,
-            frontend_request_us=1000.0,
-            frontend_per_prompt_token_us=1.0,
             sources=(
                 _V0_SCHED,
                 "step_exposed_us 1000 taken from the vllm-v1 fit",
