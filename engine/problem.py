@@ -549,31 +549,26 @@ def solve_problem(problem: DeploymentProblem, backend: InnerBackend) -> SolveRes
                 lo = mid + 1
         return done(best, grid[best_i])
     except SolverError as exc:
-        return SolveResult(
-            status=SolveStatus.ERROR,
-            counts=None,
-            latency_bound_s=None,
-            cost_usd_per_hour=None,
-            wall_s=time.perf_counter() - t0,
-            solves=solves,
-            backend=backend.name,
-            explanation=f"{backend.name}: {exc}",
-        )
+        return _no_plan(backend, t0, solves, SolveStatus.ERROR, f"{backend.name}: {exc}")
 
 
-def _infeasible(problem, backend, T, t0, solves, status: SolveStatus) -> SolveResult:
-    expl = explain_infeasible(problem, backend, T)
-    st = status if status in (SolveStatus.TIME_LIMIT, SolveStatus.ERROR) else SolveStatus.INFEASIBLE
+def _no_plan(backend, t0, solves, status: SolveStatus, explanation: str) -> SolveResult:
     return SolveResult(
-        status=st,
+        status=status,
         counts=None,
         latency_bound_s=None,
         cost_usd_per_hour=None,
         wall_s=time.perf_counter() - t0,
         solves=solves,
         backend=backend.name,
-        explanation=expl,
+        explanation=explanation,
     )
+
+
+def _infeasible(problem, backend, T, t0, solves, status: SolveStatus) -> SolveResult:
+    expl = explain_infeasible(problem, backend, T)
+    st = status if status in (SolveStatus.TIME_LIMIT, SolveStatus.ERROR) else SolveStatus.INFEASIBLE
+    return _no_plan(backend, t0, solves, st, expl)
 
 
 def explain_infeasible(problem: DeploymentProblem, backend: InnerBackend, T: float) -> str:
