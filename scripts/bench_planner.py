@@ -78,6 +78,7 @@ STOP_VARIANTS = [
     {"seed": 1},
 ]
 EI_THRESHOLDS = (0.002, 0.005, 0.01)
+EI_STOP = 0.005  # the planner's default (boute.engine.planner.EI_STOP), asserted in main()
 """Thresholds of the EI rule compared (relative expected improvement; 0.005 is the default)."""
 
 
@@ -85,9 +86,18 @@ def _load() -> dict:
     return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
 
 
+def _public(x):
+    """``x`` without the in-memory keys (``_loop``: the loop's trials, for read-offs)."""
+    if isinstance(x, dict):
+        return {k: _public(v) for k, v in x.items() if not str(k).startswith("_")}
+    if isinstance(x, list | tuple):
+        return [_public(v) for v in x]
+    return x
+
+
 def _save(res: dict) -> None:
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(res, indent=1, default=str))
+    RESULTS.write_text(json.dumps(_public(res), indent=1, default=str))
 
 
 def _machine() -> dict:
@@ -143,7 +153,35 @@ def run_loop(planner, **kw) -> dict:
         "cpu_stamps": cpu,
         "ehvi": [t.ehvi for t in loop.trials],
         "ei": [t.ei for t in loop.trials],
+        # every read-off of the EI rule replays the optimiser's own decision on these trials
+        "_loop": loop,
     }
+
+
+def rule_stop(r: dict, thr: float, *, check: bool):
+    """Where the EI rule at threshold ``thr`` would have stopped a run made with
+    ``ei_stop=0`` (EI computed for every batch, never acting): the optimiser's own
+    decision (:func:`boute.engine.optimizer.ei_rule_fires`, ``check=False``: the earlier,
+    unchecked rule) replayed before each batch. Returns (trials evaluated, wall s, CPU s,
+    best so far) or None; the stopping rules decide only when to stop, not what to
+    propose, so the run's trials up to that point are the ones a run with the rule on makes."""
+    from boute.engine.optimizer import ei_rule_fires
+
+    loop, best = r["_loop"], math.inf
+    trials = loop.trials
+    for i, t in enumerate(trials):
+        new_batch = t.batch is not None and (i == 0 or trials[i - 1].batch != t.batch)
+        if new_batch and best < math.inf:
+            fires = ei_rule_fires(list(trials[:i]), t.ei, thr, best=best, log_objective=loop.log_objective, check=check, dims=loop.dims)
+            if fires:
+                return i, r["stamps"][i - 1], r["cpu_stamps"][i - 1], best
+        if t.feasible:
+            best = min(best, t.objective)
+    return None
+
+
+def _stop_cell(at, ref: float) -> dict | None:
+    return None if at is None else {"trials": at[0], "s": at[1], "cpu_s": at[2], "best": at[3], "gap_pct": (at[3] / ref - 1) * 100}
 
 
 def cpu_to_within(run: dict, ref: float, pct: float = 1.0):
@@ -414,18 +452,6 @@ def part_ablation(res: dict, quick: bool, seeds: int, cap: int) -> None:
     }
 
 
-def _rule_stop(r: dict, key: str, thr: float):
-    """Where a rule that stops before a batch whose value ``r[key]`` is below ``thr``
-    would have stopped this run: (trials evaluated, wall s, CPU s, best so far), or None."""
-    best = math.inf
-    for i, (v, e) in enumerate(zip(r["trace"], r[key])):
-        if e is not None and e < thr and best < math.inf:
-            return i, r["stamps"][i - 1], r["cpu_stamps"][i - 1], best
-        if v is not None:
-            best = min(best, v)
-    return None
-
-
 def part_stopping(res: dict, quick: bool, cap: int, line_steps: int = 10) -> None:
     """Ten variants of the three-model scenario, each planned the default way (``absorb``:
     one outer dimension). Reference per variant: the exhaustive line grid (every
@@ -459,21 +485,105 @@ def part_stopping(res: dict, quick: bool, cap: int, line_steps: int = 10) -> Non
             "s_to_1pct": to_within(r, ref)[1],
             "ei": [e for e in r["ei"]],
         }
-        for thr in EI_THRESHOLDS:
-            at = _rule_stop(r, "ei", thr)
-            row[f"ei<{thr}"] = (
-                None if at is None else {"trials": at[0], "s": at[1], "cpu_s": at[2], "best": at[3], "gap_pct": (at[3] / ref - 1) * 100}
-            )
+        for thr in EI_THRESHOLDS:  # the unchecked rule (before the predictive check), kept for comparison
+            row[f"ei<{thr}"] = _stop_cell(rule_stop(r, thr, check=False), ref)
+        row[f"checked<{EI_STOP}"] = _stop_cell(rule_stop(r, EI_STOP, check=True), ref)  # the planner's default
         rows.append(row)
         print(
             f"stopping {over}: ref {ref:.3f} s; paper rule {r['trials']} trials / {r['total_s']:.1f} s, gap {row['paper']['gap_pct']:.2f} % "
             f"({r['stop']}); "
             + "; ".join(
                 f"EI<{t}: {row[f'ei<{t}'] and (row[f'ei<{t}']['trials'], round(row[f'ei<{t}']['gap_pct'], 2))}" for t in EI_THRESHOLDS
-            ),
+            )
+            + f"; checked EI<{EI_STOP}: {_brief(row[f'checked<{EI_STOP}'])}",
             flush=True,
         )
-    res["stopping"] = {"machine": _machine(), "rows": rows, "thresholds": EI_THRESHOLDS, "cap": cap, "line_steps": line_steps}
+    res["stopping"] = {
+        "machine": _machine(),
+        "rows": rows,
+        "thresholds": EI_THRESHOLDS,
+        "checked_threshold": EI_STOP,
+        "cap": cap,
+        "line_steps": line_steps,
+    }
+
+
+def _brief(cell) -> str:
+    return "never" if cell is None else f"{cell['trials']} trials, {cell['gap_pct']:+.2f} %"
+
+
+def pooled_rows(cat):
+    """The paper reproduction's pooled-metric rows (scripts/reproduce_paper.py): its four
+    Table 3 rows (cost mode, 64 GPUs of each type) and six latency rows ($30/h, the GPUs
+    the budget rents), at the operating point results/reproduction.json records; RouteLLM's
+    labels, the noisy router at AUC 0.8, seed 0, as that script runs them."""
+    import reproduce_paper as rp
+
+    rates = {
+        wl: v["rate_rps"] for wl, v in json.loads((ROOT / "results" / "reproduction.json").read_text())["operating_point"]["rates"].items()
+    }
+    cfg = {"data": "routellm", "auc": 0.8, "seed": 0, "bo_trials": 40, "budget": rp.PAPER_BUDGET_USD_PER_HOUR}
+    rows = [
+        (
+            f"{wl} ({q:g}, {slo:g} s)",
+            rp.scenario(
+                cat, cfg, wl, q, rate=rates[wl], gpus=dict.fromkeys(rp.PAPER_GPUS, rp.COST_POOL_PER_TYPE), objective="cost", slo=slo
+            ),
+        )
+        for wl, q, slo in rp.PAPER_T3
+    ]
+    at_budget = rp.gpus_at_budget(cat, cfg["budget"])
+    rows += [
+        (f"{wl} {q:g}", rp.scenario(cat, cfg, wl, q, rate=rates[wl], gpus=at_budget))
+        for wl in rp.PAPER_TARGETS
+        for q in rp.PAPER_TARGETS[wl]
+    ]
+    return rows, rates
+
+
+def part_pooled(res: dict, quick: bool, cap: int) -> None:
+    """The rows where the unchecked EI rule stopped BO early: the paper reproduction's
+    pooled-metric rows (two models, system-wide P95 or cost; the exact path does not apply,
+    so the planner's default is BO). Reference: the 101-share grid, each share solved
+    exactly. One BO run per row with ``ei_stop=0`` (the paper's rule acts, capped at
+    ``cap``), the unchecked and the checked EI rule read off the same run."""
+    from boute.engine import Planner, load_catalog
+
+    cat = load_catalog()
+    rows_in, rates = pooled_rows(cat)
+    rows = []
+    for key, sc in rows_in[: 2 if quick else None]:
+        pl = Planner(sc, cat)
+        grid = run_loop(pl, strategy="grid", grid_steps=100)
+        ref = grid["best"]
+        r = run_loop(pl, strategy="bo", max_trials=cap, stall_trials=20, seed=sc.seed, ei_stop=0.0)
+        row = {
+            "row": key,
+            "objective": sc.objective,
+            "reference": ref,
+            "reference_s": grid["total_s"],
+            "reference_cpu_s": grid["total_cpu_s"],
+            "reference_evaluations": grid["trials"],
+            "paper": {
+                "trials": r["trials"],
+                "s": r["total_s"],
+                "cpu_s": r["total_cpu_s"],
+                "best": r["best"],
+                "gap_pct": (r["best"] / ref - 1) * 100,
+                "stop": r["stop"],
+            },
+            "trials_to_1pct": to_within(r, ref)[0],
+            "unchecked": _stop_cell(rule_stop(r, EI_STOP, check=False), ref),
+            "checked": _stop_cell(rule_stop(r, EI_STOP, check=True), ref),
+            "ei": r["ei"],
+        }
+        rows.append(row)
+        print(
+            f"pooled {key}: grid {ref:.4g} ({grid['total_s']:.0f} s); paper rule {r['trials']} trials, gap {row['paper']['gap_pct']:+.2f} %; "
+            f"unchecked EI: {_brief(row['unchecked'])}; checked EI: {_brief(row['checked'])}",
+            flush=True,
+        )
+    res["pooled"] = {"machine": _machine(), "rows": rows, "threshold": EI_STOP, "cap": cap, "rates": rates}
 
 
 # ----------------------------------------------------------------------------- doc
@@ -739,7 +849,9 @@ the plan it had to the reference. Machine: {s["machine"]["cpus"]} CPUs at load
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", default="all", choices=["default", "three", "absorb", "ablation", "stopping", "axcost", "all", "doc"])
+    ap.add_argument(
+        "--part", default="all", choices=["default", "three", "absorb", "ablation", "stopping", "pooled", "axcost", "all", "doc"]
+    )
     ap.add_argument("--quick", action="store_true", help="one seed, fewer variants")
     ap.add_argument("--grid-steps", type=int, default=20, help="simplex grid resolution for the reference")
     ap.add_argument("--workers", type=int, default=2)
@@ -747,9 +859,14 @@ def main() -> int:
     ap.add_argument("--cap", type=int, default=60, help="trial cap per BO run (reported when it fires)")
     ap.add_argument("--ablation-seeds", type=int, default=2)
     ap.add_argument("--ablation-cap", type=int, default=15, help="trial cap per ablation run (kept small: minutes on 2 cores)")
+    ap.add_argument("--pooled-cap", type=int, default=40, help="trial cap per BO run of --part pooled (reproduce_paper.py's default)")
     args = ap.parse_args()
+    from boute.engine.planner import EI_STOP as planner_ei_stop
+
+    if planner_ei_stop != EI_STOP:
+        raise SystemExit(f"bench_planner.EI_STOP {EI_STOP} differs from the planner's default {planner_ei_stop}: update it")
     res = _load()
-    parts = ["default", "three", "absorb", "ablation", "stopping", "axcost"] if args.part == "all" else [args.part]
+    parts = ["default", "three", "absorb", "ablation", "stopping", "pooled", "axcost"] if args.part == "all" else [args.part]
     for part in parts:
         if part == "default":
             part_default(res, args.quick)
@@ -761,6 +878,8 @@ def main() -> int:
             part_ablation(res, args.quick, args.ablation_seeds, args.ablation_cap)
         elif part == "stopping":
             part_stopping(res, args.quick, args.cap)
+        elif part == "pooled":
+            part_pooled(res, args.quick, args.pooled_cap)
         elif part == "axcost":
             part_axcost(res)
         _save(res)
