@@ -413,8 +413,10 @@ class Planner:
             ei_stop: the principled stopping rule for ``bo`` beside the paper's stall rule
                 (whichever fires first; the stop reason says which): stop once the GP's
                 constrained expected improvement is below this fraction of the best plan
-                (:func:`~boute.engine.optimizer.expected_improvement`); None: off, 0:
-                computed for every batch (``Trial.ei``) but never stopping.
+                (:func:`~boute.engine.optimizer.expected_improvement`), the GP has seen
+                ten points per free dimension and it predicted its latest batch within
+                its own uncertainty (:func:`~boute.engine.optimizer.ei_rule_fires`);
+                None: off, 0: computed for every batch (``Trial.ei``) but never stopping.
             absorb: for ``k >= 3``, solve the last routing dimension (and split mode's
                 budget) exactly inside each evaluation (:meth:`line_trial`), so the
                 outer loop searches ``k - 2`` dimensions. Default (None): on for
