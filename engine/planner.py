@@ -424,7 +424,8 @@ class Planner:
                 2026-11-29): BO over the two plain dimensions was 4 % above the
                 simplex-grid optimum after 30 trials; with ``absorb`` it was within 1 %
                 after 5-6 evaluations and the EI rule stopped it at the optimum after
-                16-22 evaluations (3 seeds).
+                16-25 evaluations (3 seeds; the checked rule at the same trials as the
+                unchecked one).
             frontier_points: ``exact`` also solves the frontier at this many quality
                 levels above the optimum's (for the plan's Pareto plot).
             on_trial: observer called with every trial in order, right after it is
