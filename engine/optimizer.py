@@ -193,11 +193,12 @@ def ei_rule_fires(trials, ei: float | None, ei_stop: float, *, best: float, log_
     It fires when the GP's relative expected improvement ``ei`` (:func:`expected_improvement`)
     is below ``ei_stop`` and, with ``check``, the GP has seen at least
     :data:`EI_MIN_POINTS_PER_DIM` points per free dimension (``dims``) and has just
-    predicted fresh data: every
-    trial of the latest batch (proposed by the previous fit, evaluated since) lies within
-    :data:`PREDICTIVE_CHECK_Z` posterior standard deviations of what that fit predicted
-    for it, up to the threshold itself (``log(1 + ei_stop)`` in log units, ``ei_stop``
-    times the best plan otherwise), and at least one of them had a prediction.
+    predicted fresh data: every trial of the latest batch (proposed by the previous fit,
+    evaluated since) lies within :data:`PREDICTIVE_CHECK_Z` posterior standard deviations
+    of what that fit predicted for it, up to the threshold itself (``log(1 + ei_stop)`` in
+    log units, ``ei_stop`` times the best plan otherwise), and at least one of them had a
+    prediction. The check covers the objective; the quality model behind the constrained
+    EI is not checked (quality is the router's smooth, known curve).
 
     Why the check: EI is only as good as the GP's uncertainty. The inner optimum is a
     staircase in the routing (integer replica counts, a latency grid), which a noise-free
@@ -206,8 +207,8 @@ def ei_rule_fires(trials, ei: float | None, ei_stop: float, *, best: float, log_
     reproduction's ten pooled-metric rows the unchecked rule stopped five BO runs after
     6-9 trials with the best plan 4-35 % above the 101-share grid's, and the batch that
     GP proposed at the stop missed its predictions by 4.7-41 posterior sd (the largest
-    miss in each row's batch; docs/performance.md, "Stopping rules on the paper reproduction's pooled-metric
-    rows"; results/planner.json). An out-of-sample check on the points the model itself
+    miss in each row's batch; docs/performance.md, "Stopping rules on the paper
+    reproduction's pooled-metric rows"; results/planner.json). An out-of-sample check on the points the model itself
     chose costs no evaluation and no fit, and means the rule can fire no earlier than
     the second GP batch. The minimum sample is Loeppky, Sacks and Welch's "n = 10 d" for
     a GP surrogate to be trusted (Technometrics 51(4), 2009): a check on the model's own,
@@ -276,9 +277,10 @@ def run_outer_loop(
             constrained expected improvement of the objective over the best plan, relative
             to it, is below this (0.005: the model expects less than 0.5 % from any point);
             0 computes it for every batch (``Trial.ei``) and never stops on it.
-        ei_check: the EI rule acts only after the GP has predicted its latest batch
-            within its own uncertainty (:func:`ei_rule_fires`); False: the unchecked rule
-            (stops on the first EI below ``ei_stop``, kept for comparison).
+        ei_check: the EI rule acts only once the GP has seen
+            :data:`EI_MIN_POINTS_PER_DIM` points per free dimension and predicted its
+            latest batch within its own uncertainty (:func:`ei_rule_fires`); False: the
+            unchecked rule (stops on the first EI below ``ei_stop``, kept for comparison).
         quality_in_evaluation: every evaluation already enforces the quality target
             (the planner's ``absorb`` mode), so the EI rule needs no quality model.
         acqf_restarts: (restarts, raw samples) of the acquisition optimisation per
