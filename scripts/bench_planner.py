@@ -588,12 +588,13 @@ def pooled_rows(cat):
     return rows, rates
 
 
-def part_pooled(res: dict, quick: bool, cap: int) -> None:
+def part_pooled(res: dict, quick: bool, cap: int, seeds: int = 2) -> None:
     """The rows where the unchecked EI rule stopped BO early: the paper reproduction's
     pooled-metric rows (two models, system-wide P95 or cost; the exact path does not apply,
     so the planner's default is BO). Reference: the 101-share grid, each share solved
-    exactly. One BO run per row with ``ei_stop=0`` (the paper's rule acts, capped at
-    ``cap``), the unchecked and the checked EI rule read off the same run."""
+    exactly. One BO run per row and seed (``seeds`` seeds from the scenario's) with
+    ``ei_stop=0`` (the paper's rule acts, capped at ``cap``), every EI rule variant
+    (:data:`RULE_VARIANTS`) read off the same run."""
     from boute.engine import Planner, load_catalog
 
     cat = load_catalog()
@@ -603,40 +604,42 @@ def part_pooled(res: dict, quick: bool, cap: int) -> None:
         pl = Planner(sc, cat)
         grid = run_loop(pl, strategy="grid", grid_steps=100)
         ref = grid["best"]
-        r = run_loop(pl, strategy="bo", max_trials=cap, stall_trials=20, seed=sc.seed, ei_stop=0.0)
-        row = {
-            "row": key,
-            "objective": sc.objective,
-            "reference": ref,
-            "reference_s": grid["total_s"],
-            "reference_cpu_s": grid["total_cpu_s"],
-            "reference_evaluations": grid["trials"],
-            "paper": {
-                "trials": r["trials"],
-                "s": r["total_s"],
-                "cpu_s": r["total_cpu_s"],
-                "best": r["best"],
-                "gap_pct": (r["best"] / ref - 1) * 100,
-                "stop": r["stop"],
-            },
-            "trials_to_1pct": to_within(r, ref)[0],
-            "unchecked": _stop_cell(rule_stop(r, EI_STOP, check=False), ref),
-            "checked": _stop_cell(rule_stop(r, EI_STOP, check=True), ref),
-            "check_only": _stop_cell(rule_stop(r, EI_STOP, variant="check only"), ref),
-            "minimum_only": _stop_cell(rule_stop(r, EI_STOP, variant="minimum only"), ref),
-            "ei": r["ei"],
-            "predicted": r["predicted"],
-            "reported": r["reported"],
-        }
-        if row["unchecked"]:  # how far off the GP that satisfied the unchecked rule was on the batch it proposed then
-            row["unchecked"]["next_batch_miss_sd"] = _batch_miss_sd(r, row["unchecked"]["trials"])
-        rows.append(row)
-        print(
-            f"pooled {key}: grid {ref:.4g} ({grid['total_s']:.0f} s); paper rule {r['trials']} trials, gap {row['paper']['gap_pct']:+.2f} %; "
-            f"unchecked EI: {_brief(row['unchecked'])}; checked EI: {_brief(row['checked'])}",
-            flush=True,
-        )
-    res["pooled"] = {"machine": _machine(), "rows": rows, "threshold": EI_STOP, "cap": cap, "rates": rates}
+        for seed in range(sc.seed, sc.seed + (1 if quick else seeds)):
+            r = run_loop(pl, strategy="bo", max_trials=cap, stall_trials=20, seed=seed, ei_stop=0.0)
+            row = {
+                "row": key,
+                "seed": seed,
+                "objective": sc.objective,
+                "reference": ref,
+                "reference_s": grid["total_s"],
+                "reference_cpu_s": grid["total_cpu_s"],
+                "reference_evaluations": grid["trials"],
+                "paper": {
+                    "trials": r["trials"],
+                    "s": r["total_s"],
+                    "cpu_s": r["total_cpu_s"],
+                    "best": r["best"],
+                    "gap_pct": (r["best"] / ref - 1) * 100,
+                    "stop": r["stop"],
+                },
+                "trials_to_1pct": to_within(r, ref)[0],
+                "unchecked": _stop_cell(rule_stop(r, EI_STOP, check=False), ref),
+                "checked": _stop_cell(rule_stop(r, EI_STOP, check=True), ref),
+                "check_only": _stop_cell(rule_stop(r, EI_STOP, variant="check only"), ref),
+                "minimum_only": _stop_cell(rule_stop(r, EI_STOP, variant="minimum only"), ref),
+                "ei": r["ei"],
+                "predicted": r["predicted"],
+                "reported": r["reported"],
+            }
+            if row["unchecked"]:  # how far off the GP that satisfied the unchecked rule was on the batch it proposed then
+                row["unchecked"]["next_batch_miss_sd"] = _batch_miss_sd(r, row["unchecked"]["trials"])
+            rows.append(row)
+            print(
+                f"pooled {key} seed {seed}: grid {ref:.4g} ({grid['total_s']:.0f} s); paper rule {r['trials']} trials, "
+                f"gap {row['paper']['gap_pct']:+.2f} %; " + "; ".join(f"{v}: {_brief(row[v.replace(' ', '_')])}" for v in RULE_VARIANTS),
+                flush=True,
+            )
+    res["pooled"] = {"machine": _machine(), "rows": rows, "threshold": EI_STOP, "cap": cap, "rates": rates, "seeds": seeds}
 
 
 # ----------------------------------------------------------------------------- doc
@@ -934,7 +937,7 @@ Each cell: trials / time / gap of the plan it had to the reference. Machine: {s[
             p = row["paper"]
             unit = "USD/h" if row["objective"] == "cost" else "s"
             rows.append(
-                f"| {row['row']} | {row['objective']} | {row['reference']:.3f} {unit} ({row['reference_evaluations']} shares, "
+                f"| {row['row']} | {row.get('seed', 0)} | {row['objective']} | {row['reference']:.3f} {unit} ({row['reference_evaluations']} shares, "
                 f"{row['reference_cpu_s']:.0f} s CPU) | {_f(row['trials_to_1pct'], '{}')} | "
                 f"{p['trials']} / {p['s']:.0f} s ({p['cpu_s']:.0f} s CPU) / {p['gap_pct']:+.2f} % | "
                 f"{_cell(row['unchecked'])} | {_cell(row['checked'])} |"
@@ -953,12 +956,12 @@ Table 3 rows (cost mode, 64 GPUs of each type) and six latency rows ($30/h), two
 optimised on the pooled (system-wide) P95, where the exact path does not apply and the
 planner's default is BO (one dimension, the strong model's share). Operating point as in
 results/reproduction.json ({", ".join(f"{k} {v:g} req/s" for k, v in pq["rates"].items())}); RouteLLM's labels,
-noisy router at AUC 0.8, seed 0. Reference: the 101-share grid, each share solved exactly.
-One BO run per row with the paper's rule (cap {pq["cap"]}), both EI rules read off it as in
+noisy router at AUC 0.8. Reference: the 101-share grid, each share solved exactly.
+One BO run per row and seed ({pq.get("seeds", 1)} seeds) with the paper's rule (cap {pq["cap"]}), every EI rule read off it as in
 the section above. Why the unchecked rule failed here: the inner optimum is a staircase in
 the share (integer replica counts, a latency grid), and the noise-free GP, fitted to the
 seeds and the first batch, interpolates it as a smooth curve, with posterior sd near zero
-between two close points of similar value. In the rows where the unchecked rule stopped
+between two close points of similar value. In the runs where the unchecked rule stopped
 more than 1 % above the grid, the batch that same GP proposed at the stop (evaluated in
 this run) missed its predictions by {_miss_range(pq["rows"])} posterior sd (the largest miss
 in each row's batch; `Trial.predicted` against `Trial.reported`): the GP's confidence was unfounded, which
@@ -966,8 +969,8 @@ is what the predictive check tests before the rule may act. Each
 cell: trials / time / gap to the grid. Machine: {pq["machine"]["cpus"]} CPUs at load
 {pq["machine"]["loadavg_1m"]:.1f} (shared: wall figures inflated; CPU is this process's), commit {pq["machine"]["commit"]}.
 
-| row | objective | 101-share grid | trials to 1 % | paper rule: trials / time / gap | EI < {pq["threshold"]} (unchecked) | EI < {pq["threshold"]}, checked (default) |
-|---|---|---:|---:|---|---|---|
+| row | seed | objective | 101-share grid | trials to 1 % | paper rule: trials / time / gap | EI < {pq["threshold"]} (unchecked) | EI < {pq["threshold"]}, checked (default) |
+|---|---:|---|---:|---:|---|---|---|
 """
             + "\n".join(rows)
             + "\n\n"
@@ -999,6 +1002,7 @@ def main() -> int:
     ap.add_argument("--ablation-seeds", type=int, default=2)
     ap.add_argument("--ablation-cap", type=int, default=15, help="trial cap per ablation run (kept small: minutes on 2 cores)")
     ap.add_argument("--pooled-cap", type=int, default=40, help="trial cap per BO run of --part pooled (reproduce_paper.py's default)")
+    ap.add_argument("--pooled-seeds", type=int, default=2, help="BO seeds per row of --part pooled (default 2)")
     args = ap.parse_args()
     from boute.engine.planner import EI_STOP as planner_ei_stop
 
@@ -1018,7 +1022,7 @@ def main() -> int:
         elif part == "stopping":
             part_stopping(res, args.quick, args.cap)
         elif part == "pooled":
-            part_pooled(res, args.quick, args.pooled_cap)
+            part_pooled(res, args.quick, args.pooled_cap, args.pooled_seeds)
         elif part == "axcost":
             part_axcost(res)
         _save(res)
