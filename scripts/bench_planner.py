@@ -28,8 +28,8 @@ rewrites the planner section of docs/performance.md from the whole file):
   have stopped and the plan each had then.
 * ``pooled``: the same read-off on the paper reproduction's ten pooled-metric rows
   (scripts/reproduce_paper.py: two models, system-wide P95 or cost, BO over the share),
-  against the 101-share grid (``--pooled-cap`` trials per run): where the unchecked EI
-  rule stopped BO early.
+  against the 101-share grid (``--pooled-seeds`` BO runs per row, ``--pooled-cap`` trials
+  each): where the unchecked EI rule stopped BO early.
 * ``axcost``: Ax's CPU per generation with its default acquisition optimisation and the
   planner's.
 
