@@ -255,7 +255,7 @@ def render_table(plan) -> str:
     for d in plan.deployments:
         alloc = (
             " + ".join(
-                f"{g.gpus} x {g.gpu}{'*' if g.spec_only else ''} (TP{g.tp} PP{g.pp}{' FP8' if g.weight_dtype == 'fp8' else ''}) x{g.replicas}"
+                f"{g.gpus} x {g.gpu}{'*' if g.spec_only else ''} (TP{g.tp} PP{g.pp}{'' if g.weight_dtype == 'bf16' else ' ' + g.weight_dtype.upper()}) x{g.replicas}"
                 for g in d.groups
             )
             or "-"
