@@ -39,7 +39,8 @@ _log = logging.getLogger("boute")
 
 
 def _holders(weight_dtype: str, catalog_models: Iterable[LLMSpec]) -> str:
-    names = [m.name for m in catalog_models if m.quantized_checkpoint(weight_dtype) is not None]
+    have = [m for m in catalog_models if m.quantized_checkpoint(weight_dtype) is not None]
+    names = [m.name for m in sorted(have, key=lambda m: (m.active_params, m.name))]
     return ", ".join(names) if names else "none"
 
 
