@@ -154,7 +154,9 @@ class Planner:
         self.workload = self._workload()
         # Precision variants' published quality effects (engine/engines.py), one place.
         self.table = apply_model_precision_quality(
-            (quality_table or self._quality_table()).select(scenario.models), [self.catalog.model(m) for m in scenario.models], scenario.weight_dtypes
+            (quality_table or self._quality_table()).select(scenario.models),
+            [self.catalog.model(m) for m in scenario.models],
+            scenario.weight_dtypes,
         )
         self.router = make_router(self.table, scenario.quality.router, auc_target=scenario.quality.auc, seed=scenario.seed)
         t0 = time.perf_counter()

@@ -56,7 +56,13 @@ def llm_specs() -> list[LLMSpec]:
             quantized_checkpoints=(
                 _w4a16(
                     "8B",
-                    (("Arena-Hard", 93.0), ("OpenLLM v1", 98.9), ("OpenLLM v2", 96.1), ("HumanEval pass@1", 99.7), ("HumanEval+ pass@1", 97.4)),
+                    (
+                        ("Arena-Hard", 93.0),
+                        ("OpenLLM v1", 98.9),
+                        ("OpenLLM v2", 96.1),
+                        ("HumanEval pass@1", 99.7),
+                        ("HumanEval+ pass@1", 97.4),
+                    ),
                 ),
             ),
             num_layers=32,
@@ -79,7 +85,13 @@ def llm_specs() -> list[LLMSpec]:
             quantized_checkpoints=(
                 _w4a16(
                     "70B",
-                    (("Arena-Hard", 100.0), ("OpenLLM v1", 99.4), ("OpenLLM v2", 97.4), ("HumanEval pass@1", 101.0), ("HumanEval+ pass@1", 99.2)),
+                    (
+                        ("Arena-Hard", 100.0),
+                        ("OpenLLM v1", 99.4),
+                        ("OpenLLM v2", 97.4),
+                        ("HumanEval pass@1", 101.0),
+                        ("HumanEval+ pass@1", 99.2),
+                    ),
                 ),
             ),
             num_layers=80,
@@ -109,7 +121,13 @@ def llm_specs() -> list[LLMSpec]:
             quantized_checkpoints=(
                 _w4a16(
                     "405B",
-                    (("Arena-Hard", 98.7), ("OpenLLM v1", 100.0), ("OpenLLM v2", 99.0), ("HumanEval pass@1", 98.0), ("HumanEval+ pass@1", 98.5)),
+                    (
+                        ("Arena-Hard", 98.7),
+                        ("OpenLLM v1", 100.0),
+                        ("OpenLLM v2", 99.0),
+                        ("HumanEval pass@1", 98.0),
+                        ("HumanEval+ pass@1", 98.5),
+                    ),
                 ),
             ),
             num_layers=126,
