@@ -97,7 +97,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--gpu", required=True, help="e.g. H100-SXM")
     p.add_argument("--tp", type=int, default=1)
     p.add_argument("--pp", type=int, default=1)
-    p.add_argument("--dtype", default="bf16", help="weight dtype: bf16 or fp8")
+    p.add_argument("--dtype", default="bf16", help="weight dtype: bf16, fp8 or int4")
     p.add_argument("--kv-dtype", default="bf16", help="KV-cache dtype: bf16 or fp8")
     p.add_argument("--batch", type=int, default=32, help="concurrent requests")
     p.add_argument("--input-len", type=int, default=1024)
