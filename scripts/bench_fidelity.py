@@ -821,7 +821,8 @@ own checkpoint's published effect, the mean of the five recoveries its model car
 (Arena-Hard, OpenLLM v1 and v2, HumanEval, HumanEval+): 8B -2.98 %, 70B -0.60 %, 405B
 -1.16 % (their mean, -1.58 %, stands in, with a warning, for a plugin checkpoint without an
 evaluation). A model without an int4 checkpoint is planned without int4 (warning), or is an
-error when no other precision is allowed. The planner scales each model's per-query quality
+error when no other precision is allowed; int4 runs on Ampere and newer only (Marlin needs
+compute capability 8.0). The planner scales each model's per-query quality
 by `1 + change` of the worst precision that model may run in
 (`engine/checkpoints.py` `apply_model_precision_quality`, called once where the planner loads
 its quality table): routing is chosen before the inner problem picks each replica's

@@ -156,3 +156,15 @@ def test_perfdb_enumerates_int4_only_where_a_checkpoint_exists(catalog):
     # int4 memory: 0.5 + 2/128 bytes per quantized weight (embeddings and LM head stay BF16)
     bf16, int4 = (db.curves[f"Llama-3.1-8B@H100-SXM:tp1pp1:{d}/bf16"] for d in ("bf16", "int4"))
     assert int4.kv_capacity_tokens > bf16.kv_capacity_tokens
+
+
+def test_int4_needs_marlin_capable_gpus(catalog):
+    from boute.engine.replica import ReplicaConfig, ReplicaModel
+
+    def mem(gpu):
+        cfg = ReplicaConfig(model="Llama-3.1-8B", gpu=gpu, weight_dtype="int4")
+        return ReplicaModel(catalog.model("Llama-3.1-8B"), catalog.gpu(gpu), cfg, max_model_len=4096).memory()
+
+    t4 = mem("T4")
+    assert not t4.feasible and "no Marlin INT4 kernels" in t4.reason
+    assert mem("A10G").feasible  # Ampere: Marlin
