@@ -40,8 +40,7 @@ _log = logging.getLogger("boute")
 
 def _holders(weight_dtype: str, catalog_models: Iterable[LLMSpec]) -> str:
     have = [m for m in catalog_models if m.quantized_checkpoint(weight_dtype) is not None]
-    names = [m.name for m in sorted(have, key=lambda m: (m.active_params, m.name))]
-    return ", ".join(names) if names else "none"
+    return ", ".join(m.name for m in sorted(have, key=lambda m: (m.active_params, m.name)))
 
 
 def serving_checkpoint(llm: LLMSpec, weight_dtype: str) -> str:
@@ -80,9 +79,12 @@ def servable_weight_dtypes(
     dropped = [w for w in wanted if w not in out]
     if not out:
         w = dropped[0]
+        holders = _holders(w, catalog_models)
         raise InputError(
             f"weight_dtypes: {llm.name} has no pre-quantized {w} checkpoint in the model catalog, and no other allowed precision",
-            hint=f"add bf16 to weight_dtypes, or pick a model with one ({_holders(w, catalog_models)})",
+            hint=f"add bf16 to weight_dtypes, or pick a model with one ({holders})"
+            if holders
+            else "add bf16 to weight_dtypes, or add a checkpoint to the model's LLMSpec.quantized_checkpoints",
         )
     if warn:
         for w in dropped:

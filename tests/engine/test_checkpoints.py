@@ -99,6 +99,8 @@ def test_servable_dtypes_drop_int4_with_a_warning_or_fail_when_nothing_is_left(c
     assert servable_weight_dtypes(catalog.model("Llama-3.1-8B"), ("bf16", "int4")) == ("bf16", "int4")
     with pytest.raises(InputError, match=r"Qwen2.5-7B has no pre-quantized int4 checkpoint.*pick a model with one \(Llama-3.1-8B"):
         servable_weight_dtypes(qwen, ("int4",), catalog_models=catalog.models.values())
+    with pytest.raises(InputError, match=r"no other allowed precision.*add a checkpoint to the model's LLMSpec.quantized_checkpoints"):
+        servable_weight_dtypes(qwen, ("int4",))
 
 
 def test_scenario_allows_int4_and_plans_a_model_without_a_checkpoint_in_bf16(catalog, small_dict, caplog):
