@@ -225,6 +225,17 @@ class QuantizedCheckpoint:
     source_date: str = attrs.field(validator=_date)
     """When they were read (YYYY-MM-DD)."""
 
+    @weight_dtype.validator
+    def _check_dtype(self, attribute: attrs.Attribute, value: str) -> None:
+        from boute.engine.engines import PRECISIONS  # same layer; engines needs nothing from here
+        from boute.engine.errors import did_you_mean
+
+        if value not in PRECISIONS:
+            raise CatalogError(
+                f"QuantizedCheckpoint {self.hf_id}: field 'weight_dtype' = {value!r} is not a precision",
+                hint=did_you_mean(str(value), PRECISIONS),
+            )
+
     @recovery_pct.validator
     def _check_recovery(self, attribute: attrs.Attribute, value: tuple) -> None:
         for item in value:

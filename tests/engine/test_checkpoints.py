@@ -59,6 +59,7 @@ def test_generic_int4_figure_is_the_mean_of_the_evaluated_checkpoints(catalog):
         ({"recovery_pct": (("", 99.0),)}, r"recovery_pct' entry"),
         ({"recovery_pct": (("Arena-Hard", 99.0),)}, r"recovery figures need a 'quality_source'"),
         ({"hf_id": " "}, r"field 'hf_id' = ' ' must be a non-empty string"),
+        ({"weight_dtype": "int-4"}, r"field 'weight_dtype' = 'int-4' is not a precision.*did you mean 'int4'"),
         ({"source_date": "29.11.2026"}, r"field 'source_date' = '29.11.2026' is not an ISO date"),
     ],
 )
