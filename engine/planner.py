@@ -152,7 +152,7 @@ class Planner:
         self.progress = progress
         self.solver = get_solver(solver)
         self.workload = self._workload()
-        # Precision variants' published quality effects (engine/engines.py), one place.
+        # Precision variants' published quality effects, per model and its checkpoints (engine/checkpoints.py), one place.
         self.table = apply_model_precision_quality(
             (quality_table or self._quality_table()).select(scenario.models),
             [self.catalog.model(m) for m in scenario.models],
