@@ -855,9 +855,16 @@ in-sample fit over both folds, for reference:
 |---|---:|---:|---:|---|---:|
 {fits}
 
+The streaming cost binds in the SGLang rows at hundreds of clients (see the findings). Where
+a TensorRT-LLM fit picks 80 us, the top of the grid, it changes little: every group other
+than SGLang has the same cross-fitted TTFT and TPOT medians as this script's results
+without the knob (commit e87e996), and SGLang's moved from 52.7 % / 8.9 % to those above.
+
 ## Errors with the shipped profiles and no harness knobs (for reference)
 
-The shipped profiles' `step_exposed_us` was fitted on these rows (in-sample); no harness knob.
+The shipped profiles' `step_exposed_us` was fitted on these rows (in-sample); no harness
+knob; no streaming cost (`frontend_per_output_token_us` is 0 in every shipped profile, and
+these rows are bit-identical to those of the script before the streaming model existed).
 
 {by_gpu_dtype}
 
@@ -935,26 +942,30 @@ SDPA than in vLLM's flash-attention tables.
 - **SGLang's TTFT is still not modelled well** (H200 8B rows; cross-fitted TTFT median
   {sg_ttft}, TPOT {sg_tpot}), and a streaming cost per output token explains only part of
   it. At 448-512 clients the measured output rate levels off at 11-20 K tokens/s at TP2, TP4
-  and TP8 alike, where boute without a streaming cost predicts up to twice that at TP8
+  and TP8 alike, where boute without a streaming cost predicts up to 2.5 times that at TP8
   (table below): a serving process that spends about 50 us on every streamed token would
   cause that, and the fit picks `frontend_per_output_token_us` = {sg_c}. Where the model
   puts the backlog does not match the rows, though. In boute's staggered loop (the tables'
-  assumption) a FIFO stream that the GPU outruns delays each token by the same backlog, so
-  it lands in TTFT while TPOT stays the engine's (TP8, 1000-token prompts: TTFT far above
-  the measured 2.0-8.0 s for long outputs, TPOT below the measured 23-29 ms); the rows have
-  it mostly in TPOT. With the clients started together (the last column; not what the
-  tables use, and the 70B vLLM rows rule it out) every stream step carries one token of
-  each request, and TPOT and the output rate come close at TP4 and TP8, but TTFT is then
-  the start-up burst and no longer grows with the output length as measured. Most SGLang
-  rows have too few clients for the stream to bind, and their TTFT is 30-60 % under the
-  measured (e.g. TP1, 8000-token prompts, 20 clients: 712 ms measured, about 300 ms
-  predicted): that error is not streaming. Candidates not modelled: SGLang admits a request
-  only when the KV pool can hold its whole expected output (`new_token_ratio`), where boute
-  admits by current use as vLLM does; a tokenizer process shared by incoming requests and
-  outgoing tokens (a new request would then wait behind the token backlog before it reaches
-  the engine); clients that start together and drift apart. A pure delay does not explain it
-  (the fit hits its 100 ms limit). The SGLang rows at 448-512 clients, with the in-sample
-  ("all rows") fit:
+  assumption) a FIFO stream that the GPU outruns delays every token of a request by about
+  the same backlog, so the backlog lands in TTFT while TPOT stays the engine's: at TP8 with
+  1000-token prompts and 1000 or 2000 output tokens the predicted TTFT is about twice the
+  measured and the predicted TPOT half of it or less; the rows have the backlog mostly in
+  TPOT.
+  With the clients started together (last column; not what the tables use: the 70B vLLM
+  rows rule it out) every stream step carries one token of each request, and TPOT and the
+  output rate come within about 20 % at TP4 and TP8 except for 2000-token outputs, but TTFT
+  is then the start-up burst and no longer grows with the output length as measured. At
+  TP2 the engine itself binds: the stream changes nothing, and boute predicts 20-30 % more
+  output tokens per second than the rows. Most SGLang rows have too few clients for the stream to bind, and
+  their TTFT is 30-60 % under the measured (e.g. TP1, 8000-token prompts, 20 clients:
+  712 ms measured, about 320 ms predicted): that error is not streaming. Candidates not
+  modelled: SGLang admits a request only when the KV pool can hold its whole expected
+  output (`new_token_ratio`), where boute admits by current use as vLLM does; a tokenizer
+  process shared by incoming requests and outgoing tokens (a new request would then wait
+  behind the token backlog before it reaches the engine); clients that start together and
+  drift apart. A pure delay does not explain it (the fit hits its 100 ms limit). The SGLang
+  rows at 448-512 clients, with the in-sample ("all rows") fit (TTFT / TPOT / output
+  tokens per second, Little's law from the two):
 
 {streaming}
 
