@@ -193,3 +193,23 @@ def test_closed_form_over_a_run_of_steps_equals_the_per_step_recursion(seed):
         bc = float(rng.uniform(0, 0.05))
         got = simulator_module._stream_after_run(F0, t0, float(steps[0]), t0 + float(steps.sum()), k, bc)
         assert got == pytest.approx(_per_step(F0, t0, steps.tolist(), bc), rel=1e-12, abs=1e-12)
+
+
+def test_bench_client_slot_frees_when_the_last_token_arrives(catalog):
+    """``vllm bench serve --max-concurrency 1``: each request is sent when the previous one's
+    last token reached the client, after the streaming backlog, not when the engine ended it."""
+    from boute.engine.simulator import simulate_bench
+
+    n = 6
+    sim = simulate_bench(
+        _model(catalog, "vllm-v1", c_us=20_000.0),
+        arrival_s=np.zeros(n),
+        prompt_tokens=np.full(n, 300),
+        output_tokens=np.full(n, 200),
+        max_concurrency=1,
+    )
+    assert sim.arrival[1:] == sim.finish[:-1]
+    # 200 tokens at 20 ms each (the engine decodes one in under 10 ms): the stream sets the
+    # pace, plus the next prompt's front-end and prefill.
+    assert np.diff(sim.finish) == pytest.approx(np.full(n - 1, 4.0), rel=0.03)
+    assert sim.finish[-1] > sim.t + 1.0  # the engine was done long before the client
