@@ -18,6 +18,9 @@ What each field does in boute's simulation (``boute.engine.simulator.ReplicaSim`
               = exposed + gpu + cpu / N  otherwise, N = ``num_scheduler_steps`` on decode-only runs
     a request enters the engine after a FIFO front-end (one API-server process):
         enter = max(arrival, front-end free) + frontend_request_us + frontend_per_prompt_token_us * prompt
+    every streamed token passes one FIFO streaming server (detokenise, SSE chunk, write):
+        F = max(F, iteration end) + tokens of the iteration * frontend_per_output_token_us
+        a token reaches the client at F (first-token and finish times are these)
 
 Constants taken from the engines' source carry the file and commit they were read from;
 the CPU and front-end costs are estimates anchored on the engines' published profiling
@@ -107,6 +110,11 @@ class EngineProfile:
     ``vllm-v1``, ``vllm-v0``, ``sglang`` or ``trtllm``."""
     sources: tuple[str, ...] = ()
     """Where each choice comes from (file and commit, or ``estimate: ...`` with its anchor)."""
+    frontend_per_output_token_us: float = attrs.field(default=0.0, validator=_nonneg)
+    """Serving-process time per streamed output token (detokenise, build the SSE chunk,
+    write it), microseconds: one FIFO server every generated token passes, whose backlog
+    delays the client's tokens when the GPU outruns it. 0 (every shipped profile): not
+    modelled, the client sees a token when its iteration ends."""
 
     def __attrs_post_init__(self) -> None:
         if self.engine not in ENGINES:
