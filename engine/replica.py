@@ -220,6 +220,10 @@ class ReplicaModel:
             return f"PP{c.pp} exceeds the {m.num_layers} layers"
         if c.weight_dtype == "fp8" and g.fp8_tflops is None and g.architecture in ("turing",):
             return f"{g.name} ({g.architecture}) has no FP8 kernels in vLLM"
+        if c.weight_dtype == "int4" and g.architecture in ("turing",):
+            # vLLM's GPTQ-/AWQ-Marlin need compute capability 8.0 (GPTQMarlinConfig.get_min_capability
+            # = 80); the GPTQ fallback kernel on older GPUs is not what the int4 model describes.
+            return f"{g.name} ({g.architecture}) has no Marlin INT4 kernels in vLLM (compute capability 8.0 needed)"
         return ""
 
     def memory(self) -> MemoryReport:

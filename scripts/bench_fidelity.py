@@ -976,14 +976,23 @@ SDPA than in vLLM's flash-attention tables.
 ## Precision variants' quality effects
 
 Each weight precision carries its published quality effect (`engine/engines.py`
-`PRECISIONS`, from Kurtic et al., arXiv 2411.02355: FP8 W8A8 lossless, 0; INT4 weight-only
--2 %, the middle of the 1-3 % range). The planner scales every per-query quality figure by
-`1 + change` of the worst precision the scenario allows (`apply_precision_quality`, called
-once where the planner loads its quality table): routing is chosen before the inner problem
-picks each replica's precision, so a model is charged the loss of the lowest precision it
-may run in. Unevaluated effects are taken as zero and logged as warnings: FP8 run
-weight-only on GPUs without FP8 tensor cores, and an FP8 KV cache. INT4 is not yet a
-scenario option: a deploy needs a pre-quantized checkpoint id the model catalog lacks.
+`PRECISIONS`, from Kurtic et al., arXiv 2411.02355: FP8 W8A8 lossless, 0). INT4 weight-only
+(W4A16) is a scenario option (`weight_dtypes: [bf16, int4]`): a replica planned in int4
+serves the model catalog's pre-quantized checkpoint (`LLMSpec.quantized_checkpoints`; built
+in: the Neural Magic GPTQ W4A16 checkpoints of Llama-3.1 8B, 70B and 405B that the paper
+evaluated), under the model's own id (`vllm serve CHECKPOINT --served-model-name MODEL`, no
+`--quantization` flag: vLLM reads the scheme from the checkpoint). Each model is charged its
+own checkpoint's published effect, the mean of the five recoveries its model card reports
+(Arena-Hard, OpenLLM v1 and v2, HumanEval, HumanEval+): 8B -2.98 %, 70B -0.60 %, 405B
+-1.16 % (their mean, -1.58 %, stands in, with a warning, for a plugin checkpoint without an
+evaluation). A model without an int4 checkpoint is planned without int4 (warning), or is an
+error when no other precision is allowed; int4 runs on Ampere and newer only (Marlin needs
+compute capability 8.0). The planner scales each model's per-query quality
+by `1 + change` of the worst precision that model may run in
+(`engine/checkpoints.py` `apply_model_precision_quality`, called once where the planner loads
+its quality table): routing is chosen before the inner problem picks each replica's
+precision. Unevaluated effects are taken as zero and logged as warnings: FP8 run
+weight-only on GPUs without FP8 tensor cores, and an FP8 KV cache.
 
 ## What is not here
 

@@ -62,7 +62,10 @@ def test_engine_flags_match_the_profile():
     assert sg[sg.index("--chunked-prefill-size") + 1] == "8192" and sg[sg.index("--tp-size") + 1] == "4"
     tr = engine_flags("trtllm", tp=8)
     assert tr[tr.index("--max_num_tokens") + 1] == "8192"
-    assert "--quantization" in engine_flags("vllm-v1", weight_dtype="int4")
+    # int4 is served from a pre-quantized checkpoint whose config names the scheme: vLLM picks
+    # Marlin from it, and a --quantization flag that disagrees with it is an error.
+    assert "--quantization" not in engine_flags("vllm-v1", weight_dtype="int4")
+    assert "--quantization" not in engine_flags("sglang", weight_dtype="int4")
 
 
 def test_step_cpu_is_added_when_sync_and_hidden_when_async(catalog):
