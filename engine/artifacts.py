@@ -120,13 +120,19 @@ def _need_vllm(plan: Plan) -> None:
         )
 
 
+def _model_args(hf_id: str, checkpoint: str) -> list[str]:
+    """``vllm serve``'s model argument: a pre-quantized checkpoint is served under the
+    model's own id, so that clients and the router name every replica of a model alike."""
+    return [checkpoint, "--served-model-name", hf_id] if checkpoint else [hf_id]
+
+
 def vllm_argv(plan: Plan, p: Placement) -> list[str]:
     """The ``vllm serve`` command of one replica."""
     _need_vllm(plan)
     argv = [
         "vllm",
         "serve",
-        p.hf_id,
+        *_model_args(p.hf_id, p.checkpoint),
         "--tensor-parallel-size",
         str(p.tp),
         "--pipeline-parallel-size",
@@ -148,7 +154,7 @@ def _group_argv(plan: Plan, hf_id: str, g: ReplicaGroup, port: int) -> list[str]
     return [
         "vllm",
         "serve",
-        hf_id,
+        *_model_args(hf_id, g.checkpoint),
         "--tensor-parallel-size",
         str(g.tp),
         "--pipeline-parallel-size",
@@ -263,7 +269,7 @@ def launch_scripts(plan: Plan, placements: tuple[Placement, ...] | None = None) 
 
 # ----------------------------------------------------------------------------- SkyPilot
 def _service_name(plan: Plan, model: str, g: ReplicaGroup) -> str:
-    name = f"boute-{_slug(model)}-{_slug(g.gpu)}-tp{g.tp}pp{g.pp}" + ("-fp8" if g.weight_dtype == "fp8" else "")
+    name = f"boute-{_slug(model)}-{_slug(g.gpu)}-tp{g.tp}pp{g.pp}" + ("" if g.weight_dtype == "bf16" else f"-{g.weight_dtype}")
     return name[:63].rstrip("-")
 
 

@@ -10,6 +10,7 @@ import functools
 import json
 from typing import Any
 
+from boute.engine.checkpoints import serving_checkpoint
 from boute.engine.cluster import pool_of
 from boute.engine.engines import engine_flags, get_profile
 from boute.engine.plan import (
@@ -85,6 +86,12 @@ def config_flags(cfg: ReplicaConfig, gpu) -> tuple[str, ...]:
     return tuple(flags)
 
 
+def _checkpoint(llm, weight_dtype: str) -> str:
+    """The pre-quantized checkpoint a replica in ``weight_dtype`` serves, or "" for the model's own."""
+    ck = serving_checkpoint(llm, weight_dtype)
+    return "" if ck == llm.hf_id else ck
+
+
 def router_scale(router_name: str) -> str:
     """What the router thresholds are measured in."""
     if router_name == "file":
@@ -134,6 +141,7 @@ def deployments_for(
                     capacity_rps_at_bound=float(capacities[m][key] if capacities else curve.capacity(latency_bound_s)),
                     spec_only=cat.gpu(cfg.gpu).spec_only,
                     engine_flags=config_flags(cfg, cat.gpu(cfg.gpu)),
+                    checkpoint=_checkpoint(cat.model(m), cfg.weight_dtype),
                 )
             )
         sim = (per_model or {}).get(m)

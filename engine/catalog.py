@@ -16,7 +16,7 @@ import attrs
 
 from boute.engine.errors import CatalogError
 
-__all__ = ["Calibration", "GPUType", "LLMSpec", "PriceEntry", "LINK_KINDS"]
+__all__ = ["Calibration", "GPUType", "LLMSpec", "PriceEntry", "QuantizedCheckpoint", "LINK_KINDS"]
 
 LINK_KINDS = ("nvlink", "pcie")
 
@@ -199,6 +199,68 @@ class GPUType:
 
 
 @attrs.frozen(kw_only=True)
+class QuantizedCheckpoint:
+    """A published pre-quantized checkpoint of a catalog model, for one weight precision.
+
+    A precision the serving engine cannot apply to the BF16 weights at load time (INT4
+    weight-only: GPTQ/AWQ need calibration data) is deployed from such a checkpoint; the
+    engine reads its quantization scheme from the checkpoint's config, so no
+    ``--quantization`` flag is passed.
+    """
+
+    weight_dtype: str = attrs.field(validator=_nonempty)
+    """The precision it serves, a name of ``boute.engine.engines.PRECISIONS`` (e.g. ``int4``)."""
+    hf_id: str = attrs.field(validator=_nonempty)
+    """Hugging Face repository id the deploy files serve."""
+    scheme: str = attrs.field(validator=_nonempty)
+    """How it was quantized (algorithm, bits, grouping, file format), from its model card."""
+    recovery_pct: tuple = attrs.field(default=(), converter=tuple)
+    """``((evaluation, percent of the BF16 model's score), ...)`` as its publisher reports
+    them; empty when no evaluation was published (the precision's generic figure is then
+    used, with a warning)."""
+    quality_source: str = ""
+    """The publication the recoveries come from."""
+    source: str = attrs.field(validator=_nonempty)
+    """Where the id and scheme were read."""
+    source_date: str = attrs.field(validator=_date)
+    """When they were read (YYYY-MM-DD)."""
+
+    @weight_dtype.validator
+    def _check_dtype(self, attribute: attrs.Attribute, value: str) -> None:
+        from boute.engine.engines import PRECISIONS  # same layer; engines needs nothing from here
+        from boute.engine.errors import did_you_mean
+
+        if value not in PRECISIONS:
+            raise CatalogError(
+                f"QuantizedCheckpoint {self.hf_id}: field 'weight_dtype' = {value!r} is not a precision",
+                hint=did_you_mean(str(value), PRECISIONS),
+            )
+
+    @recovery_pct.validator
+    def _check_recovery(self, attribute: attrs.Attribute, value: tuple) -> None:
+        for item in value:
+            ok = isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str) and item[0].strip()
+            pct = item[1] if ok else None
+            if not ok or isinstance(pct, bool) or not isinstance(pct, (int, float)) or not 0 < pct <= 200:
+                raise CatalogError(
+                    f"QuantizedCheckpoint {self.hf_id}: field 'recovery_pct' entry {item!r} must be (evaluation, percent in (0, 200])",
+                    hint="e.g. (('Arena-Hard', 93.0), ('OpenLLM v1', 98.9))",
+                )
+        if value and not self.quality_source.strip():
+            raise CatalogError(
+                f"QuantizedCheckpoint {self.hf_id}: recovery figures need a 'quality_source'",
+                hint="name the publication the recoveries come from",
+            )
+
+    @property
+    def quality_relative_change(self) -> float | None:
+        """Mean published recovery minus 1 (e.g. -0.03 = 3 % below BF16); None without one."""
+        if not self.recovery_pct:
+            return None
+        return sum(pct for _, pct in self.recovery_pct) / len(self.recovery_pct) / 100.0 - 1.0
+
+
+@attrs.frozen(kw_only=True)
 class LLMSpec:
     """A decoder-only transformer's architecture (from its Hugging Face config)."""
 
@@ -207,6 +269,9 @@ class LLMSpec:
     aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     hf_id: str = attrs.field(validator=_nonempty)
     """Hugging Face repository id, used in deploy artifacts."""
+    quantized_checkpoints: tuple[QuantizedCheckpoint, ...] = attrs.field(default=(), converter=tuple)
+    """Published pre-quantized checkpoints, at most one per weight precision: a replica
+    planned in that precision serves it (``engine/checkpoints.py``)."""
     num_layers: int = attrs.field(validator=_positive_int)
     hidden_size: int = attrs.field(validator=_positive_int)
     num_attention_heads: int = attrs.field(validator=_positive_int)
@@ -231,6 +296,20 @@ class LLMSpec:
     source_date: str = attrs.field(validator=_date)
 
     def __attrs_post_init__(self) -> None:
+        seen: set[str] = set()
+        for ck in self.quantized_checkpoints:
+            if not isinstance(ck, QuantizedCheckpoint):
+                raise CatalogError(
+                    f"LLMSpec {self.name}: field 'quantized_checkpoints' holds {ck!r}, not a QuantizedCheckpoint",
+                    hint="give QuantizedCheckpoint(weight_dtype=..., hf_id=..., ...) objects",
+                )
+            if ck.weight_dtype == "bf16" or ck.weight_dtype in seen:
+                raise CatalogError(
+                    f"LLMSpec {self.name}: field 'quantized_checkpoints' lists weight_dtype {ck.weight_dtype!r} "
+                    + ("(the hf_id is the BF16 checkpoint)" if ck.weight_dtype == "bf16" else "twice"),
+                    hint="give at most one checkpoint per quantized precision",
+                )
+            seen.add(ck.weight_dtype)
         if self.num_attention_heads % self.num_kv_heads:
             raise CatalogError(
                 f"LLMSpec {self.name}: num_attention_heads={self.num_attention_heads} "
@@ -249,6 +328,10 @@ class LLMSpec:
                 f"published_params_b={self.published_params_b} by more than 1 %",
                 hint="check layers, hidden, intermediate and vocab sizes against config.json",
             )
+
+    def quantized_checkpoint(self, weight_dtype: str) -> QuantizedCheckpoint | None:
+        """The pre-quantized checkpoint for ``weight_dtype``, or None."""
+        return next((ck for ck in self.quantized_checkpoints if ck.weight_dtype == weight_dtype), None)
 
     @property
     def is_moe(self) -> bool:

@@ -97,7 +97,7 @@ def _add_predict(sub) -> None:
     p.add_argument("--gpu", required=True, help="e.g. H100-SXM")
     p.add_argument("--tp", type=int, default=1)
     p.add_argument("--pp", type=int, default=1)
-    p.add_argument("--dtype", default="bf16", help="weight dtype: bf16 or fp8")
+    p.add_argument("--dtype", default="bf16", help="weight dtype: bf16, fp8 or int4")
     p.add_argument("--kv-dtype", default="bf16", help="KV-cache dtype: bf16 or fp8")
     p.add_argument("--batch", type=int, default=32, help="concurrent requests")
     p.add_argument("--input-len", type=int, default=1024)
@@ -255,7 +255,7 @@ def render_table(plan) -> str:
     for d in plan.deployments:
         alloc = (
             " + ".join(
-                f"{g.gpus} x {g.gpu}{'*' if g.spec_only else ''} (TP{g.tp} PP{g.pp}{' FP8' if g.weight_dtype == 'fp8' else ''}) x{g.replicas}"
+                f"{g.gpus} x {g.gpu}{'*' if g.spec_only else ''} (TP{g.tp} PP{g.pp}{'' if g.weight_dtype == 'bf16' else ' ' + g.weight_dtype.upper()}) x{g.replicas}"
                 for g in d.groups
             )
             or "-"

@@ -39,6 +39,7 @@ __all__ = [
     "BenchRun",
     "bench_metrics",
     "fit_gpu_scales",
+    "served_context",
 ]
 
 PCT = (50, 90, 99)
@@ -69,6 +70,13 @@ def add_predict_options(p) -> None:
         default=0.0,
         help="random dataset: lengths uniform in [len*(1-r), len*(1+r)] around --input-len/--output-len",
     )
+    g.add_argument(
+        "--server-max-model-len",
+        type=int,
+        default=None,
+        help="the server's --max-model-len (default: the model's whole context if it fits, as vLLM does; it "
+        "decides vLLM 0.5/0.6's own chunked-prefill default)",
+    )
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--save-result", metavar="FILE", default=None, help="write the predicted metrics as vLLM's JSON")
 
@@ -87,6 +95,12 @@ def add_calibrate_parser(sub) -> None:
     p.add_argument("--tp", type=int, default=None, help="tensor parallelism (else the file's 'tp' metadata, default 1)")
     p.add_argument("--dtype", default=None, help="weight dtype bf16/fp8/int4 (else the file's 'dtype' metadata, default bf16)")
     p.add_argument("--engine", default=None, help="engine profile (else the file's 'engine' metadata, default vllm-v1)")
+    p.add_argument(
+        "--server-max-model-len",
+        type=int,
+        default=None,
+        help="the servers' --max-model-len (else the file's 'max_model_len' metadata, else the model's whole context if it fits)",
+    )
     p.add_argument("--fit", metavar="GPU", default=None, help="fit this GPU's memory/compute efficiency scales on the files")
     p.add_argument("--out", metavar="FILE.py", default=None, help="where --fit writes the calibration plugin module")
     p.add_argument("--json", action="store_true", help="print the table as JSON")
@@ -112,6 +126,9 @@ class BenchRun:
     max_concurrency: int | None = None
     closed_loop_rounds: int = 0
     """>0: a fixed-concurrency loop (aiconfigurator rows), that many requests per client."""
+    server_max_model_len: int | None = None
+    """The ``--max-model-len`` the server ran with; None: the engine's default, the model's
+    whole context when the KV cache holds it (:func:`served_context`)."""
     measured: dict = attrs.field(factory=dict)
     """Metrics of the real run, under vLLM's keys (empty for a pure prediction)."""
 
@@ -183,9 +200,35 @@ def bench_metrics(sim, n_prompts: int) -> dict[str, Any]:
     return res
 
 
+def served_context(llm, gpu, cfg, longest: int, server_max_model_len: int | None = None):
+    """``(ReplicaModel, served context)`` of a benchmarked server.
+
+    A server started without ``--max-model-len`` serves the model's whole context, which
+    sets engine defaults (vLLM V0 turns chunked prefill on above 32K tokens:
+    :meth:`~boute.engine.engines.EngineProfile.serving`). It starts only if its KV cache holds
+    one whole-context request; where it does not, the operator must have lowered the flag,
+    and we take the run's longest request (``server_max_model_len`` overrides both).
+    """
+    from boute.engine.replica import ReplicaModel
+
+    if server_max_model_len is not None:
+        if server_max_model_len < longest:
+            raise InputError(
+                f"--server-max-model-len: {server_max_model_len} is below the run's longest request ({longest} tokens)",
+                hint="the --max-model-len the server was started with",
+            )
+        return ReplicaModel(llm, gpu, cfg, max_model_len=longest, served_max_model_len=server_max_model_len), server_max_model_len
+    full = int(llm.max_context_tokens)
+    if full > longest:
+        rm = ReplicaModel(llm, gpu, cfg, max_model_len=longest, served_max_model_len=full)
+        if rm.memory().kv_capacity_tokens >= full:
+            return rm, full
+    return ReplicaModel(llm, gpu, cfg, max_model_len=longest, served_max_model_len=longest), longest
+
+
 def predict_bench(run: BenchRun, catalog, *, seed: int = 0, gpu_override=None) -> dict[str, Any]:
     """Predicted ``--save-result`` metrics of ``run`` (``gpu_override``: a GPUType to use)."""
-    from boute.engine.replica import ReplicaConfig, ReplicaModel
+    from boute.engine.replica import ReplicaConfig
     from boute.engine.simulator import simulate_bench, simulate_closed_loop
 
     llm = catalog.model(run.model, field="model")
@@ -198,7 +241,7 @@ def predict_bench(run: BenchRun, catalog, *, seed: int = 0, gpu_override=None) -
             hint="input_lens and output_lens of the same run",
         )
     cfg = ReplicaConfig(model=llm.name, gpu=gpu.name, tp=run.tp, weight_dtype=run.weight_dtype, engine=run.engine)
-    rm = ReplicaModel(llm, gpu, cfg, max_model_len=int((pr + out).max()))
+    rm, served = served_context(llm, gpu, cfg, int((pr + out).max()), run.server_max_model_len)
     mem = rm.memory()
     if not mem.feasible:
         raise InputError(
@@ -228,6 +271,14 @@ def predict_bench(run: BenchRun, catalog, *, seed: int = 0, gpu_override=None) -
     )
     res = bench_metrics(sim, len(pr))
     res.update({"request_rate": run.request_rate, "burstiness": run.burstiness, "max_concurrency": run.max_concurrency})
+    res["boute_server"] = {
+        "served_max_model_len": served,
+        "scheduling": rm.engine.scheduling,
+        "chunked_prefill": rm.engine.chunked_prefill,
+        "max_num_batched_tokens": rm.max_num_batched_tokens,
+        "max_num_seqs": rm.max_num_seqs,
+        "kv_capacity_tokens": mem.kv_capacity_tokens,
+    }
     return res
 
 
@@ -279,6 +330,8 @@ def cmd_predict_bench(args, catalog) -> int:
         raise InputError(f"--burstiness: {args.burstiness!r} must be > 0", hint="1 is Poisson")
     if not 0 <= args.range_ratio < 1:
         raise InputError(f"--range-ratio: {args.range_ratio!r} must be in [0, 1)", hint="e.g. 0 or 0.5")
+    if args.server_max_model_len is not None and args.server_max_model_len < 1:
+        raise InputError(f"--server-max-model-len: {args.server_max_model_len} must be >= 1", hint="or leave it unset")
     if args.max_concurrency is not None and args.max_concurrency < 1:
         raise InputError(f"--max-concurrency: {args.max_concurrency} must be >= 1", hint="or leave it unset")
     profile = get_profile(args.engine, field="--engine")
@@ -308,8 +361,10 @@ def cmd_predict_bench(args, catalog) -> int:
         request_rate=args.request_rate,
         burstiness=args.burstiness,
         max_concurrency=args.max_concurrency,
+        server_max_model_len=args.server_max_model_len,
     )
     res = predict_bench(run, catalog, seed=args.seed)
+    server = res.pop("boute_server")
     res = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S"),
         "backend": "vllm",
@@ -324,6 +379,7 @@ def cmd_predict_bench(args, catalog) -> int:
             "engine": profile.name,
             "spec_only": gpu.spec_only,
             "itls": "not written: per-token gaps are summarised in *_itl_ms",
+            "server": server,
         },
     }
     if args.save_result:
@@ -355,6 +411,12 @@ def cmd_predict_bench(args, catalog) -> int:
         f"engine {profile.name}; {llm.name} on {args.tp} x {gpu.name} {args.dtype}; {args.num_prompts} prompts at "
         f"{'all at once' if math.isinf(args.request_rate) else f'{args.request_rate:g} req/s'}"
         + (f", max concurrency {args.max_concurrency}" if args.max_concurrency else "")
+    )
+    print(
+        f"server as modelled: --max-model-len {server['served_max_model_len']}, "
+        f"{'chunked prefill' if server['chunked_prefill'] else 'whole prompts'} ({server['scheduling']}), "
+        f"{server['max_num_batched_tokens']} batched tokens, {server['max_num_seqs']} sequences, "
+        f"KV cache {server['kv_capacity_tokens']} tokens"
     )
     if gpu.spec_only:
         print(f"spec-only: {gpu.name} has no measured calibration ({gpu.calibration.source})")
@@ -395,9 +457,11 @@ def _model_name(text: str, catalog) -> str:
     return catalog.model(base, field="model").name
 
 
-def load_bench_file(path: str, catalog, *, model=None, gpu=None, tp=None, dtype=None, engine=None) -> list[BenchRun]:
+def load_bench_file(
+    path: str, catalog, *, model=None, gpu=None, tp=None, dtype=None, engine=None, server_max_model_len=None
+) -> list[BenchRun]:
     """Runs in one file: a vLLM ``--save-result`` JSON (one run; ``--metadata gpu=... tp=...
-    dtype=... engine=...`` keys are read) or an aiconfigurator-style CSV (one run per row)."""
+    dtype=... engine=... max_model_len=...`` keys are read) or an aiconfigurator-style CSV (one run per row)."""
     p = pathlib.Path(path)
     if not p.is_file():
         raise InputError(f"--from-bench: file {path!r} does not exist", hint="give vllm bench serve --save-result files")
@@ -445,9 +509,22 @@ def load_bench_file(path: str, catalog, *, model=None, gpu=None, tp=None, dtype=
             request_rate=rate,
             burstiness=float(doc.get("burstiness", 1.0) or 1.0),
             max_concurrency=int(mc) if mc else None,
+            server_max_model_len=_served_len(p.name, server_max_model_len or doc.get("max_model_len")),
             measured=measured,
         )
     ]
+
+
+def _served_len(name: str, value) -> int | None:
+    if value in (None, "", "auto"):
+        return None
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1 or isinstance(value, bool):
+        raise InputError(f"{name}: max_model_len {value!r} is not a token count", hint="an integer >= 1, or leave it out")
+    return n
 
 
 def _load_aic_csv(p: pathlib.Path, catalog, *, gpu=None, engine=None) -> list[BenchRun]:
@@ -631,7 +708,16 @@ def cmd_calibrate(args, catalog) -> int:
         raise InputError("--fit: needs --out FILE.py for the calibration plugin", hint="e.g. --out my_gpu_fit.py")
     runs = []
     for f in args.from_bench:
-        runs += load_bench_file(f, catalog, model=args.model, gpu=args.gpu, tp=args.tp, dtype=args.dtype, engine=args.engine)
+        runs += load_bench_file(
+            f,
+            catalog,
+            model=args.model,
+            gpu=args.gpu,
+            tp=args.tp,
+            dtype=args.dtype,
+            engine=args.engine,
+            server_max_model_len=args.server_max_model_len,
+        )
     rows = _errors(runs, catalog)
     if args.json:
         print(json.dumps(rows, indent=1))

@@ -190,6 +190,8 @@ class Placement:
     """Dispatch weight: the replica's capacity at the plan's latency bound (req/s)."""
     stages: tuple[Stage, ...]
     port: int
+    checkpoint: str = ""
+    """The pre-quantized checkpoint it serves (under ``hf_id``); empty: ``hf_id`` itself."""
 
     @property
     def host(self) -> str:
@@ -273,6 +275,7 @@ def place(plan: Plan, graph: nx.Graph | None = None) -> tuple[Placement, ...]:
                 weight=grp.capacity_rps_at_bound,
                 stages=tuple(stages[idx]),
                 port=port,
+                checkpoint=grp.checkpoint,
             )
         )
     return tuple(out)

@@ -18,6 +18,9 @@ What each field does in boute's simulation (``boute.engine.simulator.ReplicaSim`
               = exposed + gpu + cpu / N  otherwise, N = ``num_scheduler_steps`` on decode-only runs
     a request enters the engine after a FIFO front-end (one API-server process):
         enter = max(arrival, front-end free) + frontend_request_us + frontend_per_prompt_token_us * prompt
+    every streamed token passes one FIFO streaming server (detokenise, SSE chunk, write):
+        F = max(F, iteration end) + tokens of the iteration * frontend_per_output_token_us
+        a token reaches the client at F (first-token and finish times are these)
 
 Constants taken from the engines' source carry the file and commit they were read from;
 the CPU and front-end costs are estimates anchored on the engines' published profiling
@@ -36,6 +39,7 @@ __all__ = [
     "EngineProfile",
     "PROFILES",
     "DEFAULT_ENGINE",
+    "LONG_CONTEXT_TOKENS",
     "get_profile",
     "engine_flags",
     "PRECISIONS",
@@ -72,6 +76,9 @@ class EngineProfile:
     """``mixed`` or ``prefill-first`` (see the module docstring)."""
     chunked_prefill: bool
     """Split prompts across iterations to fill the token budget."""
+    long_context_chunked_prefill: bool = False
+    """The engine turns chunked prefill on by itself when it serves a context longer than
+    :data:`LONG_CONTEXT_TOKENS` and the flag was not given (vLLM V0 >= 0.5.3); see :meth:`serving`."""
     max_num_batched_tokens: int | None
     """Token budget of one iteration; None: the engine's GPU-dependent default (:meth:`limits`)."""
     max_num_seqs: int | None
@@ -103,6 +110,11 @@ class EngineProfile:
     ``vllm-v1``, ``vllm-v0``, ``sglang`` or ``trtllm``."""
     sources: tuple[str, ...] = ()
     """Where each choice comes from (file and commit, or ``estimate: ...`` with its anchor)."""
+    frontend_per_output_token_us: float = attrs.field(default=0.0, validator=_nonneg)
+    """Serving-process time per streamed output token (detokenise, build the SSE chunk,
+    write it), microseconds: one FIFO server every generated token passes, whose backlog
+    delays the client's tokens when the GPU outruns it. 0 (every shipped profile): not
+    modelled, the client sees a token when its iteration ends."""
 
     def __attrs_post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -156,6 +168,22 @@ class EngineProfile:
             tokens, seqs = tokens or 8192, seqs or 2048
         return int(tokens), int(seqs)
 
+    def serving(self, served_max_model_len: int) -> "EngineProfile":
+        """The profile as the engine runs when launched with ``--max-model-len served_max_model_len``.
+
+        vLLM V0 (0.5.3 to 0.6.x) enables chunked prefill on its own for a served context
+        above 32K tokens unless ``--enable-chunked-prefill`` was given (vLLM PR #6666, to avoid
+        running out of memory while profiling a whole-context prefill), and its chunked-prefill
+        scheduler puts decodes first and fills the rest of a 512-token budget with prompt
+        chunks: boute's ``mixed`` policy. A Llama-3.1 server started without
+        ``--max-model-len`` serves 131,072 tokens, so it runs this way. boute's own deploy
+        files pass ``--max-model-len`` and ``--enable-chunked-prefill`` explicitly, so a
+        planned replica (served length = its longest request) is unchanged.
+        """
+        if self.long_context_chunked_prefill and not self.chunked_prefill and served_max_model_len > LONG_CONTEXT_TOKENS:
+            return attrs.evolve(self, chunked_prefill=True, scheduling="mixed")
+        return self
+
     def step_cpu_s(self, tp: int) -> tuple[float, float]:
         """``(fixed, per-sequence)`` CPU seconds of one step at tensor parallelism ``tp``."""
         fixed = (self.step_cpu_base_us + (self.step_cpu_tp_us if tp > 1 else 0.0)) * 1e-6
@@ -169,6 +197,17 @@ class EngineProfile:
         """Every field, for cache keys (the perf DB hashes it)."""
         return attrs.asdict(self)
 
+
+LONG_CONTEXT_TOKENS = 32768
+"""Served context above which vLLM V0 enables chunked prefill by default (``use_long_context``)."""
+
+_V0_LONG_CONTEXT = (
+    "vllm-project/vllm PR #6666 'Enable chunked prefill by default for long context models' (merged "
+    "2024-07-23, read 2026-11-29): EngineArgs enables chunked prefill when max_model_len > 32K and the flag is "
+    "unset; V0 SchedulerConfig then defaults max_num_batched_tokens to 512 (vLLM docs 'Performance and Tuning': "
+    "'512 is the default max_num_batched_tokens for chunked prefill') and _schedule_chunked_prefill schedules "
+    "running decodes first, then prompt chunks in the remaining budget"
+)
 
 _V1_SCHED = (
     "vllm-project/vllm vllm/v1/core/sched/scheduler.py @ b4622cf9 (read 2026-11-28): one token budget per "
@@ -202,6 +241,7 @@ _VLLM_06 = EngineProfile(
     version="0.6.0-0.6.6 (V0 engine, default flags)",
     scheduling="prefill-first",
     chunked_prefill=False,
+    long_context_chunked_prefill=True,
     max_num_batched_tokens=None,
     max_num_seqs=None,
     async_scheduling=False,
@@ -213,6 +253,7 @@ _VLLM_06 = EngineProfile(
     frontend_per_prompt_token_us=1.0,
     sources=(
         _V0_SCHED,
+        _V0_LONG_CONTEXT,
         "step_exposed_us 1000 taken from the vllm-v1 fit (same GPUs' kernel and step gaps; no V0 rows to fit on)",
         "vLLM 0.6 SchedulerConfig: max_num_batched_tokens = max(max_model_len, 2048) without chunked prefill, max_num_seqs 256",
         _V06_BLOG,
@@ -258,6 +299,7 @@ PROFILES: dict[str, EngineProfile] = {
             num_scheduler_steps=10,
             sources=(
                 _V0_SCHED,
+                _V0_LONG_CONTEXT,
                 "step_exposed_us 1000 taken from the vllm-v1 fit",
                 _V06_BLOG + "; its benchmarks use --num-scheduler-steps 10",
                 "multi-step: vllm/worker/multi_step_model_runner.py (v0.6): one schedule, N decode steps",
@@ -271,6 +313,7 @@ PROFILES: dict[str, EngineProfile] = {
             version="0.5.x (V0 engine, API server in the engine process)",
             scheduling="prefill-first",
             chunked_prefill=False,
+            long_context_chunked_prefill=True,
             max_num_batched_tokens=None,
             max_num_seqs=None,
             async_scheduling=False,
@@ -282,6 +325,7 @@ PROFILES: dict[str, EngineProfile] = {
             frontend_per_prompt_token_us=1.0,
             sources=(
                 _V0_SCHED,
+                _V0_LONG_CONTEXT,
                 _V06_BLOG,
                 "step_exposed_us 1000 taken from the vllm-v1 fit",
                 "estimate: the blog's 33 % API server + 29 % scheduling beside 38 % GPU for v0.5.3 gives CPU ~1.6x "
@@ -455,6 +499,10 @@ class Precision:
     quality_source: str
     """The published evaluation the quality figure comes from, or why it is zero."""
     kernel_source: str
+    needs_checkpoint: bool = False
+    """True when the engine cannot quantize BF16 weights to this precision at load (INT4
+    GPTQ/AWQ need calibration data): a deploy serves the model catalog's pre-quantized
+    checkpoint (``LLMSpec.quantized_checkpoints``), and a model without one cannot run it."""
 
 
 _KURTIC = (
@@ -490,14 +538,20 @@ PRECISIONS: dict[str, Precision] = {
             name="int4",
             weight_bytes=0.5 + 2.0 / 128,
             math="bf16",
-            vllm_quantization="awq_marlin",
-            quality_relative_change=-0.02,
-            quality_source=_KURTIC + ": 'INT8 (W8A8-INT) ... incurs 1-3 % accuracy degradation, and INT4 "
-            "weight-only (W4A16-INT) is competitive with 8-bit integer weight and activation quantization' "
-            "(abstract); we take the middle of that range, -2 %",
+            # Served from a pre-quantized GPTQ/AWQ checkpoint whose config names the scheme;
+            # vLLM picks (GPTQ-/AWQ-)Marlin from it, and a --quantization flag that disagrees
+            # with the checkpoint is an error, so none is passed.
+            vllm_quantization=None,
+            quality_relative_change=-0.0158,
+            quality_source=_KURTIC + ": 'INT4 weight-only (W4A16-INT) is competitive with 8-bit integer weight and "
+            "activation quantization' (abstract). Per checkpoint (models/catalog.py), the mean of the five recoveries "
+            "the Llama-3.1 W4A16 GPTQ checkpoints' model cards report for that evaluation (Arena-Hard, OpenLLM v1/v2, "
+            "HumanEval, HumanEval+): 8B 97.0 %, 70B 99.4 %, 405B 98.8 %; this generic figure, for a checkpoint without "
+            "its own evaluation (warning), is their mean, -1.58 %",
             kernel_source="Marlin / GPTQ-Marlin / AWQ-Marlin (Frantar et al., arXiv 2408.11743: near-ideal 4x "
             "weight-streaming speed-up up to batch 16-32): modelled as BF16 math on 0.5-byte weights plus one "
             "BF16 scale per 128-weight group",
+            needs_checkpoint=True,
         ),
     )
 }

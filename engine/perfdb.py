@@ -76,6 +76,7 @@ import attrs
 import numpy as np
 
 from boute.engine.catalog import GPUType, LLMSpec
+from boute.engine.checkpoints import servable_weight_dtypes
 from boute.engine.errors import InputError
 from boute.engine.problem import capacity_at
 from boute.engine.replica import ReplicaConfig, ReplicaModel, candidate_configs
@@ -498,9 +499,9 @@ def build_perfdb(
     for llm in models:
         for gpu in gpus:
             cap = (max_gpus_per_replica or {}).get(gpu.name)
-            for cfg, _mem in candidate_configs(
-                llm, gpu, weight_dtypes=weight_dtypes, max_model_len=max_len, max_gpus=cap, engine=profile.name
-            ):
+            # Only the precisions this model can be deployed in (int4 needs its pre-quantized checkpoint).
+            dtypes = servable_weight_dtypes(llm, weight_dtypes)
+            for cfg, _mem in candidate_configs(llm, gpu, weight_dtypes=dtypes, max_model_len=max_len, max_gpus=cap, engine=profile.name):
                 jobs.append((llm, gpu, cfg, workload, max_len, seed))
     key = _digest(
         {

@@ -325,6 +325,10 @@ class ReplicaGroup:
     """True when this GPU has no measured calibration (spec-sheet roofline)."""
     engine_flags: tuple[str, ...] = ()
     """Engine flags specific to this config (``--quantization fp8``, ``--kv-cache-dtype fp8``)."""
+    checkpoint: str = ""
+    """Hugging Face id these replicas serve when it is not the model's ``hf_id``: the model
+    catalog's pre-quantized checkpoint for ``weight_dtype`` (int4); empty: the model's own.
+    The deploy files serve it under the model's ``hf_id`` (``--served-model-name``)."""
 
     @property
     def gpus_per_replica(self) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from boute.engine.engines import apply_precision_quality
+from boute.engine.checkpoints import apply_model_precision_quality
 from boute.engine.errors import InfeasibleError, InputError, did_you_mean
 from boute.engine.infeasible import explain_no_plan
 from boute.engine.optimizer import LoopResult, Trial, _better, pareto_front, run_outer_loop
@@ -152,8 +152,12 @@ class Planner:
         self.progress = progress
         self.solver = get_solver(solver)
         self.workload = self._workload()
-        # Precision variants' published quality effects (engine/engines.py), one place.
-        self.table = apply_precision_quality((quality_table or self._quality_table()).select(scenario.models), scenario.weight_dtypes)
+        # Precision variants' published quality effects, per model and its checkpoints (engine/checkpoints.py), one place.
+        self.table = apply_model_precision_quality(
+            (quality_table or self._quality_table()).select(scenario.models),
+            [self.catalog.model(m) for m in scenario.models],
+            scenario.weight_dtypes,
+        )
         self.router = make_router(self.table, scenario.quality.router, auc_target=scenario.quality.auc, seed=scenario.seed)
         t0 = time.perf_counter()
         self.perfdb = perfdb or build_perfdb(

@@ -151,6 +151,11 @@ class ReplicaModel:
         max_num_seqs: most sequences in one batch (default: the engine's own on this GPU).
         max_num_batched_tokens: token budget of one iteration (default: the engine's own).
         engine: an engine profile overriding ``config.engine`` (e.g. one fitted by calibration).
+        served_max_model_len: for a server launched with the engine's default flags (a
+            benchmark someone else ran), the ``--max-model-len`` it serves (a vLLM started
+            without the flag serves the model's whole context); the engine's context-dependent
+            defaults then follow it (:meth:`~boute.engine.engines.EngineProfile.serving`, the V0
+            token budget). None: boute's deploy flags, which state every choice explicitly.
     """
 
     def __init__(
@@ -164,6 +169,7 @@ class ReplicaModel:
         max_num_seqs: int | None = None,
         max_num_batched_tokens: int | None = None,
         engine: EngineProfile | None = None,
+        served_max_model_len: int | None = None,
     ) -> None:
         for field, value, allowed in (
             ("weight_dtype", config.weight_dtype, DTYPE_BYTES),
@@ -184,7 +190,17 @@ class ReplicaModel:
         if self.max_model_len < 1:
             raise InputError(f"max_model_len: {max_model_len!r} must be >= 1", hint="prompt + output tokens")
         self.gpu_memory_utilization = gpu_memory_utilization
-        tokens, seqs = self.engine.limits(gpu.memory_gib, gpu.name, self.max_model_len)
+        served = self.max_model_len
+        if served_max_model_len is not None:
+            served = int(served_max_model_len)
+            if served < self.max_model_len:
+                raise InputError(
+                    f"served_max_model_len: {served} is below the longest request ({self.max_model_len} tokens)",
+                    hint="the server must hold every request: raise it or leave it unset",
+                )
+            self.engine = self.engine.serving(served)
+        self.served_max_model_len = served
+        tokens, seqs = self.engine.limits(gpu.memory_gib, gpu.name, served)
         self.max_num_seqs = int(max_num_seqs or seqs)
         self.max_num_batched_tokens = int(max_num_batched_tokens or tokens)
         for field, value in (("max_num_seqs", self.max_num_seqs), ("max_num_batched_tokens", self.max_num_batched_tokens)):
@@ -204,6 +220,10 @@ class ReplicaModel:
             return f"PP{c.pp} exceeds the {m.num_layers} layers"
         if c.weight_dtype == "fp8" and g.fp8_tflops is None and g.architecture in ("turing",):
             return f"{g.name} ({g.architecture}) has no FP8 kernels in vLLM"
+        if c.weight_dtype == "int4" and g.architecture in ("turing",):
+            # vLLM's GPTQ-/AWQ-Marlin need compute capability 8.0 (GPTQMarlinConfig.get_min_capability
+            # = 80); the GPTQ fallback kernel on older GPUs is not what the int4 model describes.
+            return f"{g.name} ({g.architecture}) has no Marlin INT4 kernels in vLLM (compute capability 8.0 needed)"
         return ""
 
     def memory(self) -> MemoryReport:

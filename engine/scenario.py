@@ -39,6 +39,7 @@ from typing import Any
 import attrs
 import yaml
 
+from boute.engine.checkpoints import servable_weight_dtypes
 from boute.engine.engines import PROFILES as ENGINE_PROFILES
 from boute.engine.errors import InputError, did_you_mean, read_utf8_text
 from boute.engine.plugins import Catalog
@@ -66,7 +67,10 @@ __all__ = [
 OBJECTIVES = ("latency", "cost")
 MODES = ("joint", "split")
 ROUTERS = ("oracle", "random", "noisy", "file")
-WEIGHT_DTYPES = ("bf16", "fp8")
+WEIGHT_DTYPES = ("bf16", "fp8", "int4")
+"""Weight precisions a scenario may allow (engine/engines.py ``PRECISIONS``). ``int4`` is served
+from a model's pre-quantized checkpoint (engine/checkpoints.py): a model without one is
+planned without int4 (a warning), or is an error when no other allowed precision remains."""
 BUILTIN_QUALITY = ("calibrated", "routellm-gsm8k", "routellm-mt-bench")
 LATENCY_METRICS = ("per-model", "system")
 
@@ -200,7 +204,7 @@ def _check_dtypes(_inst, _attribute, v) -> None:
     if not isinstance(v, tuple) or not v or any(w not in WEIGHT_DTYPES for w in v) or len(set(v)) != len(v):
         raise InputError(
             f"weight_dtypes: {list(v) if isinstance(v, tuple) else v!r} must list dtypes from {WEIGHT_DTYPES}, each once",
-            hint="e.g. [bf16] or [bf16, fp8]",
+            hint="e.g. [bf16] or [bf16, fp8] or [bf16, int4]",
         )
 
 
@@ -473,6 +477,9 @@ class Scenario:
             if not isinstance(wd, (list, tuple)):
                 raise InputError(f"weight_dtypes: {wd!r} must list dtypes from {WEIGHT_DTYPES}", hint="e.g. [bf16] or [bf16, fp8]")
             out["weight_dtypes"] = tuple(wd)
+            _check_dtypes(None, None, out["weight_dtypes"])
+            for m in out["models"]:  # precisions served from a pre-quantized checkpoint need one
+                servable_weight_dtypes(catalog.models[m], out["weight_dtypes"], catalog_models=catalog.models.values(), warn=True)
         scen = cls(**out)
         # Every GPU needs a price.
         for g in scen.gpus:

@@ -17,6 +17,14 @@ replica's engine profile (``boute.engine.engines``) says:
 * each iteration costs its GPU time plus the engine's CPU time of the step (overlapped,
   ``max``, by engines that schedule asynchronously);
 * a request's first token comes with the iteration that finishes its prompt;
+* every generated token then passes one FIFO streaming server (the serving process that
+  detokenises it, builds the SSE chunk and writes it: SGLang's tokenizer/detokenizer
+  managers, vLLM's API server, trtllm-serve), costing ``frontend_per_output_token_us``
+  per token: an iteration that ends at ``t`` and emits ``n`` tokens makes it busy until
+  ``F = max(F, t) + n c`` (Lindley's recursion), and the client sees those tokens at ``F``.
+  Reported first-token and finish times, and the closed-loop clients' next sends, are
+  these client-visible times; the engine's own bookkeeping (KV cache, batch) keeps the
+  iteration times. With ``c = 0`` (every shipped profile) the two coincide;
 * when decoding would overflow the KV cache, the most recently started sequence is
   preempted and recomputed later (vLLM's default recompute policy).
 
@@ -196,6 +204,10 @@ class ReplicaSim:
         self._fe_req_s = prof.frontend_request_us * 1e-6
         self._fe_tok_s = prof.frontend_per_prompt_token_us * 1e-6
         self._fe_free = -math.inf
+        # Streaming server (per output token): busy until self._F; 0 disables it (then every
+        # result is exactly the one without the streaming model: each use is behind a branch).
+        self._c = prof.frontend_per_output_token_us * 1e-6
+        self._F = -math.inf
         # With async scheduling the scheduler plans step n+1 while step n runs: a request that
         # reaches the engine after step n started can join step n+2 at the earliest.
         self._last_start = 0.0
@@ -286,10 +298,17 @@ class ReplicaSim:
             e2e_s=fin - arr,
             completed=int(done.sum()),
             submitted=n - start,
-            duration_s=max(self.t - t0, 1e-12),
+            duration_s=max(self.client_time_s - t0, 1e-12),
             busy_s=self.busy * (self.t - t0) / max(self.t - (self.arrival[0] if n else 0.0), 1e-12),
             preemptions=self.preemptions,
         )
+
+    @property
+    def client_time_s(self) -> float:
+        """When the client has seen every token emitted so far: the engine clock, or later
+        while the streaming server works off a backlog (so, after an iteration that
+        finished requests, when their clients got the last token)."""
+        return self.t if not self._c else max(self.t, self._F)
 
     # ---------------------------------------------------------------- engine
     def _gate(self) -> float:
@@ -451,13 +470,16 @@ class ReplicaSim:
         self._last_start = self.t
         self.t += dt
         self.busy += dt
+        if self._c:
+            # The B decode tokens and one first token per completed prompt go to the client.
+            self._F = max(self._F, self.t) + (B + len(done)) * self._c
         # Decoders each produced one token.
         if B:
             if self.record_itl:
                 self._itl_first(B)
             self._advance_running(1)
         waiting, generated, first, output = self.waiting, self.generated, self.first, self.output
-        t = self.t
+        t = self.t if not self._c else self._F  # client-visible time of this iteration's tokens
         for r in done:
             if waiting[0] == r:  # completed prompts are usually the queue's head, in order
                 waiting.popleft()
@@ -477,17 +499,24 @@ class ReplicaSim:
                 self._join(r)
                 self.ctx_sum += ctx
                 if self.record_itl:
-                    self._itl_joiners.append((t, 1))
+                    self._itl_joiners.append((self.t, 1))
 
     def _itl_first(self, B: int) -> None:
-        """Record the gaps of the tokens an iteration ending now gives ``B`` decoders."""
+        """Record the gaps of the tokens an iteration ending now gives ``B`` decoders.
+
+        Gaps are the engine's; a streaming server (``frontend_per_output_token_us = c``)
+        only enters as a floor of ``B c`` (while it is backlogged, one request's consecutive
+        tokens are ``B`` tokens apart in its FIFO). Not modelled: the client-side jitter of a
+        backlog that builds up or drains (the mean TPOT, from the client-visible first and
+        last token, has it)."""
         joined = 0
+        floor = B * self._c if self._c else 0.0
         for jt, c in self._itl_joiners:
-            self._itl_runs.append((self.t - jt, self.t - jt, 1, c, 0.0))
+            self._itl_runs.append((self.t - jt, self.t - jt, 1, c, floor))
             joined += c
         if B - joined > 0:
             gap = self.t - self._itl_last
-            self._itl_runs.append((gap, gap, 1, B - joined, 0.0))
+            self._itl_runs.append((gap, gap, 1, B - joined, floor))
         self._itl_joiners = []
         self._itl_last = self.t
 
@@ -510,7 +539,8 @@ class ReplicaSim:
         ctx_sum = self.ctx_sum + B * k
         kv_used = self.kv_used + B * k
         if heap and heap[0][0] <= g:
-            generated, output, prompt, finish, t = self.generated, self.output, self.prompt, self.finish, self.t
+            generated, output, prompt, finish = self.generated, self.output, self.prompt, self.finish
+            t = self.t if not self._c else self._F  # the client gets the last token when the stream sends it
             done = 0
             while heap and heap[0][0] <= g:
                 f, r = heapq.heappop(heap)
@@ -593,6 +623,11 @@ class ReplicaSim:
         t0 = t
         self.t = t = t + dt
         self.busy += dt
+        if self._c:
+            # Lindley's recursion over the k steps in closed form (step times never shrink
+            # within a run: the context grows, and the CPU floor is constant).
+            first_step = a + beta * C + cpu if not self._async else max(a + beta * C, cpu)
+            self._F = _stream_after_run(self._F, t0, first_step, t, k, B * self._c)
         last = a + beta * (C + B * (k - 1))
         self._last_start = self.t - (max(last, cpu) if self._async else last + cpu)
         if self.record_itl:
@@ -606,11 +641,23 @@ class ReplicaSim:
                 lo, hi = a + beta * (C + B), a + beta * (C + B * (k - 1))
                 if not self._async:
                     lo, hi = lo + cpu, hi + cpu
-                self._itl_runs.append((lo, hi, k - 1, B, cpu if self._async else 0.0))
+                floor = cpu if self._async else 0.0
+                if self._c:
+                    floor = max(floor, B * self._c)  # see _itl_first
+                self._itl_runs.append((lo, hi, k - 1, B, floor))
             self._itl_last = self.t
         if self._nsteps > 1:
             self._gpos = (self._gpos + k) % self._nsteps
         self._advance_running(k)
+
+
+def _stream_after_run(F: float, t0: float, first_step_s: float, t_end: float, k: int, bc: float) -> float:
+    """The streaming server's busy-until time after ``k`` decode steps from ``t0`` to
+    ``t_end`` (the first one ``first_step_s`` long, none shorter than the one before), each
+    sending ``bc`` seconds of tokens: Lindley's ``F_j = max(F_{j-1}, T_j) + bc`` in closed
+    form, ``max(F + k bc, T_1 + k bc, T_k + bc)`` (``T_i - i bc`` is convex in ``i``, so the
+    maximum over the steps is at the first or the last)."""
+    return max(F + k * bc, t0 + first_step_s + k * bc, t_end + bc)
 
 
 def simulate_replica(
@@ -657,6 +704,9 @@ def simulate_closed_loop(
     ``concurrency`` requests start at t=0 and each completion starts the next, until
     ``num_requests`` have been sent. Every request has the same lengths.
 
+    A client sends its next request when it receives the previous one's last token, after
+    the streaming server (``frontend_per_output_token_us``) if it lags the engine.
+
     ``staggered``: the clients start spread evenly over one request's steady-state
     latency and the first ``concurrency`` requests are left out of the result, so the
     averages are those of the steady loop (no start-up burst of synchronised prompts).
@@ -682,7 +732,9 @@ def simulate_closed_loop(
     while sim.running or sim.waiting:
         sim._iterate(math.inf)
         while sent < num_requests and sim.outstanding < concurrency:
-            sim.submit(sim.t, prompt_tokens, output_tokens)
+            # A client sends its next request when it has received the last token (the
+            # streaming server's time; the engine clock when streaming costs nothing).
+            sim.submit(sim.client_time_s, prompt_tokens, output_tokens)
             sent += 1
     if not staggered:
         return sim.result(0.0)
@@ -717,7 +769,7 @@ def simulate_bench(
         before = sim.outstanding
         ok = sim._iterate(t_stop)
         for _ in range(before - sim.outstanding):  # each finished (or dropped) request frees its slot now
-            heapq.heappush(slots, sim.t)
+            heapq.heappush(slots, sim.client_time_s)  # when its client got the last token
         return ok
 
     i = 0
@@ -816,7 +868,7 @@ def simulate_pool(
             tpot.append((f - s.first[rid]) / (s.output[rid] - 1))
         arr.append(s.arrival[rid])
         rep.append(i)
-    end = max(s.t for s in sims)
+    end = max(s.client_time_s for s in sims)
     busy = sum(s.busy - b for s, b in zip(sims, busy0)) / len(sims)
     # Throughput window: the second half of the arrival span after the warm-up. Departures in
     # [t_a, t_last] count requests that arrived up to a sojourn time earlier; the window starts

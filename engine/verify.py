@@ -32,6 +32,7 @@ import numpy as np
 from scipy.special import stdtrit
 
 from boute.engine.errors import InputError
+from boute.engine.checkpoints import serving_checkpoint
 from boute.engine.plugins import Catalog
 from boute.engine.cluster import node_free_by_type
 from boute.engine.problem import node_packing_limits
@@ -103,6 +104,8 @@ def verify_allocation(
             mem = ReplicaModel(llm, gpu, cfg, max_model_len=max_model_len).memory()
             add(f"memory {key}", mem.feasible, mem.reason or f"KV cache {mem.kv_capacity_tokens} tokens >= {max_model_len}")
             add(f"tp-in-node {key}", cfg.tp <= gpu.gpus_per_node, f"TP{cfg.tp} within {gpu.gpus_per_node}-GPU nodes")
+            if cfg.weight_dtype != "bf16":
+                add(f"precision {key}", *_precision_check(scenario, llm, cfg.weight_dtype))
     if scenario.budget_usd_per_hour is not None:  # both objectives honour a given budget
         add("budget", cost <= scenario.budget_usd_per_hour + 1e-6, f"${cost:.2f}/h vs budget ${scenario.budget_usd_per_hour:.2f}/h")
     if budget_split is not None and scenario.budget_usd_per_hour is not None:
@@ -120,6 +123,18 @@ def verify_allocation(
         if sh > 1e-9:
             add(f"served {m}", bool(counts.get(m)), f"share {sh:.4f} needs replicas")
     return {"ok": all(c["ok"] for c in checks), "checks": checks, "cost_usd_per_hour": cost, "quality": q}
+
+
+def _precision_check(scenario: Scenario, llm, weight_dtype: str) -> tuple[bool, str]:
+    """Whether the scenario allows ``weight_dtype`` and the catalog has what serves it
+    (a pre-quantized checkpoint where the precision needs one)."""
+    if weight_dtype not in scenario.weight_dtypes:
+        return False, f"{weight_dtype} is not among the scenario's weight_dtypes {list(scenario.weight_dtypes)}"
+    try:
+        ck = serving_checkpoint(llm, weight_dtype)
+    except InputError as e:
+        return False, str(e)
+    return True, f"{weight_dtype} allowed; serves {ck}"
 
 
 @attrs.frozen(kw_only=True)

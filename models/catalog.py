@@ -8,11 +8,42 @@ or the safetensors index total); the derived count must be within 1 % of it.
 
 from __future__ import annotations
 
-from boute.engine.catalog import LLMSpec
+from boute.engine.catalog import LLMSpec, QuantizedCheckpoint
 
 __all__ = ["llm_specs"]
 
 _READ = "2026-11-27"
+
+# INT4 weight-only (W4A16) checkpoints: the Neural Magic (now Red Hat AI) GPTQ checkpoints
+# whose accuracy Kurtic et al. evaluated ("Give Me BF16 or Give Me Death? Accuracy-Performance
+# Trade-Offs in LLM Quantization", arXiv 2411.02355, ACL 2025; authors from Neural Magic /
+# Red Hat AI and ISTA). Ids read 2026-11-29 from the Hugging Face collection
+# huggingface.co/collections/neuralmagic/llama-31-quantization-66a3f907f48d07feabb8f300
+# and the model cards; the recoveries are the five the model cards state in their summary
+# line (Arena-Hard, OpenLLM v1 with Meta's prompting, OpenLLM v2, HumanEval pass@1,
+# HumanEval+ pass@1), the evaluation the paper reports. The repositories now also answer as
+# RedHatAI/<same name> (Hugging Face redirects renamed repositories). vLLM reads the
+# quantization from each checkpoint's config and runs it with its (GPTQ-)Marlin kernels on
+# Ampere and newer; no --quantization flag is needed. Scales: the 8B card states symmetric
+# groups of 128 weights; the 70B and 405B cards say per-channel, but the 70B weights file
+# (39.8 GB, repository file list) matches 128-weight group scales (0.5 + 2/128 bytes per
+# quantized weight plus BF16 embeddings: 39.5 GB), which is what engine/engines.py assumes.
+_W4A16_READ = "2026-11-29"
+_W4A16_QUALITY = "Kurtic et al., arXiv 2411.02355 (2024), as summarised on the checkpoint's Hugging Face model card"
+
+
+def _w4a16(size: str, recoveries: tuple[tuple[str, float], ...]) -> QuantizedCheckpoint:
+    repo = f"neuralmagic/Meta-Llama-3.1-{size}-Instruct-quantized.w4a16"
+    return QuantizedCheckpoint(
+        weight_dtype="int4",
+        hf_id=repo,
+        scheme="GPTQ INT4 weights, BF16 activations (W4A16), symmetric, linear layers of the transformer blocks only "
+        "(embeddings and LM head BF16)",
+        recovery_pct=recoveries,
+        quality_source=_W4A16_QUALITY,
+        source=f"huggingface.co/{repo} model card; listed in the neuralmagic 'Llama 3.1 Quantization' collection",
+        source_date=_W4A16_READ,
+    )
 
 
 def llm_specs() -> list[LLMSpec]:
@@ -22,6 +53,18 @@ def llm_specs() -> list[LLMSpec]:
             name="Llama-3.1-8B",
             aliases=("llama3.1-8b", "Llama-3.1-8B-Instruct", "llama-8b"),
             hf_id="meta-llama/Llama-3.1-8B-Instruct",
+            quantized_checkpoints=(
+                _w4a16(
+                    "8B",
+                    (
+                        ("Arena-Hard", 93.0),
+                        ("OpenLLM v1", 98.9),
+                        ("OpenLLM v2", 96.1),
+                        ("HumanEval pass@1", 99.7),
+                        ("HumanEval+ pass@1", 97.4),
+                    ),
+                ),
+            ),
             num_layers=32,
             hidden_size=4096,
             num_attention_heads=32,
@@ -39,6 +82,18 @@ def llm_specs() -> list[LLMSpec]:
             name="Llama-3.1-70B",
             aliases=("llama3.1-70b", "Llama-3.1-70B-Instruct", "llama-70b"),
             hf_id="meta-llama/Llama-3.1-70B-Instruct",
+            quantized_checkpoints=(
+                _w4a16(
+                    "70B",
+                    (
+                        ("Arena-Hard", 100.0),
+                        ("OpenLLM v1", 99.4),
+                        ("OpenLLM v2", 97.4),
+                        ("HumanEval pass@1", 101.0),
+                        ("HumanEval+ pass@1", 99.2),
+                    ),
+                ),
+            ),
             num_layers=80,
             hidden_size=8192,
             num_attention_heads=64,
@@ -63,6 +118,18 @@ def llm_specs() -> list[LLMSpec]:
             name="Llama-3.1-405B",
             aliases=("llama3.1-405b", "Llama-3.1-405B-Instruct", "llama-405b"),
             hf_id="meta-llama/Llama-3.1-405B-Instruct",
+            quantized_checkpoints=(
+                _w4a16(
+                    "405B",
+                    (
+                        ("Arena-Hard", 98.7),
+                        ("OpenLLM v1", 100.0),
+                        ("OpenLLM v2", 99.0),
+                        ("HumanEval pass@1", 98.0),
+                        ("HumanEval+ pass@1", 98.5),
+                    ),
+                ),
+            ),
             num_layers=126,
             hidden_size=16384,
             num_attention_heads=128,

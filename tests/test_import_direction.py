@@ -72,7 +72,7 @@ ENGINE_LAYERS = {
     # docs/design.md "Layer map": a module imports only its own layer or below
     "errors": 0,
     **dict.fromkeys(("catalog", "plan", "problem", "engines", "workload", "steady", "optimizer"), 1),
-    **dict.fromkeys(("plugins", "solvers", "scenario", "quality", "cluster"), 2),
+    **dict.fromkeys(("plugins", "solvers", "scenario", "quality", "cluster", "checkpoints"), 2),
     **dict.fromkeys(("replica", "simulator", "perfdb", "routing", "infeasible"), 3),
     **dict.fromkeys(("verify", "assembly", "baselines", "planner", "artifacts", "cli_bench"), 4),
     **dict.fromkeys(("cli", "cli_deploy", "__init__"), 5),

@@ -297,3 +297,35 @@ def test_file_router_thresholds_are_on_the_file_scores_scale(tmp_path, catalog):
     assert 0.0 <= t <= 1.0 and abs((score < t).mean() - plan.shares[0]) < 0.01  # a cut point of the file's scores
     doc = router_config(plan)
     assert doc["router"]["scale"] == plan.router_scale and doc["router"]["thresholds"] == [t]
+
+
+# ----------------------------------------------------------------------------- int4
+W4A16 = "neuralmagic/Meta-Llama-3.1-8B-Instruct-quantized.w4a16"
+
+
+def _bf16_and_int4_plan():
+    import attrs
+
+    m, bf16 = group("RTX-4090", 1, 1)
+    int4 = attrs.evolve(bf16, config="Llama-3.1-8B@RTX-4090:tp1pp1:int4/bf16", weight_dtype="int4", checkpoint=W4A16)
+    return make_plan([(m, bf16), (m, int4)], {"RTX-4090": (8, 8)})
+
+
+def test_int4_group_serves_its_checkpoint_under_the_models_id_in_every_target():
+    plan = _bf16_and_int4_plan()
+    base = "meta-llama/Llama-3.1-8B-Instruct"
+    served = f"vllm serve {W4A16} --served-model-name {base} "
+    (script,) = [t for n, t in launch_scripts(plan).items() if n.endswith(".sh")]
+    assert script.count(served) == 1 and script.count(f"vllm serve {base} ") == 1
+    sky = skypilot_services(plan)
+    assert len(sky) == 2  # bf16 and int4 services of the same GPU and TP get distinct names
+    for name, doc in sky.items():
+        assert (served in doc["run"]) == ("-int4" in name)
+    k8s = k8s_manifests(plan)
+    assert len(k8s) == 2
+    args = {n: docs[0]["spec"]["template"]["spec"]["containers"][0]["args"] for n, docs in k8s.items()}
+    assert {n: a[:3] for n, a in args.items()} == {
+        "llama-3-1-8b-rtx-4090-tp1pp1.yaml": [base, "--tensor-parallel-size", "1"],
+        "llama-3-1-8b-rtx-4090-tp1pp1-int4.yaml": [W4A16, "--served-model-name", base],
+    }
+    assert {m["litellm_params"]["model"] for m in litellm_config(plan)["model_list"]} == {f"hosted_vllm/{base}"}

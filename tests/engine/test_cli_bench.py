@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 
 import numpy as np
 import pytest
@@ -304,3 +305,31 @@ def test_calibrate_bad_input_is_one_line(capsys, tmp_path, catalog, content, ext
 def test_calibrate_missing_file(capsys):
     rc, out, err = run(capsys, "calibrate", "--from-bench", "/nope.json")
     assert rc == 2 and "--from-bench: file '/nope.json' does not exist" in err
+
+
+def test_served_context_follows_vllms_default_launch(catalog):
+    """A server started without --max-model-len serves the whole context when its KV cache
+    holds it (vLLM refuses to start otherwise, so the operator lowered the flag)."""
+    from boute.engine.cli_bench import served_context
+    from boute.engine.replica import ReplicaConfig
+
+    llm8, llm70, a100, h100 = (catalog.model("Llama-3.1-8B"), catalog.model("Llama-3.1-70B"), catalog.gpu("A100-SXM"), catalog.gpu("H100"))
+    rm, served = served_context(llm8, a100, ReplicaConfig(model=llm8.name, gpu=a100.name, engine="vllm-0.6"), 2048)
+    assert served == 131072 and rm.engine.chunked_prefill and rm.max_num_batched_tokens == 512
+    cfg70 = ReplicaConfig(model=llm70.name, gpu=h100.name, tp=1, weight_dtype="fp8", engine="vllm-0.6")
+    rm, served = served_context(llm70, h100, cfg70, 2048)
+    assert served == 2048 and not rm.engine.chunked_prefill  # the whole context does not fit one H100
+    rm, served = served_context(llm8, a100, ReplicaConfig(model=llm8.name, gpu=a100.name, engine="vllm-0.6"), 2048, 8192)
+    assert served == 8192 and not rm.engine.chunked_prefill
+
+
+def test_predict_bench_reports_the_modelled_server(capsys):
+    argv = ("predict", "--model", "Llama-3.1-8B", "--gpu", "A100-SXM", "--bench", "--engine", "vllm-0.6", "--num-prompts", "20")
+    rc, out, err = run(capsys, *argv)
+    assert rc == 0, err
+    assert "--max-model-len 131072, chunked prefill (mixed), 512 batched tokens" in out
+    rc, out, err = run(capsys, *argv, "--server-max-model-len", "8192")
+    assert rc == 0, err
+    assert "--max-model-len 8192, whole prompts (prefill-first), 8192 batched tokens" in out
+    rc, out, err = run(capsys, *argv, "--server-max-model-len", "100")
+    assert rc == 2 and re.search(r"--server-max-model-len: 100 is below the run's longest request", err), err

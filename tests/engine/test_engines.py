@@ -62,7 +62,10 @@ def test_engine_flags_match_the_profile():
     assert sg[sg.index("--chunked-prefill-size") + 1] == "8192" and sg[sg.index("--tp-size") + 1] == "4"
     tr = engine_flags("trtllm", tp=8)
     assert tr[tr.index("--max_num_tokens") + 1] == "8192"
-    assert "--quantization" in engine_flags("vllm-v1", weight_dtype="int4")
+    # int4 is served from a pre-quantized checkpoint whose config names the scheme: vLLM picks
+    # Marlin from it, and a --quantization flag that disagrees with it is an error.
+    assert "--quantization" not in engine_flags("vllm-v1", weight_dtype="int4")
+    assert "--quantization" not in engine_flags("sglang", weight_dtype="int4")
 
 
 def test_step_cpu_is_added_when_sync_and_hidden_when_async(catalog):
@@ -244,3 +247,23 @@ def test_engine_kernels_apply_only_to_their_engine(catalog):
         ),
     )
     assert float(v1.prefill_time(2048)) != float(tr.prefill_time(2048))
+
+
+def test_v0_turns_chunked_prefill_on_above_32k_served_context(catalog):
+    """vLLM 0.5.3-0.6.x: a served context > 32K enables chunked prefill (PR #6666) with a
+    512-token budget; boute's deploy flags (served = the longest request) keep it off."""
+    llm, gpu = catalog.model("Llama-3.1-8B"), catalog.gpu("A100-SXM")
+    cfg = ReplicaConfig(model=llm.name, gpu=gpu.name, engine="vllm-0.6")
+    planned = ReplicaModel(llm, gpu, cfg, max_model_len=4096)
+    assert planned.engine.scheduling == "prefill-first" and not planned.engine.chunked_prefill
+    assert planned.max_num_batched_tokens == 4096
+    default_launch = ReplicaModel(llm, gpu, cfg, max_model_len=4096, served_max_model_len=131072)
+    assert default_launch.engine.scheduling == "mixed" and default_launch.engine.chunked_prefill
+    assert (default_launch.max_num_batched_tokens, default_launch.max_num_seqs) == (512, 256)
+    short = ReplicaModel(llm, gpu, cfg, max_model_len=4096, served_max_model_len=32768)
+    assert not short.engine.chunked_prefill and short.max_num_batched_tokens == 32768
+    # V1 and the other engines do not depend on the served context.
+    for name in ("vllm-v1", "sglang", "trtllm"):
+        assert PROFILES[name].serving(131072) is PROFILES[name]
+    with pytest.raises(InputError, match=r"served_max_model_len: 1000 is below the longest request \(4096 tokens\)"):
+        ReplicaModel(llm, gpu, cfg, max_model_len=4096, served_max_model_len=1000)

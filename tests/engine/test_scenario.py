@@ -47,7 +47,12 @@ BAD = [
     ({"gpus": {"T4": 4}}, r"price_set: 'boute-paper' has no price for GPU 'T4'"),
     ({"price_overrides": {"H100": -2}}, r"price_overrides.H100: -2 must be a positive"),
     ({"models": ["Llama-3.1-8B", "llama-8b"]}, r"models: .* lists a model twice"),
-    ({"weight_dtypes": ["int4"]}, r"weight_dtypes: \['int4'\] must list dtypes"),
+    ({"weight_dtypes": ["int3"]}, r"weight_dtypes: \['int3'\] must list dtypes"),
+    (
+        {"models": ["Qwen2.5-7B", "Llama-3.1-70B"], "weight_dtypes": ["int4"]},
+        r"weight_dtypes: Qwen2.5-7B has no pre-quantized int4 checkpoint in the model catalog, and no other allowed precision"
+        r".*Llama-3.1-8B, Llama-3.1-70B, Llama-3.1-405B",
+    ),
     ({"mode": "both"}, r"mode: 'both' is not a mode"),
     ({"quality_min": "high"}, r"quality_min: 'high' must be a number"),
 ]

@@ -165,3 +165,23 @@ def test_scenario_latency_fields_round_trip(catalog, small_dict):
     sc = Scenario.from_dict(small_dict, catalog)
     assert (sc.latency_metric, sc.ttft_slo_s, sc.tpot_slo_s) == ("system", 0.5, 0.04)
     assert Scenario.from_dict(sc.to_dict(), catalog) == sc
+
+
+def test_verify_refuses_a_precision_the_scenario_or_catalog_cannot_serve(catalog, small_dict, small_planner):
+    from boute.engine.replica import ReplicaConfig
+    from boute.engine.verify import verify_allocation
+
+    def check(sc, model, dtype):
+        cfg = ReplicaConfig(model=model, gpu="H100-SXM", tp=1, weight_dtype=dtype)
+        counts = {model: {cfg.key: (cfg, 1)}}
+        out = verify_allocation(sc, catalog, small_planner.router, [1.0, 0.0], counts, 4096)
+        return next(c for c in out["checks"] if c["name"] == f"precision {cfg.key}")
+
+    bf16_only = Scenario.from_dict(small_dict, catalog)
+    c = check(bf16_only, "Llama-3.1-8B", "int4")
+    assert not c["ok"] and "int4 is not among the scenario's weight_dtypes ['bf16']" in c["detail"]
+    with_int4 = Scenario.from_dict({**small_dict, "weight_dtypes": ["bf16", "int4"]}, catalog)
+    c = check(with_int4, "Llama-3.1-8B", "int4")
+    assert c["ok"] and "serves neuralmagic/Meta-Llama-3.1-8B-Instruct-quantized.w4a16" in c["detail"]
+    c = check(with_int4, "Qwen2.5-7B", "int4")
+    assert not c["ok"] and "Qwen2.5-7B has no pre-quantized int4 checkpoint" in c["detail"]
