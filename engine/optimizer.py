@@ -24,7 +24,20 @@ import numpy as np
 
 from boute.engine.errors import InputError, did_you_mean
 
-__all__ = ["Trial", "LoopResult", "run_outer_loop", "expected_improvement", "pareto_front", "stop_message", "STRATEGIES", "check_strategy"]
+__all__ = [
+    "Trial",
+    "LoopResult",
+    "run_outer_loop",
+    "expected_improvement",
+    "ei_rule_fires",
+    "prediction_held",
+    "PREDICTIVE_CHECK_Z",
+    "EI_MIN_POINTS_PER_DIM",
+    "pareto_front",
+    "stop_message",
+    "STRATEGIES",
+    "check_strategy",
+]
 
 STRATEGIES = ("auto", "exact", "bo", "random", "grid")
 """``auto`` picks ``exact`` for one or two models and ``bo`` for more (the planner)."""
@@ -62,6 +75,18 @@ samples cover the box densely. Measured on the three-model benchmark (one outer 
 fell from 3.2-6.4 s to 1.1-1.7 s, the run from 17.1 s to 7.5 s CPU (40 s to 18.5 s wall),
 with the identical trial sequence and best plan."""
 
+PREDICTIVE_CHECK_Z = 3.0
+"""The EI rule's predictive check (:func:`ei_rule_fires`): a batch's outcome counts as
+predicted when it lies within this many posterior standard deviations of the GP's mean
+(plus the stopping threshold). For a calibrated GP each point fails with probability
+0.27 %, a batch of three with under 1 %, so the check seldom delays a justified stop."""
+
+EI_MIN_POINTS_PER_DIM = 10
+"""Points per free dimension the GP must have seen before the EI rule may stop the loop
+(seeds included): Loeppky, Sacks and Welch, "Choosing the sample size of a computer
+experiment: a practical guide", Technometrics 51(4):366-376 (2009), the n = 10 d rule
+for a GP surrogate's accuracy. See :func:`ei_rule_fires`."""
+
 TORCH_THREADS = 1
 """Intra-op threads torch may use while Ax fits and optimises (see run_outer_loop)."""
 
@@ -90,6 +115,15 @@ class Trial:
     ei: float | None = None
     """The EI rule's relative expected improvement when this trial's batch was proposed
     (see :func:`expected_improvement`; None where it was not computed)."""
+    batch: int | None = None
+    """The Ax generation (batch) that proposed this trial, counted from 0; None for seeds."""
+    predicted: tuple[float, float] | None = None
+    """The GP's posterior (mean, standard deviation) of this trial's objective when it was
+    proposed, in the units Ax models (log with the output transformation); None where the
+    EI rule was not computed. The EI rule's predictive check compares it with ``reported``."""
+    reported: float | None = None
+    """The objective Ax was told, in its units (log with the output transformation, an
+    inner problem without a plan as the penalty); None for a trial marked failed."""
 
 
 @attrs.frozen(kw_only=True)
@@ -101,6 +135,10 @@ class LoopResult:
     best_index: int | None
     best_at_trial: int | None
     """Trial count at which the final best was first found."""
+    dims: int = 0
+    """Free dimensions the loop searched (the EI rule's minimum sample scales with it)."""
+    log_objective: bool = False
+    """Ax saw log(objective) (the output transformation): the units of ``Trial.predicted``."""
 
 
 def _better(a: Trial, b: Trial | None, rel_tol: float = 1e-9) -> bool:
@@ -125,15 +163,76 @@ def pareto_front(trials) -> list[Trial]:
     return out
 
 
-def stop_message(kind: str, *, stall_trials: int, max_trials: int, ei: float | None = None, ei_stop: float | None = None) -> str:
+def stop_message(
+    kind: str, *, stall_trials: int, max_trials: int, ei: float | None = None, ei_stop: float | None = None, checked: bool = True
+) -> str:
     """The one wording of each stop reason (reported in the plan's stats)."""
     if kind == "ei":
-        return f"expected improvement {ei:.2%} of the best plan < {ei_stop:.2%} (the EI rule)"
+        held = f", the GP's last batch within {PREDICTIVE_CHECK_Z:g} sd of its prediction" if checked else ""
+        return f"expected improvement {ei:.2%} of the best plan < {ei_stop:.2%}{held} (the EI rule)"
     if kind == "stall":
         return f"best unchanged for {stall_trials} trials (the paper's rule)"
     if kind == "cap":
         return f"trial cap {max_trials} reached before the stall rule (best unchanged for {stall_trials} trials) fired"
     raise ValueError(kind)
+
+
+def prediction_held(t: Trial, tol: float) -> bool | None:
+    """Did the GP predict this trial's outcome? ``|reported - mean| <= Z sd + tol``
+    (:data:`PREDICTIVE_CHECK_Z`, model units); None when there was no prediction or
+    nothing was reported (a failed trial)."""
+    if t.predicted is None or t.reported is None:
+        return None
+    mu, sd = t.predicted
+    return abs(t.reported - mu) <= PREDICTIVE_CHECK_Z * sd + tol
+
+
+def ei_rule_fires(trials, ei: float | None, ei_stop: float, *, best: float, log_objective: bool, check: bool = True, dims: int = 1) -> bool:
+    """The EI rule's decision before the next batch, from the trials evaluated so far.
+
+    It fires when the GP's relative expected improvement ``ei`` (:func:`expected_improvement`)
+    is below ``ei_stop`` and, with ``check``, the GP has seen at least
+    :data:`EI_MIN_POINTS_PER_DIM` points per free dimension (``dims``) and has just
+    predicted fresh data: every trial of the latest batch (proposed by the previous fit,
+    evaluated since) lies within :data:`PREDICTIVE_CHECK_Z` posterior standard deviations
+    of what that fit predicted for it, up to the threshold itself (``log(1 + ei_stop)`` in
+    log units, ``ei_stop`` times the best plan otherwise), and at least one of them had a
+    prediction. The check covers the objective; the quality model behind the constrained
+    EI is not checked (quality is the router's smooth, known curve).
+
+    Why the check: EI is only as good as the GP's uncertainty. The inner optimum is a
+    staircase in the routing (integer replica counts, a latency grid), which a noise-free
+    smooth GP fitted to a few spread-out points takes for a smooth curve, reporting
+    near-zero uncertainty between two close points of similar value. On the paper
+    reproduction's ten pooled-metric rows, two BO seeds each, the unchecked rule stopped
+    10 of the 20 runs after 6-9 trials with the best plan 2.5-35 % above the 101-share
+    grid's, and the batch that GP proposed at the stop missed its predictions by
+    2.7-141 posterior sd (the largest miss per run; docs/performance.md, "Stopping rules
+    on the paper reproduction's pooled-metric rows"; results/planner.json). An
+    out-of-sample check on the points the model itself chose costs no evaluation and no
+    fit, and means the rule can fire no earlier than the second GP batch. The minimum
+    sample is Loeppky, Sacks and Welch's "n = 10 d" for a GP surrogate to be trusted
+    (Technometrics 51(4), 2009): a check on the model's own, exploitative proposals can
+    pass while a dip between two far-apart points is still unseen
+    (tests/engine/test_optimizer_ei_guard.py's staircase). On those 20 runs the check
+    alone let one stop 4 % above the grid, the minimum alone another 6 % above it; with
+    both, none stopped more than 1 % above it (a step of the latency grid). On ten
+    three-model variants the checked rule stopped exactly where the unchecked one did.
+    ``check=False`` is the earlier, unchecked rule (kept for comparison).
+    """
+    if ei is None or not ei < ei_stop:
+        return False
+    if not check:
+        return True
+    if len(trials) < EI_MIN_POINTS_PER_DIM * dims:
+        return False
+    batches = [t.batch for t in trials if t.batch is not None]
+    if not batches:
+        return False
+    tol = math.log1p(ei_stop) if log_objective else ei_stop * abs(best)
+    held = [prediction_held(t, tol) for t in trials if t.batch == batches[-1]]
+    held = [h for h in held if h is not None]
+    return bool(held) and all(held)
 
 
 def run_outer_loop(
@@ -155,6 +254,7 @@ def run_outer_loop(
     ehvi_stop: float | None = None,
     on_trial: Callable[[Trial], None] | None = None,
     ei_stop: float | None = None,
+    ei_check: bool = True,
     quality_in_evaluation: bool = False,
     acqf_restarts: tuple[int, int] | None = ACQF_RESTARTS,
 ) -> LoopResult:
@@ -180,6 +280,10 @@ def run_outer_loop(
             constrained expected improvement of the objective over the best plan, relative
             to it, is below this (0.005: the model expects less than 0.5 % from any point);
             0 computes it for every batch (``Trial.ei``) and never stops on it.
+        ei_check: the EI rule acts only once the GP has seen
+            :data:`EI_MIN_POINTS_PER_DIM` points per free dimension and predicted its
+            latest batch within its own uncertainty (:func:`ei_rule_fires`); False: the
+            unchecked rule (stops on the first EI below ``ei_stop``, kept for comparison).
         quality_in_evaluation: every evaluation already enforces the quality target
             (the planner's ``absorb`` mode), so the EI rule needs no quality model.
         acqf_restarts: (restarts, raw samples) of the acquisition optimisation per
@@ -211,7 +315,12 @@ def run_outer_loop(
     def finish(reason: str) -> LoopResult:
         b = state["best"]
         return LoopResult(
-            trials=tuple(trials), stop_reason=reason, best_index=None if b is None else b.index, best_at_trial=state["best_at"]
+            trials=tuple(trials),
+            stop_reason=reason,
+            best_index=None if b is None else b.index,
+            best_at_trial=state["best_at"],
+            dims=len(free),
+            log_objective=log_objective,
         )
 
     def stop_reason() -> str:
@@ -291,20 +400,22 @@ def run_outer_loop(
             def report(idx: int, t: Trial) -> None:
                 seen = [x.observed for x in trials if x.observed is not None]
                 penalty = 2.0 * max(seen) if seen else INFEASIBLE_OBJECTIVE
-                _report(client, idx, t, objective_name, log_objective, penalty if log_objective else None)
+                t.reported = _report(client, idx, t, objective_name, log_objective, penalty if log_objective else None)
 
             for t in trials:
                 idx = client.attach_trial(parameters={n: min(max(float(t.params[n]), lo), hi) for n, lo, hi in free})
                 report(idx, t)
+            generation = -1
             while True:
                 proposals = client.get_next_trials(max_trials=batch)
+                generation += 1
                 if not proposals:
                     return finish("optimiser proposed nothing")
                 ehvi = _expected_improvement(client, list(proposals))
                 if ehvi_stop is not None and ehvi is not None and state["best"] is not None and ehvi < ehvi_stop:
                     return finish(f"expected hypervolume improvement {ehvi:.2g} < {ehvi_stop:g}")
                 if ei_stop is not None and ehvi is not None and state["best"] is not None and len(trials) >= min_ei_trials:
-                    ei = expected_improvement(
+                    ei, pred = _ei_and_predictions(
                         client,
                         free,
                         list(proposals.values()),
@@ -314,13 +425,17 @@ def run_outer_loop(
                         quality_ref=None if quality_in_evaluation else quality_ref,
                         seed=seed,
                     )
-                    if ei < ei_stop:
-                        return finish(stop_message("ei", stall_trials=stall_trials, max_trials=max_trials, ei=ei, ei_stop=ei_stop))
+                    if ei_rule_fires(
+                        trials, ei, ei_stop, best=state["best"].objective, log_objective=log_objective, check=ei_check, dims=len(free)
+                    ):
+                        return finish(
+                            stop_message("ei", stall_trials=stall_trials, max_trials=max_trials, ei=ei, ei_stop=ei_stop, checked=ei_check)
+                        )
                 else:
-                    ei = None
-                for idx, params in proposals.items():
+                    ei, pred = None, [None] * len(proposals)
+                for (idx, params), guess in zip(proposals.items(), pred):
                     t = run({k: float(v) for k, v in params.items()}, "bo")
-                    t.ehvi, t.ei = ehvi, ei
+                    t.ehvi, t.ei, t.predicted, t.batch = ehvi, ei, guess, generation
                     report(idx, t)
                     if record(t):
                         return finish(stop_reason())
@@ -359,6 +474,24 @@ def expected_improvement(
     dimension (an even grid in one dimension, seeded uniform points otherwise). It uses
     the model Ax has just fitted for the proposals: no extra GP fit.
     """
+    return _ei_and_predictions(
+        client, free, proposals, best=best, objective_name=objective_name, log_objective=log_objective, quality_ref=quality_ref, seed=seed
+    )[0]
+
+
+def _ei_and_predictions(
+    client,
+    free: list[tuple[str, float, float]],
+    proposals: list[dict[str, Any]],
+    *,
+    best: float,
+    objective_name: str,
+    log_objective: bool,
+    quality_ref: float | None,
+    seed: int,
+) -> tuple[float, list[tuple[float, float]]]:
+    """:func:`expected_improvement`, and the GP's (mean, sd) of each proposal's objective
+    from the same prediction (model units)."""
     from scipy.special import ndtr
 
     d = len(free)
@@ -383,7 +516,8 @@ def expected_improvement(
         sq = np.maximum(np.array([p["quality"][1] for p in pred], dtype=float), 1e-12)
         ei = ei * ndtr((mq - quality_ref) / sq)
     top = float(np.max(ei))
-    return top if log_objective else top / max(abs(f), 1e-12)
+    guesses = [(float(m), float(s)) for m, s in zip(mu[len(mu) - len(proposals) :], sd[len(sd) - len(proposals) :])]
+    return (top if log_objective else top / max(abs(f), 1e-12)), guesses
 
 
 def _generation_strategy(seed: int, initialization_budget: int, acqf_restarts: tuple[int, int] | None):
@@ -418,16 +552,18 @@ def _expected_improvement(client, indices: list[int]) -> float | None:
     return float(np.exp(max(vals)))
 
 
-def _report(client, idx: int, t: Trial, objective_name: str, log_objective: bool = False, penalty: float | None = None) -> None:
+def _report(client, idx: int, t: Trial, objective_name: str, log_objective: bool = False, penalty: float | None = None) -> float | None:
     """Tell Ax what a trial measured. Quality is always known (the router's curve); the
     objective is the inner solve's, also when the quality target is missed. With the
     output transformation (``penalty`` given) Ax sees ``log(objective)``, and an inner
     problem without any plan counts as ``penalty`` (twice the worst objective seen) rather
     than as a failed trial: a failed trial carries no data, so the GP proposes the same
-    point again (observed: the loop re-proposed three infeasible points for 12 trials)."""
+    point again (observed: the loop re-proposed three infeasible points for 12 trials).
+    Returns the objective reported, in Ax's units (None: marked failed)."""
     y = t.observed if t.observed is not None else (t.objective if t.feasible else penalty)
     if y is None or not math.isfinite(y) or not math.isfinite(t.quality):
         client.mark_trial_failed(trial_index=idx, failed_reason=t.reason or "infeasible")
-        return
+        return None
     y = math.log(max(float(y), 1e-12)) if log_objective else float(y)
     client.complete_trial(trial_index=idx, raw_data={objective_name: (y, 0.0), "quality": (float(t.quality), 0.0)})
+    return y

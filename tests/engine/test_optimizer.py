@@ -128,5 +128,9 @@ def test_ei_rule_stops_a_converged_bo_run_before_the_stall_rule():
         ei_stop=0.005,
     )
     assert loop.stop_reason.startswith("expected improvement") and len(loop.trials) < 40
+    # the guard: not before ten points per dimension, and only after a batch the GP predicted
+    from boute.engine.optimizer import EI_MIN_POINTS_PER_DIM, PREDICTIVE_CHECK_Z
+
+    assert len(loop.trials) >= EI_MIN_POINTS_PER_DIM and f"within {PREDICTIVE_CHECK_Z:g} sd" in loop.stop_reason
     assert loop.trials[loop.best_index].objective <= 1.01
     assert any(t.ei is not None for t in loop.trials)
