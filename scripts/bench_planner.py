@@ -3,7 +3,8 @@
 ablation of the structural pieces, and the stopping rules.
 
 Parts (``--part``, default all; each merges its figures into results/planner.json and
-rewrites the planner section of docs/performance.md from the whole file):
+rewrites the planner section of docs/performance.md from the whole file; ``--quick`` only
+prints):
 
 * ``default``: the default scenario (two models, joint mode) planned end to end with the
   exact path (perf DB from the cache, baselines and verification included), against the
@@ -992,7 +993,11 @@ def main() -> int:
     ap.add_argument(
         "--part", default="all", choices=["default", "three", "absorb", "ablation", "stopping", "pooled", "axcost", "all", "doc"]
     )
-    ap.add_argument("--quick", action="store_true", help="one seed, fewer variants")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="one seed, fewer variants; a smoke run: prints its figures but writes neither results/planner.json nor the doc",
+    )
     ap.add_argument("--grid-steps", type=int, default=20, help="simplex grid resolution for the reference")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seeds", type=int, default=3)
@@ -1023,8 +1028,13 @@ def main() -> int:
             part_pooled(res, args.quick, args.pooled_cap, args.pooled_seeds)
         elif part == "axcost":
             part_axcost(res)
+        if args.quick:
+            continue  # a smoke run must not replace the full runs' figures
         _save(res)
         _doc(res)  # after every part, so an interrupted run still documents what it measured
+    if args.quick:
+        print("--quick: figures printed only; results/planner.json and docs/performance.md keep the full runs")
+        return 0
     _doc(res)
     return 0
 
