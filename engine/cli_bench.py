@@ -244,9 +244,12 @@ def predict_bench(run: BenchRun, catalog, *, seed: int = 0, gpu_override=None) -
     rm, served = served_context(llm, gpu, cfg, int((pr + out).max()), run.server_max_model_len)
     mem = rm.memory()
     if not mem.feasible:
+        # Only a shortage of memory is helped by more GPUs; a structural problem (no kernels
+        # for the precision, TP beyond a node or not dividing the heads) needs another choice.
+        memory_short = mem.reason.startswith(("weights ", "KV cache holds"))
         raise InputError(
             f"{run.name}: {llm.name} on {run.tp} x {gpu.name} ({run.weight_dtype}) does not fit: {mem.reason}",
-            hint="a larger --tp or another GPU",
+            hint="a larger --tp or another GPU" if memory_short else "another GPU, precision or --tp",
         )
     if run.closed_loop_rounds:
         c = int(run.max_concurrency or 1)

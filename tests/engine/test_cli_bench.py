@@ -333,3 +333,11 @@ def test_predict_bench_reports_the_modelled_server(capsys):
     assert "--max-model-len 8192, whole prompts (prefill-first), 8192 batched tokens" in out
     rc, out, err = run(capsys, *argv, "--server-max-model-len", "100")
     assert rc == 2 and re.search(r"--server-max-model-len: 100 is below the run's longest request", err), err
+
+
+def test_predict_bench_hint_matches_why_it_does_not_fit(capsys):
+    base = ("predict", "--bench", "--num-prompts", "10", "--model")
+    rc, out, err = run(capsys, *base, "Llama-3.1-8B", "--gpu", "T4", "--dtype", "int4")
+    assert rc == 2 and "no Marlin INT4 kernels" in err and "hint: another GPU, precision or --tp" in err, err
+    rc, out, err = run(capsys, *base, "Llama-3.1-70B", "--gpu", "H100")
+    assert rc == 2 and "exceed the usable" in err and "hint: a larger --tp or another GPU" in err, err
