@@ -217,7 +217,15 @@ def served_context(llm, gpu, cfg, longest: int, server_max_model_len: int | None
                 f"--server-max-model-len: {server_max_model_len} is below the run's longest request ({longest} tokens)",
                 hint="the --max-model-len the server was started with",
             )
-        return ReplicaModel(llm, gpu, cfg, max_model_len=longest, served_max_model_len=server_max_model_len), server_max_model_len
+        rm = ReplicaModel(llm, gpu, cfg, max_model_len=longest, served_max_model_len=server_max_model_len)
+        kv = rm.memory().kv_capacity_tokens
+        if rm.memory().feasible and kv < server_max_model_len:
+            raise InputError(
+                f"--server-max-model-len: {server_max_model_len} exceeds the {kv}-token KV cache of {llm.name} on "
+                f"{cfg.tp} x {gpu.name} ({cfg.weight_dtype}); vLLM would not start",
+                hint="the --max-model-len the server really ran with",
+            )
+        return rm, server_max_model_len
     full = int(llm.max_context_tokens)
     if full > longest:
         rm = ReplicaModel(llm, gpu, cfg, max_model_len=longest, served_max_model_len=full)

@@ -341,3 +341,11 @@ def test_predict_bench_hint_matches_why_it_does_not_fit(capsys):
     assert rc == 2 and "no Marlin INT4 kernels" in err and "hint: another GPU, precision or --tp" in err, err
     rc, out, err = run(capsys, *base, "Llama-3.1-70B", "--gpu", "H100")
     assert rc == 2 and "exceed the usable" in err and "hint: a larger --tp or another GPU" in err, err
+
+
+def test_server_max_model_len_must_fit_the_kv_cache(capsys):
+    argv = ("predict", "--bench", "--num-prompts", "10", "--model", "Llama-3.1-70B", "--gpu", "H100", "--dtype", "fp8")
+    rc, out, err = run(capsys, *argv, "--server-max-model-len", "131072")
+    assert rc == 2 and re.search(r"--server-max-model-len: 131072 exceeds the \d+-token KV cache .* vLLM would not start", err), err
+    rc, out, err = run(capsys, *argv)
+    assert rc == 0, err  # unset: the whole context does not fit, so the operator lowered it
