@@ -9,7 +9,7 @@ for any number of candidate models ``k``.
   objective) the budget is split evenly between the two models; in cost mode it is billed
   at what its deployment costs (the GPUs it rents), like every other system.
 * BOute-Homo: routing and deployment co-optimised on one GPU type (the best): the exact
-  path for two models under the per-model metric (:meth:`Planner._exact` restricted to
+  path for two models under the per-model metric (:meth:`Planner.exact_routing` restricted to
   the type), else the simplex grid (shares in steps of ``1 / grid_steps``).
 
 Each is answered by the same exact inner solver and re-simulated like the plan.
@@ -134,7 +134,7 @@ def run_baselines(planner, *, verify: bool = True, grid_steps: int = 5) -> dict[
     for g in gpus:
         if k == 2 and sc.latency_metric == "per-model":
             try:
-                loop = planner._exact(gpus=(g,))
+                loop = planner.exact_routing(gpus=(g,))
             except BouteError:
                 continue
             if loop.best_index is not None:

@@ -329,7 +329,7 @@ class Planner:
         """The budget split of the joint-mode optimum at ``shares`` with the budget lifted
         to the whole cluster's price (each model's share of the spend), or :func:`proportional_split` where that
         problem has no plan. Why: split mode's optimum equals joint mode's (a per-model
-        budget split is eliminated exactly, see :meth:`_exact`), so the joint solve's
+        budget split is eliminated exactly, see :meth:`exact_routing`), so the joint solve's
         split is the best split for this routing; one inner solve per seed."""
         # without the budget: the seeds (and so the trials) must not depend on it, so that
         # the least budget an infeasible request is told (explain_no_plan) is the one that
@@ -441,7 +441,7 @@ class Planner:
         strategy = self.resolve_strategy(strategy)
         t0 = time.perf_counter()
         if strategy == "exact":
-            loop = self._exact(frontier_points=frontier_points)
+            loop = self.exact_routing(frontier_points=frontier_points)
             for t in loop.trials if on_trial is not None else ():
                 on_trial(t)
             return loop, time.perf_counter() - t0
@@ -502,7 +502,7 @@ class Planner:
         return resolve_strategy(strategy, len(self.scenario.models), self.scenario.latency_metric)
 
     # ------------------------------------------------------------------ exact path
-    def _exact(self, gpus: tuple[str, ...] | None = None, *, frontier_points: int = 0) -> LoopResult:
+    def exact_routing(self, gpus: tuple[str, ...] | None = None, *, frontier_points: int = 0) -> LoopResult:
         """The exact optimum for at most one routing dimension, without Ax.
 
         One model: no routing; one inner solve is the answer.
@@ -535,6 +535,15 @@ class Planner:
         allocations with the same objective are not enumerated. About ``log2`` of the
         latency grid MILPs per quality interval (10 on the default scenario); later
         intervals only search below the incumbent.
+
+        Args:
+            gpus: restrict every replica to these GPU types (None: the scenario's); the
+                BOute-Homo baseline plans each GPU type alone this way.
+            frontier_points: quality levels of the latency-quality frontier to solve
+                besides the optimum (0: the optimum only).
+
+        Returns:
+            The trials (the optimum and the frontier points) as a :class:`LoopResult`.
         """
         sc = self.scenario
         k = len(sc.models)
@@ -583,7 +592,7 @@ class Planner:
     def _exact_search(
         self, intervals, gpus=None, *, floor: float | None = None, ceiling: float | None = None, source: str = "exact", prefix=()
     ) -> list[Trial]:
-        """One pooled solve per quality interval (see :meth:`_exact`); the best first, later
+        """One pooled solve per quality interval (see :meth:`exact_routing`); the best first, later
         intervals searched only at or below the incumbent; ``floor``: no objective below it
         exists (latency grid starts there); ``ceiling``: a feasible objective is known there."""
         sc = self.scenario
@@ -639,7 +648,7 @@ class Planner:
     def line_trial(self, p: dict[str, float]) -> Trial:
         """The ``absorb`` evaluation for ``k >= 3``: the outer parameters fix the first
         ``k - 2`` shares; the split of the rest between the last two models is solved
-        exactly, as in :meth:`_exact` (quality intervals along the line, one pooled MILP
+        exactly, as in :meth:`exact_routing` (quality intervals along the line, one pooled MILP
         search each). One outer dimension fewer for the same kind of inner work."""
         k = len(self.scenario.models)
         u = [min(max(p[f"u{i}"], 0.0), 1.0) for i in range(k - 2)]

@@ -685,7 +685,7 @@ def _doc(res: dict) -> None:
         parts.append(f"""### Default scenario: the exact path
 
 Two models in joint mode have one routing dimension, and `boute solve` answers it exactly
-(`--strategy auto` picks `exact`; see `Planner._exact`: the share becomes a continuous
+(`--strategy auto` picks `exact`; see `Planner.exact_routing`: the share becomes a continuous
 variable of the MILP through one pooled row, so a binary search over the latency grid
 gives the optimum over every share meeting the quality target). Measured on
 {d["machine"]["cpus"]} CPUs at load {d["machine"]["loadavg_1m"]:.1f} ({d["machine"]["date"]}, commit {d["machine"].get("commit", "h14 at 36dd5ea, before merging main (new perf DB)")}), perf DB from the cache:
