@@ -218,10 +218,10 @@ def served_context(llm, gpu, cfg, longest: int, server_max_model_len: int | None
                 hint="the --max-model-len the server was started with",
             )
         rm = ReplicaModel(llm, gpu, cfg, max_model_len=longest, served_max_model_len=server_max_model_len)
-        kv = rm.memory().kv_capacity_tokens
-        if rm.memory().feasible and kv < server_max_model_len:
+        mem = rm.memory()
+        if mem.feasible and mem.kv_capacity_tokens < server_max_model_len:
             raise InputError(
-                f"--server-max-model-len: {server_max_model_len} exceeds the {kv}-token KV cache of {llm.name} on "
+                f"--server-max-model-len: {server_max_model_len} exceeds the {mem.kv_capacity_tokens}-token KV cache of {llm.name} on "
                 f"{cfg.tp} x {gpu.name} ({cfg.weight_dtype}); vLLM would not start",
                 hint="the --max-model-len the server really ran with",
             )
@@ -252,12 +252,10 @@ def predict_bench(run: BenchRun, catalog, *, seed: int = 0, gpu_override=None) -
     rm, served = served_context(llm, gpu, cfg, int((pr + out).max()), run.server_max_model_len)
     mem = rm.memory()
     if not mem.feasible:
-        # Only a shortage of memory is helped by more GPUs; a structural problem (no kernels
-        # for the precision, TP beyond a node or not dividing the heads) needs another choice.
-        memory_short = mem.reason.startswith(("weights ", "KV cache holds"))
+        # Only a shortage of memory is helped by more GPUs; a structural problem needs another choice.
         raise InputError(
             f"{run.name}: {llm.name} on {run.tp} x {gpu.name} ({run.weight_dtype}) does not fit: {mem.reason}",
-            hint="a larger --tp or another GPU" if memory_short else "another GPU, precision or --tp",
+            hint="another GPU, precision or --tp" if mem.structural else "a larger --tp or another GPU",
         )
     if run.closed_loop_rounds:
         c = int(run.max_concurrency or 1)

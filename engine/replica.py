@@ -137,6 +137,9 @@ class MemoryReport:
     feasible: bool
     reason: str
     """Why it does not fit; empty when feasible."""
+    structural: bool = False
+    """The config cannot run whatever the memory (TP beyond a node or not dividing the heads,
+    no kernels for the precision): more GPUs of the same kind do not help."""
 
 
 class ReplicaModel:
@@ -245,6 +248,7 @@ class ReplicaModel:
         free = usable - weight - workspace - overhead
         kv_tokens = int(max(0.0, free) // kv_per_token // KV_BLOCK_TOKENS * KV_BLOCK_TOKENS)
         reason = self._structural_problem()
+        structural = bool(reason)
         if not reason and free <= 0:
             reason = (
                 f"weights {weight / 2**30:.1f} GiB + workspace {workspace / 2**30:.1f} GiB + runtime "
@@ -264,6 +268,7 @@ class ReplicaModel:
             kv_capacity_tokens=kv_tokens,
             max_model_len=self.max_model_len,
             feasible=not reason,
+            structural=structural,
             reason=reason,
         )
 
