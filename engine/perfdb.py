@@ -497,10 +497,10 @@ def build_perfdb(
     max_len = workload.max_model_len
     jobs = []
     for llm in models:
+        # Only the precisions this model can be deployed in (int4 needs its pre-quantized checkpoint).
+        dtypes = servable_weight_dtypes(llm, weight_dtypes)
         for gpu in gpus:
             cap = (max_gpus_per_replica or {}).get(gpu.name)
-            # Only the precisions this model can be deployed in (int4 needs its pre-quantized checkpoint).
-            dtypes = servable_weight_dtypes(llm, weight_dtypes)
             for cfg, _mem in candidate_configs(llm, gpu, weight_dtypes=dtypes, max_model_len=max_len, max_gpus=cap, engine=profile.name):
                 jobs.append((llm, gpu, cfg, workload, max_len, seed))
     key = _digest(
