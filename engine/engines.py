@@ -21,6 +21,15 @@ What each field does in boute's simulation (``boute.engine.simulator.ReplicaSim`
     every streamed token passes one FIFO streaming server (detokenise, SSE chunk, write):
         F = max(F, iteration end) + tokens of the iteration * frontend_per_output_token_us
         a token reaches the client at F (first-token and finish times are these)
+    kv_admission "current":      a prompt is admitted while the KV cache holds what it has now;
+                                 decodes that outgrow the cache preempt the newest sequence
+                                 (vLLM, SGLang, TensorRT-LLM MAX_UTILIZATION)
+    kv_admission "full-output":  FIFO; the head is admitted only when prompt + max output tokens
+                                 fits beside every unfinished request's own prompt + max output
+                                 (TensorRT-LLM GUARANTEED_NO_EVICT): nothing is ever preempted
+    kv_memory_rule "total":      KV = gpu_memory_utilization x device memory - weights - workspace - runtime
+    kv_memory_rule "free":       KV = gpu_memory_utilization x (device memory - weights - workspace - runtime)
+                                 (TensorRT-LLM's free_gpu_memory_fraction)
 
 Constants taken from the engines' source carry the file and commit they were read from;
 the CPU and front-end costs are estimates anchored on the engines' published profiling
@@ -50,6 +59,8 @@ __all__ = [
 ]
 
 SCHEDULING = ("mixed", "prefill-first")
+KV_ADMISSION = ("current", "full-output")
+KV_MEMORY_RULES = ("total", "free")
 ENGINES = ("vllm", "sglang", "trtllm")
 
 DEFAULT_ENGINE = "vllm-v1"
@@ -104,7 +115,9 @@ class EngineProfile:
     frontend_per_prompt_token_us: float = attrs.field(validator=_nonneg)
     """Tokenisation time per prompt token in the API server, microseconds."""
     gpu_memory_utilization: float = 0.9
-    """Fraction of device memory the engine may use."""
+    """Fraction of device memory the engine may use (``kv_memory_rule`` ``total``), or the
+    fraction of the memory left free after weights, workspace and runtime that the KV
+    cache takes (``free``: TensorRT-LLM's ``free_gpu_memory_fraction``)."""
     limits_rule: str = "vllm-v1"
     """Which engine code picks the default token budget and sequence cap (:meth:`limits`):
     ``vllm-v1``, ``vllm-v0``, ``sglang`` or ``trtllm``."""
@@ -115,6 +128,16 @@ class EngineProfile:
     write it), microseconds: one FIFO server every generated token passes, whose backlog
     delays the client's tokens when the GPU outruns it. 0 (every shipped profile): not
     modelled, the client sees a token when its iteration ends."""
+    kv_admission: str = "current"
+    """How a waiting prompt is admitted against the KV cache: ``current`` (by the tokens the
+    cache holds now; decodes that outgrow it preempt the newest sequence: vLLM, SGLang,
+    TensorRT-LLM ``MAX_UTILIZATION``) or ``full-output`` (FIFO head admitted only when its
+    prompt + output tokens fit beside every unfinished request's prompt + output; never
+    preempts: TensorRT-LLM ``GUARANTEED_NO_EVICT``)."""
+    kv_memory_rule: str = "total"
+    """How the KV cache is sized: ``total`` (``gpu_memory_utilization`` x device memory, less
+    weights, workspace and runtime: vLLM, SGLang) or ``free`` (``gpu_memory_utilization`` x
+    the memory those leave free: TensorRT-LLM's ``free_gpu_memory_fraction``)."""
 
     def __attrs_post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -143,6 +166,16 @@ class EngineProfile:
             raise InputError(
                 f"engine profile {self.name!r}: gpu_memory_utilization={self.gpu_memory_utilization!r} must be in (0, 1]",
                 hint="vLLM's default is 0.9",
+            )
+        if self.kv_admission not in KV_ADMISSION:
+            raise InputError(
+                f"engine profile {self.name!r}: kv_admission={self.kv_admission!r} is unknown",
+                hint=did_you_mean(str(self.kv_admission), KV_ADMISSION),
+            )
+        if self.kv_memory_rule not in KV_MEMORY_RULES:
+            raise InputError(
+                f"engine profile {self.name!r}: kv_memory_rule={self.kv_memory_rule!r} is unknown",
+                hint=did_you_mean(str(self.kv_memory_rule), KV_MEMORY_RULES),
             )
 
     def limits(self, gpu_memory_gib: float, gpu_name: str, max_model_len: int) -> tuple[int, int]:
@@ -230,6 +263,30 @@ _V06_BLOG = (
     "vLLM blog 2024-09-05 'vLLM v0.6.0: 2.7x Throughput Improvement and 5x Latency Reduction': Llama-3-8B "
     "on 1 H100 under v0.5.3 spent 33 % of the time in the HTTP API server, 29 % in scheduling, GPU 38 %; "
     "v0.6 moves the API server to its own process, adds multi-step scheduling and async output processing"
+)
+
+_TRT_NO_EVICT = (
+    "https://nvidia.github.io/TensorRT-LLM/performance/performance-tuning-guide/useful-runtime-flags.html "
+    "(read 2026-11-29): 'GUARANTEED_NO_EVICT (default)' capacity scheduler policy guarantees 'that a started request "
+    "is never paused'; MAX_UTILIZATION packs requests by current use and may pause them (boute: kv_admission 'current')"
+)
+_TRT_SCHED_CONFIG = (
+    "https://nvidia.github.io/TensorRT-LLM/1.3.0rc27/llm-api/reference/SchedulerConfig.html (read 2026-11-29): "
+    "capacity_scheduler_policy defaults to CapacitySchedulerPolicy.GUARANTEED_NO_EVICT, waiting_queue_policy FCFS"
+)
+_MOCKER_NO_EVICT = (
+    "NVIDIA dynamo-mocker 1.3.0 src/scheduler/trtllm/policy.rs and src/scheduler/vllm/policy.rs on docs.rs "
+    "(read 2026-11-29): GUARANTEED_NO_EVICT admits a waiting request only if ceil((prompt + max_output) / block) "
+    "blocks fit after every running request's to-completion reservation, FIFO, a head that does not fit waits "
+    "without preempting running work (boute reserves tokens, not 32-token blocks)"
+)
+_TRT_FREE_FRACTION = (
+    "https://nvidia.github.io/TensorRT-LLM/examples/kvcacheconfig.html and "
+    "https://nvidia.github.io/TensorRT-LLM/1.3.0rc27/llm-api/reference/KvCacheConfig.html (read 2026-11-29): "
+    "KvCacheConfig.free_gpu_memory_fraction defaults to 0.9, '90% of free GPU memory for KV cache' (no 1.0-specific "
+    "page found; the same default in every version read); https://nvidia.github.io/TensorRT-LLM/0.18.2/commands/"
+    "trtllm-serve.html (read 2026-11-29): --kv_cache_free_gpu_memory_fraction is the 'free GPU memory fraction "
+    "reserved for KV Cache, after allocating model weights and buffers' (boute: kv_memory_rule 'free', 0.9)"
 )
 
 # vLLM 0.6 (V0 engine, default flags); vllm-0.6-ms10 below is the same engine with multi-step
@@ -373,12 +430,19 @@ PROFILES: dict[str, EngineProfile] = {
             step_exposed_us=1000.0,
             frontend_request_us=500.0,
             frontend_per_prompt_token_us=0.5,
+            gpu_memory_utilization=0.9,
+            kv_admission="full-output",
+            kv_memory_rule="free",
             sources=(
                 "NVIDIA/TensorRT-LLM docs performance-tuning-guide 'tuning max batch size and max num tokens': the "
                 "in-flight batcher schedules context and generation requests in one iteration; trtllm-serve "
                 "defaults max_num_tokens 8192, max_batch_size 2048, chunked context off",
                 "estimate: C++ executor with overlap scheduler: 0.3 ms + 2 us/seq",
                 "step_exposed_us 1000 " + _FIT,
+                _TRT_NO_EVICT,
+                _TRT_SCHED_CONFIG,
+                _MOCKER_NO_EVICT,
+                _TRT_FREE_FRACTION,
             ),
         ),
     )
@@ -394,6 +458,28 @@ def get_profile(name: "str | EngineProfile | None", field: str = "engine") -> En
     if not isinstance(name, str) or name not in PROFILES:
         raise InputError(f"{field}: unknown engine profile {name!r}", hint=did_you_mean(str(name), PROFILES))
     return PROFILES[name]
+
+
+# What each engine runs when launched with the flags engine_flags writes: TensorRT-LLM's
+# capacity scheduler stays at its default GUARANTEED_NO_EVICT (trtllm-serve has no flag for
+# it: it takes scheduler_config from an --extra_llm_api_options YAML file, which the deploy
+# artifacts do not write) and sizes its KV cache from the free memory; vLLM and SGLang admit
+# by current use and size theirs from the total memory.
+_LAUNCHED = {"vllm": ("current", "total"), "sglang": ("current", "total"), "trtllm": ("full-output", "free")}
+
+
+def _check_launchable(p: EngineProfile) -> None:
+    admission, rule = _LAUNCHED[p.engine]
+    if p.kv_admission != admission:
+        raise InputError(
+            f"engine profile {p.name!r}: kv_admission={p.kv_admission!r} cannot be set by {p.engine} launch flags",
+            hint=f"{p.engine} launched by boute admits as {admission!r}; set the policy in the engine's own config file yourself",
+        )
+    if p.kv_memory_rule != rule:
+        raise InputError(
+            f"engine profile {p.name!r}: kv_memory_rule={p.kv_memory_rule!r} cannot be set by {p.engine} launch flags",
+            hint=f"{p.engine}'s memory fraction flag follows the {rule!r} rule",
+        )
 
 
 def engine_flags(
@@ -415,8 +501,14 @@ def engine_flags(
     For the deploy artifacts (``engine/artifacts.py``): ``vllm serve MODEL`` +
     ``engine_flags(...)``; ``python -m sglang.launch_server --model-path MODEL`` + flags;
     ``trtllm-serve MODEL`` + flags.
+
+    Raises:
+        InputError: the profile's ``kv_admission`` or ``kv_memory_rule`` is not what the
+            engine runs with these flags (e.g. a TensorRT-LLM profile with ``current``
+            admission, which needs ``MAX_UTILIZATION`` from a config file no flag sets).
     """
     p = get_profile(profile)
+    _check_launchable(p)
     tokens, seqs = p.limits(gpu_memory_gib, gpu_name, max_model_len or 8192)
     prec = get_precision(weight_dtype)
     if p.engine == "vllm":

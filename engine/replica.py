@@ -6,6 +6,9 @@ Memory (per GPU, worst pipeline stage)::
     workspace = max_num_batched_tokens * (4h + 2I/tp) * 2 B + max_num_seqs * V/tp * 4 B
     overhead  = CUDA context and graphs (RUNTIME_OVERHEAD_GIB) + NCCL buffers
     kv_tokens = (util * memory - weights - workspace - overhead) / kv_bytes_per_token_per_gpu
+                (engine profile kv_memory_rule "total": vLLM, SGLang)
+    kv_tokens = util * (memory - weights - workspace - overhead) / kv_bytes_per_token_per_gpu
+                (kv_memory_rule "free": TensorRT-LLM's free_gpu_memory_fraction)
 
 A config is feasible when ``kv_tokens >= max_model_len`` (one full-length request fits),
 ``tp`` divides the attention heads and fits in one node.
@@ -150,7 +153,9 @@ class ReplicaModel:
         gpu: the GPU type (with its calibration).
         config: TP, PP and dtypes.
         max_model_len: the longest request (prompt + output) the replica must hold.
-        gpu_memory_utilization: fraction of device memory the engine may use (default: the profile's).
+        gpu_memory_utilization: fraction of device memory the engine may use, or of the memory
+            left free after weights, workspace and runtime under the profile's ``free``
+            ``kv_memory_rule`` (default: the profile's).
         max_num_seqs: most sequences in one batch (default: the engine's own on this GPU).
         max_num_batched_tokens: token budget of one iteration (default: the engine's own).
         engine: an engine profile overriding ``config.engine`` (e.g. one fitted by calibration).
@@ -243,9 +248,16 @@ class ReplicaModel:
             + self.max_num_seqs * m.vocab_size / c.tp * 4.0
         )
         overhead = RUNTIME_OVERHEAD_GIB * 2**30 + NCCL_BYTES.get(c.tp, NCCL_BYTES[8])
-        usable = self.gpu_memory_utilization * self.gpu.memory_bytes
         kv_per_token = self._kv_bytes_per_token_per_gpu
-        free = usable - weight - workspace - overhead
+        if self.engine.kv_memory_rule == "free":
+            # TensorRT-LLM: the KV cache takes the fraction of what weights, workspace and
+            # runtime leave free (free_gpu_memory_fraction); the engine uses those plus it.
+            left = self.gpu.memory_bytes - weight - workspace - overhead
+            free = self.gpu_memory_utilization * left if left > 0 else left
+            usable = weight + workspace + overhead + free
+        else:
+            usable = self.gpu_memory_utilization * self.gpu.memory_bytes
+            free = usable - weight - workspace - overhead
         kv_tokens = int(max(0.0, free) // kv_per_token // KV_BLOCK_TOKENS * KV_BLOCK_TOKENS)
         reason = self._structural_problem()
         structural = bool(reason)
@@ -453,7 +465,8 @@ def steady_state_closed_loop(rm: "ReplicaModel", concurrency: int, input_tokens:
 
     With ``b`` clients each keeping one request in flight, every iteration decodes the
     ``b_eff`` admitted sequences (``b`` capped by ``max_num_seqs`` and by the KV cache at
-    the mean context ``isl + osl / 2``) and, on average, prefills ``b_eff / osl`` new
+    the mean context ``isl + osl / 2``, or at ``isl + osl`` for an engine that reserves
+    the whole output on admission) and, on average, prefills ``b_eff / osl`` new
     prompts (one per finished request). So
 
         T     = iteration(P = b_eff isl / osl, B = b_eff, C = b_eff (isl + osl / 2))
@@ -468,7 +481,10 @@ def steady_state_closed_loop(rm: "ReplicaModel", concurrency: int, input_tokens:
     mem = rm.memory()
     kv = max(mem.kv_capacity_tokens, 1)
     per_req = input_tokens + output_tokens / 2.0
-    b_eff = max(1.0, min(float(concurrency), float(rm.max_num_seqs), math.floor(kv / per_req)))
+    # An engine that reserves every admitted request's whole output (TensorRT-LLM's
+    # GUARANTEED_NO_EVICT) holds fewer of them than their mean context would allow.
+    seats = per_req if rm.engine.kv_admission == "current" else float(input_tokens + output_tokens)
+    b_eff = max(1.0, min(float(concurrency), float(rm.max_num_seqs), math.floor(kv / seats)))
     new = b_eff / max(output_tokens, 1)
     p = new * input_tokens
     t = float(rm.iteration_time(p, new * input_tokens**2 / 2.0, b_eff, b_eff * per_req, sampled_seqs=b_eff))

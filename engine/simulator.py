@@ -26,7 +26,11 @@ replica's engine profile (``boute.engine.engines``) says:
   these client-visible times; the engine's own bookkeeping (KV cache, batch) keeps the
   iteration times. With ``c = 0`` (every shipped profile) the two coincide;
 * when decoding would overflow the KV cache, the most recently started sequence is
-  preempted and recomputed later (vLLM's default recompute policy).
+  preempted and recomputed later (vLLM's default recompute policy);
+* under ``full-output`` KV admission (the profile's ``kv_admission``: TensorRT-LLM's
+  default ``GUARANTEED_NO_EVICT``) a prompt is admitted, FIFO, only when its prompt +
+  output tokens fit beside the prompt + output of every admitted, unfinished request, so
+  the cache never runs short and nothing is preempted; the head that does not fit waits.
 
 Between events the decode batch is fixed and one iteration costs ``a(B) + beta * C``
 (stage 1), with the context ``C`` growing by ``B`` each step, so ``k`` steps cost
@@ -249,6 +253,12 @@ class ReplicaSim:
         self.kv_used = 0
         self.outstanding = 0
         self.n_partial = 0  # waiting requests whose prompt is partly prefilled (they hold a seat)
+        # Full-output admission (TensorRT-LLM GUARANTEED_NO_EVICT): every admitted, unfinished
+        # request reserves prompt + output tokens from its first prefill chunk to its end; the
+        # FIFO head is admitted only if its reservation fits beside the others. Each request's
+        # KV use never exceeds its reservation, so decodes never run out and nothing is preempted.
+        self._full = prof.kv_admission == "full-output"
+        self.reserved = 0
 
     # ---------------------------------------------------------------- API
     def submit(self, arrival_s: float, prompt_tokens: int, output_tokens: int) -> int:
@@ -324,6 +334,8 @@ class ReplicaSim:
         partial = self.prefilled[r] > 0
         if not partial and len(self.running) + self.n_partial >= self.max_seqs:
             return False
+        if self._full:
+            return partial or self.reserved + self.prompt[r] + self.output[r] <= self.kv_cap
         return self.kv_used < self.kv_cap and (self.chunked or self.kv_used + self.target[r] <= self.kv_cap)
 
     def _join(self, r: int) -> None:
@@ -343,6 +355,8 @@ class ReplicaSim:
         return heap[0][0] - self._gstep
 
     def _preempt_last(self) -> None:
+        if self._full:  # unreachable: reservations cover every admitted request's whole output
+            raise RuntimeError("internal: a full-output (no-evict) replica ran out of KV cache")
         r, _ = self.running.popitem()
         self.generated[r] = self._gstep - self._base[r]
         ctx = self.prompt[r] + self.generated[r]
@@ -362,12 +376,19 @@ class ReplicaSim:
             r = waiting[0]
             e = self.enter[r]
             if self._gpos == 0 and e <= (self._last_start if (self._async and running) else self.t):
-                kv_used = self.kv_used
-                if (self.prefilled[r] > 0 or len(running) + self.n_partial < self.max_seqs) and (
-                    kv_used < self.kv_cap and (self.chunked or kv_used + self.target[r] <= self.kv_cap)
-                ):
-                    self._prefill_iteration()
-                    return True
+                if self._full:
+                    if self.prefilled[r] > 0 or (
+                        len(running) + self.n_partial < self.max_seqs and self.reserved + self.prompt[r] + self.output[r] <= self.kv_cap
+                    ):
+                        self._prefill_iteration()
+                        return True
+                else:
+                    kv_used = self.kv_used
+                    if (self.prefilled[r] > 0 or len(running) + self.n_partial < self.max_seqs) and (
+                        kv_used < self.kv_cap and (self.chunked or kv_used + self.target[r] <= self.kv_cap)
+                    ):
+                        self._prefill_iteration()
+                        return True
             if not running:
                 if e > self.t:
                     # Idle until the front-end hands over the next request.
@@ -375,8 +396,9 @@ class ReplicaSim:
                         return False
                     self.t = e
                     return True
-                # Waiting requests that cannot be admitted with nothing running: a prompt larger
-                # than the whole cache. Drop it as failed (no finish time) to avoid a deadlock.
+                # Waiting requests that cannot be admitted with nothing running: a prompt (under
+                # full-output admission: prompt + output) larger than the whole cache. Drop it as
+                # failed (no finish time) to avoid a deadlock.
                 self._drop_head()
                 return True
         elif not running:
@@ -386,9 +408,11 @@ class ReplicaSim:
 
     def _drop_head(self) -> None:
         r = self.waiting.popleft()
-        if self.prefilled[r] > 0:  # release what its partial prefill took
+        if self.prefilled[r] > 0:  # release what its partial prefill took (and reserved)
             self.kv_used -= self.prefilled[r]
             self.n_partial -= 1
+            if self._full:
+                self.reserved -= self.prompt[r] + self.output[r]
         self.prefilled[r] = 0
         self.outstanding -= 1
 
@@ -412,12 +436,15 @@ class ReplicaSim:
         enter, prefilled, target = self.enter, self.prefilled, self.target
         chunked, kv_cap = self.chunked, self.kv_cap
         kv_used = self.kv_used
+        full, res, prompt, output = self._full, self.reserved, self.prompt, self.output
         for r in self.waiting:
             if budget <= 0 or enter[r] > t_now:
                 break
             past = prefilled[r]
             if past == 0 and seats - partial_seen <= 0:
                 break
+            if full and past == 0 and res + prompt[r] + output[r] > kv_cap:
+                break  # FIFO: the head waits for reservations to end, later requests behind it
             tgt = target[r]
             need = tgt - past
             chunk = min(need, budget) if chunked else (need if (need <= budget or P == 0) else 0)
@@ -436,6 +463,8 @@ class ReplicaSim:
             budget -= chunk
             kv_used += chunk
             prefilled[r] = past + chunk
+            if full and past == 0:
+                res += prompt[r] + output[r]
             partial_seen += 1
             if past + chunk == tgt:
                 done.append(r)
@@ -444,6 +473,7 @@ class ReplicaSim:
             elif past == 0:
                 self.n_partial += 1
         self.kv_used = kv_used
+        self.reserved = res
         if P == 0:  # nothing fit after all: run decodes
             if self.running:
                 self._decode_steps(math.inf, max_steps=1)
@@ -495,6 +525,8 @@ class ReplicaSim:
                 self.finish[r] = t
                 self.kv_used -= ctx
                 self.outstanding -= 1
+                if self._full:
+                    self.reserved -= self.prompt[r] + output[r]
             else:
                 self._join(r)
                 self.ctx_sum += ctx
@@ -542,6 +574,7 @@ class ReplicaSim:
             generated, output, prompt, finish = self.generated, self.output, self.prompt, self.finish
             t = self.t if not self._c else self._F  # the client gets the last token when the stream sends it
             done = 0
+            kv_before = kv_used
             while heap and heap[0][0] <= g:
                 f, r = heapq.heappop(heap)
                 if r not in running or fin[r] != f:
@@ -555,6 +588,8 @@ class ReplicaSim:
                 kv_used -= ctx
                 done += 1
             self.outstanding -= done
+            if self._full:  # a finished request's reservation (prompt + output) is what it held
+                self.reserved -= kv_before - kv_used
         self.ctx_sum = ctx_sum
         self.kv_used = kv_used
 
