@@ -91,7 +91,9 @@ def test_free_rule_kv_capacity_by_hand(catalog, tp):
     rep = trt.memory()
     assert rep.kv_capacity_tokens == expected
     assert rep.usable_bytes == pytest.approx(w + s + o + 0.9 * (mem - w - s - o), rel=1e-12)
-    vllm = _model(catalog, PROFILES["vllm-v1"], model="Llama-3.1-70B", gpu="H200", tp=tp, weight_dtype="fp8", kv_dtype="fp8", max_model_len=9216)
+    vllm = _model(
+        catalog, PROFILES["vllm-v1"], model="Llama-3.1-70B", gpu="H200", tp=tp, weight_dtype="fp8", kv_dtype="fp8", max_model_len=9216
+    )
     w, s, o, per_tok = _by_hand(catalog, tp, 1.0, 1.0, vllm.max_num_batched_tokens, vllm.max_num_seqs)
     assert vllm.memory().kv_capacity_tokens == int((0.9 * mem - w - s - o) // per_tok // KV_BLOCK_TOKENS * KV_BLOCK_TOKENS)
 
