@@ -274,6 +274,13 @@ _TRT_SCHED_CONFIG = (
     "https://nvidia.github.io/TensorRT-LLM/1.3.0rc27/llm-api/reference/SchedulerConfig.html (read 2026-11-29): "
     "capacity_scheduler_policy defaults to CapacitySchedulerPolicy.GUARANTEED_NO_EVICT, waiting_queue_policy FCFS"
 )
+_TRT_SERVE = (
+    "NVIDIA/TensorRT-LLM tensorrt_llm/commands/serve.py @ 4c05a748 get_llm_args (read via the search tool "
+    "2026-11-29): trtllm-serve builds SchedulerConfig(capacity_scheduler_policy=GUARANTEED_NO_EVICT) itself and "
+    "KvCacheConfig(free_gpu_memory_fraction=--kv_cache_free_gpu_memory_fraction, default 0.9, 'Free GPU memory "
+    "fraction reserved for KV Cache, after allocating model weights and buffers'); other scheduler settings only "
+    "through the --extra_llm_api_options YAML file"
+)
 _MOCKER_NO_EVICT = (
     "NVIDIA dynamo-mocker 1.3.0 src/scheduler/trtllm/policy.rs and src/scheduler/vllm/policy.rs on docs.rs "
     "(read 2026-11-29): GUARANTEED_NO_EVICT admits a waiting request only if ceil((prompt + max_output) / block) "
@@ -439,6 +446,7 @@ PROFILES: dict[str, EngineProfile] = {
                 "defaults max_num_tokens 8192, max_batch_size 2048, chunked context off",
                 "estimate: C++ executor with overlap scheduler: 0.3 ms + 2 us/seq",
                 "step_exposed_us 1000 " + _FIT,
+                _TRT_SERVE,
                 _TRT_NO_EVICT,
                 _TRT_SCHED_CONFIG,
                 _MOCKER_NO_EVICT,
