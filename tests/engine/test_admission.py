@@ -178,6 +178,30 @@ def test_full_output_never_preempts_and_reservations_bound_kv_use(catalog):
     assert not any(math.isnan(f) for f in sim.finish)
 
 
+@pytest.mark.parametrize("base", ["vllm-v1", "vllm-0.6", "vllm-0.6-ms10", "sglang"])
+def test_full_output_holds_under_every_scheduling_policy(catalog, base):
+    """Reservation admission combined with chunked mixed batches, prefill-first and multi-step
+    scheduling: the same invariants, every request served, nothing preempted."""
+    prof = attrs.evolve(PROFILES[base], kv_admission="full-output")
+    m = ReplicaModel(
+        catalog.model("Llama-3.1-8B"), catalog.gpu("H100-SXM"), ReplicaConfig(model="Llama-3.1-8B", gpu="H100-SXM"), engine=prof
+    )
+    stream = get_workload("gsm8k").stream(40, 300, 7)
+    sim = ReplicaSim(m, 9_000)
+    peak = [0]
+
+    def check(s):
+        assert 0 <= s.kv_used <= s.reserved <= s.kv_cap
+        peak[0] = max(peak[0], s.reserved)
+
+    for a, p, o in zip(stream.arrival_s.tolist(), stream.prompt_tokens.tolist(), stream.output_tokens.tolist()):
+        sim.submit(a, p, o)
+        _run(sim, a, check)
+    _run(sim, math.inf, check)
+    assert peak[0] > 0.95 * sim.kv_cap  # the reservations did bind
+    assert sim.preemptions == 0 and sim.reserved == 0 and not any(math.isnan(f) for f in sim.finish)
+
+
 def test_chunked_full_output_reserves_from_the_first_chunk(catalog):
     """With chunked prefill a partly prefilled prompt already holds its reservation."""
     prof = attrs.evolve(TRT, chunked_prefill=True, max_num_batched_tokens=512)
