@@ -76,11 +76,15 @@ __all__ = [
     "summarize",
     "DISPATCH_POLICY",
     "DISPATCH_POLICIES",
+    "CLIENT_STARTS",
+    "closed_loop_requests",
 ]
 
 DISPATCH_POLICY = "weighted-random"
 """The dispatch policy of every plan: perf DB assumption, re-simulation, router.yaml."""
 DISPATCH_POLICIES = (DISPATCH_POLICY, "proportional", "jsq")
+CLIENT_STARTS = ("together", "even", "random")
+"""When a closed loop's clients send their first request (:func:`simulate_closed_loop`)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -724,6 +728,19 @@ def simulate_replica(
     return sim.result(warmup_fraction)
 
 
+CLOSED_LOOP_MIN_MEASURED = 256
+"""Fewest requests a steady closed loop reports (:func:`closed_loop_requests`)."""
+
+
+def closed_loop_requests(concurrency: int, rounds: float) -> int:
+    """Requests to send in a steady (``start="even"`` or ``"random"``) closed loop of
+    ``concurrency`` clients and ``rounds`` requests per client: at least one more than the
+    first round, which is not reported, and at least :data:`CLOSED_LOOP_MIN_MEASURED` after it.
+    At random phases a few clients' requests are a noisy average (4 rounds of 8 clients
+    would report 24 requests, and constants fitted on such rows moved with the draw)."""
+    return max(concurrency + 1, int(round(concurrency * rounds)), concurrency + CLOSED_LOOP_MIN_MEASURED)
+
+
 def simulate_closed_loop(
     model: ReplicaModel,
     *,
@@ -734,32 +751,54 @@ def simulate_closed_loop(
     kv_capacity_tokens: int | None = None,
     chunked_prefill: bool | None = None,
     staggered: bool = False,
+    start: str | None = None,
+    seed: int = 0,
 ) -> SimResult:
     """A fixed-concurrency benchmark (as ``benchmark_serving --max-concurrency``):
-    ``concurrency`` requests start at t=0 and each completion starts the next, until
-    ``num_requests`` have been sent. Every request has the same lengths.
+    ``concurrency`` clients each send a request and each completion starts that client's
+    next, until ``num_requests`` have been sent. Every request has the same lengths.
 
     A client sends its next request when it receives the previous one's last token, after
     the streaming server (``frontend_per_output_token_us``) if it lags the engine.
 
-    ``staggered``: the clients start spread evenly over one request's steady-state
-    latency and the first ``concurrency`` requests are left out of the result, so the
-    averages are those of the steady loop (no start-up burst of synchronised prompts).
+    Args:
+        start: when the clients send their first request. ``"together"`` (the default):
+            all at t=0, and every request counts. ``"even"``: spread evenly over one
+            request's steady-state latency. ``"random"``: at independent uniform times over
+            that latency (seeded by ``seed``). With ``"even"`` and ``"random"`` the first
+            ``concurrency`` requests are left out of the result, so the averages are those
+            of the steady loop, not of a start-up burst. Evenly spread clients with equal
+            requests never collide: each prompt finds the engine as the previous one left
+            it, which no real benchmark keeps up (its clients drift with every uneven
+            step). Random phases let prompts arrive together as often as independent
+            clients do (the finite-source queue's assumption), and their waits behind each
+            other are counted (docs/fidelity.md measures both against served benchmarks).
+        staggered: ``True`` is ``start="even"`` (kept for callers written before ``start``).
+        seed: seed of the random start times.
     """
     if concurrency < 1 or num_requests < concurrency:
         raise InputError(
             f"concurrency={concurrency}, num_requests={num_requests}: need 1 <= concurrency <= num_requests",
             hint="send at least one wave",
         )
+    if start is None:
+        start = "even" if staggered else "together"
+    elif staggered and start != "even":
+        raise InputError(f"start={start!r} with staggered=True: the two disagree", hint="give start alone")
+    if start not in CLIENT_STARTS:
+        raise InputError(f"start: {start!r} is not a client start", hint=did_you_mean(str(start), CLIENT_STARTS))
     sim = ReplicaSim(model, kv_capacity_tokens, chunked_prefill=chunked_prefill)
-    if staggered:
+    if start == "together":
+        starts = [0.0] * concurrency
+    else:
         from boute.engine.replica import steady_state_closed_loop
 
         ss = steady_state_closed_loop(model, concurrency, prompt_tokens, output_tokens)
         span = ss["ttft_s"] + max(output_tokens - 1, 0) * ss["tpot_s"]
-        starts = [span * j / concurrency for j in range(concurrency)]
-    else:
-        starts = [0.0] * concurrency
+        if start == "even":
+            starts = [span * j / concurrency for j in range(concurrency)]
+        else:
+            starts = sorted((np.random.default_rng(seed).random(concurrency) * span).tolist())
     for a in starts:
         sim.run_until(a)
         sim.submit(a, prompt_tokens, output_tokens)
@@ -771,7 +810,7 @@ def simulate_closed_loop(
             # streaming server's time; the engine clock when streaming costs nothing).
             sim.submit(sim.client_time_s, prompt_tokens, output_tokens)
             sent += 1
-    if not staggered:
+    if start == "together":
         return sim.result(0.0)
     return sim.result(concurrency / num_requests if num_requests > concurrency else 0.0)
 

@@ -67,23 +67,43 @@ def load_rows(path: pathlib.Path) -> list[dict]:
 # are vLLM 0.10-0.12 (V1 engine), SGLang 0.5.6, TensorRT-LLM 1.0 (CSV column backend_version).
 BACKEND_PROFILE = {"vllm": "vllm-v1", "sglang": "sglang", "trtllm": "trtllm"}
 
+# When the simulated benchmark's clients send their first request (simulate_closed_loop): at
+# independent random times over one request's latency, so that prompts collide as often as
+# independent clients' do; the first round is left out. "even" (the tables before 2026-11-29)
+# spreads them evenly, and equal requests then never wait behind each other.
+CLIENT_START = "random"
+# The KV-cache dtypes an FP8-weight row may have been served with: the CSV records the GEMM
+# precision only. TensorRT-LLM takes an FP8 cache from a ModelOpt checkpoint that quantized it;
+# vLLM and SGLang keep the model dtype unless told otherwise. A fitted harness question.
+KV_GRID = ("bf16", "fp8")
 
-def predict(rows, rounds: float, *, reserve_one_slot: bool = False, catalog=None, profiles=None, staggered: bool = True):
+
+def _weight_dtype(r) -> str:
+    return "fp8" if r["gemm_quant_mode"] in ("fp8", "fp8_block") else "bf16"
+
+
+def predict(
+    rows, rounds: float, *, reserve_one_slot: bool = False, catalog=None, profiles=None, start: str = CLIENT_START, kv_dtype: str = "bf16"
+):
     """Predict every row. ``reserve_one_slot``: the sensitivity case where the server holds
     one sequence fewer than the clients keep in flight (see the doc's findings);
-    ``staggered=False``: the clients start together (every round then counts)."""
+    ``start``: when the clients send their first request (``simulate_closed_loop``);
+    ``"together"``: every round then counts; ``kv_dtype``: the KV cache of the rows whose
+    weights are FP8 (BF16-weight rows keep a BF16 cache)."""
     from boute.engine.replica import ReplicaConfig, ReplicaModel, steady_state_closed_loop
-    from boute.engine.simulator import simulate_closed_loop
+    from boute.engine.simulator import closed_loop_requests, simulate_closed_loop
 
     cat = catalog or load_catalog()
     out = []
     for r in rows:
         model = "Llama-3.1-8B" if "8B" in r["model_path"] else "Llama-3.1-70B"
-        wd = "fp8" if r["gemm_quant_mode"] in ("fp8", "fp8_block") else "bf16"
+        wd = _weight_dtype(r)
         gpu = cat.gpu(SYSTEMS[r["system"]])
         isl, osl, b, tp = int(r["isl"]), int(r["osl"]), int(float(r["batch_size"])), int(float(r["tp_size"]))
         engine = BACKEND_PROFILE[r["backend"]]
-        cfg = ReplicaConfig(model=model, gpu=gpu.name, tp=tp, pp=1, weight_dtype=wd, engine=engine)
+        cfg = ReplicaConfig(
+            model=model, gpu=gpu.name, tp=tp, pp=1, weight_dtype=wd, kv_dtype=kv_dtype if wd == "fp8" else "bf16", engine=engine
+        )
         kw = {"max_num_seqs": max(1, b - 1)} if reserve_one_slot else {}
         if profiles and r["backend"] in profiles:
             kw["engine"] = profiles[r["backend"]]
@@ -113,10 +133,10 @@ def predict(rows, rounds: float, *, reserve_one_slot: bool = False, catalog=None
         sim = simulate_closed_loop(
             rm,
             concurrency=b,
-            num_requests=max(b + 1, int(round(b * rounds))),
+            num_requests=closed_loop_requests(b, rounds),
             prompt_tokens=isl,
             output_tokens=osl,
-            staggered=staggered,
+            start=start,
         ).summary()
         # physical bound: prefill FLOPs/s implied by the measured request rate vs dense peak
         rate = b / (row["measured_ttft_ms"] / 1e3 + (osl - 1) * row["measured_tpot_ms"] / 1e3)
@@ -188,18 +208,29 @@ def with_latency(pred_rows, latency_ms: float):
     return out
 
 
-def fit_serving(train, rounds: float, backend: str, catalog) -> dict:
-    """``step_exposed_us`` on TPOT (no streaming cost), then ``frontend_per_output_token_us``,
-    ``reserve_one_slot`` and ``ttft_latency_ms`` jointly, by grid search on the median
-    absolute percentage errors of ``train``: the first on TPOT alone, the other three on
-    ``TTFT / 25 + TPOT / 10`` (each metric against the issue's target for it), since the
-    streaming cost moves both; the smallest streaming cost within 1 % of the best score."""
+def fit_serving(train, rounds: float, backend: str, catalog, start: str = CLIENT_START) -> dict:
+    """The serving constants of ``train``'s rows: for each KV-cache dtype the rows may have run
+    with (FP8 as well as BF16 where the weights are FP8: the CSV does not say), ``step_exposed_us``
+    on TPOT (no streaming cost), then ``frontend_per_output_token_us``, ``reserve_one_slot`` and
+    ``ttft_latency_ms`` jointly, by grid search on the median absolute percentage errors of
+    ``train``: the first on TPOT alone, the other three on ``TTFT / 25 + TPOT / 10`` (each
+    metric against the issue's target for it), since the streaming cost moves both; the
+    smallest streaming cost within 1 % of the best score. The KV dtype with the better score wins."""
+    kvs = KV_GRID if any(_weight_dtype(r) == "fp8" for r in train) else ("bf16",)
+    fits = [_fit_serving_kv(train, rounds, backend, catalog, start, kv) for kv in kvs]
+    return min(fits, key=lambda f: f["score"])
+
+
+def _fit_serving_kv(train, rounds: float, backend: str, catalog, start: str, kv: str) -> dict:
     import attrs
 
     from boute.engine.engines import get_profile
 
     base = get_profile(BACKEND_PROFILE[backend])
-    runs = {v: predict(train, rounds, catalog=catalog, profiles={backend: attrs.evolve(base, step_exposed_us=v)}) for v in EXPOSED_GRID_US}
+    runs = {
+        v: predict(train, rounds, catalog=catalog, profiles={backend: attrs.evolve(base, step_exposed_us=v)}, start=start, kv_dtype=kv)
+        for v in EXPOSED_GRID_US
+    }
     best_e = min(EXPOSED_GRID_US, key=lambda v: _median_ape(runs[v], "tpot"))
     cands = []
     for c_us in STREAM_GRID_US:
@@ -208,7 +239,7 @@ def fit_serving(train, rounds: float, backend: str, catalog) -> dict:
             if c_us == 0.0 and not reserve:
                 pr = runs[best_e]
             else:
-                pr = predict(train, rounds, catalog=catalog, profiles={backend: prof}, reserve_one_slot=reserve)
+                pr = predict(train, rounds, catalog=catalog, profiles={backend: prof}, reserve_one_slot=reserve, start=start, kv_dtype=kv)
             tpot = _median_ape(pr, "tpot")
             for lat in LATENCY_GRID_MS:
                 cands.append((_median_ape(pr, "ttft", lat) / 25.0 + tpot / 10.0, c_us, reserve, lat))
@@ -217,19 +248,22 @@ def fit_serving(train, rounds: float, backend: str, catalog) -> dict:
     # grid value picked by noise.
     best = min(cands)[0]
     c_us = min(c for score, c, _, _ in cands if score <= best * 1.01 + 1e-12)
-    _, c_us, reserve, lat = min(x for x in cands if x[1] == c_us)
+    score, c_us, reserve, lat = min(x for x in cands if x[1] == c_us)
     return {
         "step_exposed_us": best_e,
         "frontend_per_output_token_us": c_us,
         "reserve_one_slot": reserve,
         "ttft_latency_ms": lat,
+        "kv_dtype": kv,
+        "score": score,
         "rows": len(train),
     }
 
 
-def cross_fitted(all_rows, rounds: float):
+def cross_fitted(all_rows, rounds: float, start: str = CLIENT_START, in_sample: bool = True):
     """Rows predicted with serving constants fitted on the other fold; the fits per fold;
-    and a fit on all rows of each (GPU, backend, harness) (in-sample, for reference)."""
+    and (``in_sample``) a fit on all rows of each (GPU, backend, harness) (for reference).
+    ``start``: the simulated clients' start (:data:`CLIENT_START`)."""
     import attrs
 
     from boute.engine.engines import get_profile
@@ -241,7 +275,7 @@ def cross_fitted(all_rows, rounds: float):
         for fold in (0, 1):
             train = [r for r in mine if _fold(r) != fold]
             test = [r for r in mine if _fold(r) == fold]
-            f = fit_serving(train, rounds, backend, cat)
+            f = fit_serving(train, rounds, backend, cat, start)
             fits[f"{SYSTEMS[gpu]} / {backend} / {h} fold {fold}"] = f
             prof = attrs.evolve(
                 get_profile(BACKEND_PROFILE[backend]),
@@ -254,9 +288,12 @@ def cross_fitted(all_rows, rounds: float):
                 catalog=cat,
                 profiles={backend: prof},
                 reserve_one_slot=f["reserve_one_slot"],
+                start=start,
+                kv_dtype=f["kv_dtype"],
             )
             out += with_latency(pr, f["ttft_latency_ms"])
-        fits[f"{SYSTEMS[gpu]} / {backend} / {h} all rows"] = fit_serving(mine, rounds, backend, cat)
+        if in_sample:
+            fits[f"{SYSTEMS[gpu]} / {backend} / {h} all rows"] = fit_serving(mine, rounds, backend, cat, start)
     return out, fits
 
 
@@ -280,7 +317,14 @@ def stream_check(all_rows, rounds: float, fits: dict) -> list[dict]:
         for c_us in (0.0, f["frontend_per_output_token_us"]):
             prof = attrs.evolve(base, frontend_per_output_token_us=c_us)
             for stag in (True, False):
-                pr = predict(mine, rounds, catalog=cat, profiles={"sglang": prof}, reserve_one_slot=f["reserve_one_slot"], staggered=stag)
+                pr = predict(
+                    mine,
+                    rounds,
+                    catalog=cat,
+                    profiles={"sglang": prof},
+                    reserve_one_slot=f["reserve_one_slot"],
+                    start=CLIENT_START if stag else "together",
+                )
                 runs[(c_us, stag)] = with_latency(pr, f["ttft_latency_ms"])
         for i, r in enumerate(runs[(0.0, True)]):
             rec = {k: r[k] for k in ("tp", "isl", "osl", "batch", "measured_ttft_ms", "measured_tpot_ms")}
@@ -288,7 +332,7 @@ def stream_check(all_rows, rounds: float, fits: dict) -> list[dict]:
             rec["measured_tok_s"] = _tok_s(rec["batch"], rec["osl"], rec["measured_ttft_ms"], rec["measured_tpot_ms"])
             for (c_us, stag), pr in runs.items():
                 x = pr[i]
-                tag = f"{'c' if c_us else 'c0'}_{'staggered' if stag else 'together'}"
+                tag = f"{'c' if c_us else 'c0'}_{'phased' if stag else 'together'}"
                 rec[f"{tag}_ttft_ms"], rec[f"{tag}_tpot_ms"] = x["sim_ttft_ms"], x["sim_tpot_ms"]
                 rec[f"{tag}_tok_s"] = _tok_s(rec["batch"], rec["osl"], x["sim_ttft_ms"], x["sim_tpot_ms"])
             out.append(rec)
@@ -527,6 +571,8 @@ def main() -> int:
             "by_gpu_dtype_physical",
             "cv_by_gpu_dtype",
             "cv_by_group",
+            "cv_even_by_gpu_dtype",
+            "cv_even_by_group",
             "reserve_one_slot",
             "before_kernel_fit_by_gpu_dtype",
         ):
@@ -550,6 +596,10 @@ def main() -> int:
     cv_rows, cv_fits = cross_fitted(all_rows, args.rounds)
     cv_by_gpu_dtype = summarize(cv_rows, lambda r: (r["gpu"], r["dtype"]))
     cv_by_group = summarize(cv_rows, lambda r: (r["gpu"], r["model"], r["backend"], r["harness"], r["dtype"], r["engine"]))
+    # The same cross-fit with evenly spread clients (the tables before random phases).
+    cv_even_rows, cv_even_fits = cross_fitted(all_rows, args.rounds, start="even", in_sample=False)
+    cv_even_by_gpu_dtype = summarize(cv_even_rows, lambda r: (r["gpu"], r["dtype"]))
+    cv_even_by_group = summarize(cv_even_rows, lambda r: (r["gpu"], r["model"], r["backend"], r["harness"], r["dtype"], r["engine"]))
     streaming = stream_check(all_rows, args.rounds, cv_fits)
     # Sensitivity 1: the simulated TTFT against the assumed request count (H100 8B sample).
     sens = {}
@@ -591,6 +641,10 @@ def main() -> int:
         "cv_by_gpu_dtype": cv_by_gpu_dtype,
         "cv_by_group": cv_by_group,
         "cv_fits": cv_fits,
+        "client_start": CLIENT_START,
+        "cv_even_by_gpu_dtype": cv_even_by_gpu_dtype,
+        "cv_even_by_group": cv_even_by_group,
+        "cv_even_fits": cv_even_fits,
         "rounds": args.rounds,
         "sensitivity_ttft_rounds": sens,
         "stream_check_sglang": streaming,
@@ -727,8 +781,8 @@ def _stream_table(recs) -> str:
     for r in recs:
         lines.append(
             f"| {r['tp']} | {r['isl']} | {r['osl']} | {r['batch']} | {r['measured_ttft_ms'] / 1e3:.2f} s / "
-            f"{r['measured_tpot_ms']:.1f} ms / {r['measured_tok_s'] / 1e3:.1f} K | {cell(r, 'c0_staggered')} | "
-            f"{cell(r, 'c_staggered')} | {cell(r, 'c_together')} |"
+            f"{r['measured_tpot_ms']:.1f} ms / {r['measured_tok_s'] / 1e3:.1f} K | {cell(r, 'c0_phased')} | "
+            f"{cell(r, 'c_phased')} | {cell(r, 'c_together')} |"
         )
     return "\n".join(lines)
 
