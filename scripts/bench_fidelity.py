@@ -770,7 +770,7 @@ def _stream_table(recs) -> str:
     if not recs:
         return "(no SGLang rows at 448 or more clients)"
     lines = [
-        "| TP | prompt | output | clients | measured TTFT / TPOT / tok/s | c = 0 (staggered) | fitted c (staggered) "
+        "| TP | prompt | output | clients | measured TTFT / TPOT / tok/s | c = 0 (random phases) | fitted c (random phases) "
         "| fitted c, clients start together |",
         "|---:|---:|---:|---:|---|---|---|---|",
     ]
@@ -787,6 +787,25 @@ def _stream_table(recs) -> str:
     return "\n".join(lines)
 
 
+def _phases(res) -> str:
+    """Cross-fitted medians with the clients spread evenly against at random phases."""
+    if "cv_even_by_group" not in res:
+        return "(not in this results file)"
+    lines = [
+        "| group | rows | TTFT median even | TTFT median random | TPOT median even | TPOT median random |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for key_even, key_rand in (("cv_even_by_gpu_dtype", "cv_by_gpu_dtype"), ("cv_even_by_group", "cv_by_group")):
+        rand = {tuple(r["group"]): r for r in res[key_rand]}
+        for r in res[key_even]:
+            x = rand[tuple(r["group"])]
+            lines.append(
+                f"| {' / '.join(r['group'])} | {r['rows']} | {r['sim_ttft_median']:.1f} % | {x['sim_ttft_median']:.1f} % | "
+                f"{r['sim_tpot_median']:.1f} % | {x['sim_tpot_median']:.1f} % |"
+            )
+    return "\n".join(lines)
+
+
 def write_doc(res):
     rows = res["rows"]
     n_fit = sum(r["fits"] for r in rows)
@@ -794,7 +813,7 @@ def write_doc(res):
     over_groups = sorted({(r["gpu"], r["model"], r["backend"], r["dtype"]) for r in over})
     sens = "\n".join(f"| {k} | {v[0]:.1f} % | {v[1]:+.1f} % |" for k, v in res["sensitivity_ttft_rounds"].items())
     fits = "\n".join(
-        f"| {k} | {v['rows']} | {v['step_exposed_us']:g} | {v['frontend_per_output_token_us']:g} | "
+        f"| {k} | {v['rows']} | {v.get('kv_dtype', 'bf16').upper()} | {v['step_exposed_us']:g} | {v['frontend_per_output_token_us']:g} | "
         f"{'yes' if v['reserve_one_slot'] else 'no'} | {v['ttft_latency_ms']:g} |"
         for k, v in res["cv_fits"].items()
     )
@@ -819,6 +838,7 @@ def write_doc(res):
         reserve=reserve,
         cv_by_gpu_dtype=_t(res["cv_by_gpu_dtype"], "GPU / dtype", cv=True),
         cv_by_group=_t(res["cv_by_group"], "GPU / model / backend / harness / dtype / engine profile", cv=True),
+        phases=_phases(res),
         by_gpu_dtype=_t(res["by_gpu_dtype"], "GPU / dtype"),
         by_gpu_dtype_phys=_t(res["by_gpu_dtype_physical"], "GPU / dtype"),
         by_group=_t(res["by_group"], "GPU / model / backend / harness / dtype / engine profile"),
@@ -862,8 +882,11 @@ H200).
 Predicted ("sim") = boute's stage 2 simulating the benchmark: `concurrency` clients, each
 completion starts the client's next request (when the client has the last token: after
 the streaming server where a profile gives it a cost per output token),
-`{rounds:g} x concurrency` requests; the clients start spread over one request's latency
-and the first round is left out, so the averages are the steady loop's. "steady" = the closed-form steady state of the same loop.
+`{rounds:g} x concurrency` requests and at least 256 after the first round; the clients send
+their first request at independent random times (seeded) over one request's latency and
+the first round is left out, so the averages are the steady loop's
+(`simulate_closed_loop(start="random")`; see "Client phases" below). "steady" = the
+closed-form steady state of the same loop.
 
 ## What each constant was fitted on
 
@@ -874,7 +897,7 @@ and the first round is left out, so the averages are the steady loop's. "steady"
 | GEMM compute/bandwidth efficiencies and all-reduce constants of TensorRT-LLM and SGLang replicas (`ENGINE_KERNELS`) | aiconfigurator's TensorRT-LLM 1.3 and SGLang GEMM and custom all-reduce tables (on H200 their fixed cost per GEMM is replaced by the measured silicon's) | the silicon rows |
 | engine limits, scheduling policy, multi-step, async scheduling (`engine/engines.py`) | read from the engines' source (files and commits in each profile's `sources`) | anything measured |
 | step CPU cost, per-request front-end cost (`engine/engines.py`) | estimates anchored on the vLLM v0.6 profiling blog (each profile says so) | the silicon rows |
-| `step_exposed_us`, `frontend_per_output_token_us`, `reserve_one_slot`, `ttft_latency_ms` in the cross-fitted tables | the other fold of the same GPU x backend x harness rows (2 folds by a hash of the row id) | the fold they predict |
+| `step_exposed_us`, `frontend_per_output_token_us`, `reserve_one_slot`, `ttft_latency_ms` and (FP8-weight rows) the KV-cache dtype in the cross-fitted tables | the other fold of the same GPU x backend x harness rows (2 folds by a hash of the row id) | the fold they predict |
 
 ## Target check (cross-fitted: every row predicted with constants fitted on the other fold)
 
@@ -892,8 +915,23 @@ Per group (cross-fitted):
 
 {cv_by_group}
 
-Four knobs per GPU x backend x harness, each a question the CSV does not answer, fitted by
-grid search on the median absolute percentage errors of the other fold: `step_exposed_us`
+## Client phases
+
+A steady closed loop of equal requests keeps whatever spacing its clients start with.
+Spread evenly (the tables before 2026-11-29), each prompt finds the engine as the previous
+one left it, and no prompt ever waits behind another; the real clients drift with every
+uneven step, so their prompts arrive together as often as independent clients' would (the
+finite-source queue's assumption). The tables above start the clients at independent random
+times instead. The same cross-fit (same knobs, same folds) with evenly spread clients:
+
+{phases}
+
+Five knobs per GPU x backend x harness, each a question the CSV does not answer, fitted by
+grid search on the median absolute percentage errors of the other fold. The KV-cache dtype
+of FP8-weight rows (BF16 or FP8: the CSV records the GEMM precision only; TensorRT-LLM takes
+an FP8 cache from a ModelOpt checkpoint that quantized one, vLLM and SGLang keep the model
+dtype unless told): the four below are fitted for each, and the dtype with the better score
+wins. `step_exposed_us`
 (engine: per-step time neither CUDA graphs nor async scheduling hide; 0-4000 us, on TPOT
 alone), then jointly, on `TTFT error / 25 + TPOT error / 10` (each median against the
 issue's target for it): `frontend_per_output_token_us` (engine: the serving process's time
@@ -905,20 +943,19 @@ keep in flight, so each new request waits for the next completion) and `ttft_lat
 first streamed chunk, client); 0-100 ms, it does not occupy the server). "all rows" is the
 in-sample fit over both folds, for reference:
 
-| fit | rows | step_exposed_us | frontend_per_output_token_us | reserve_one_slot | ttft_latency_ms |
-|---|---:|---:|---:|---|---:|
+| fit | rows | KV cache | step_exposed_us | frontend_per_output_token_us | reserve_one_slot | ttft_latency_ms |
+|---|---:|---|---:|---:|---|---:|
 {fits}
 
-The streaming cost binds in the SGLang rows at hundreds of clients (see the findings). Where
-a TensorRT-LLM fit picks 80 us, the top of the grid, it changes little: every group other
-than SGLang has the same cross-fitted TTFT and TPOT medians as this script's results
-without the knob (commit e87e996), and SGLang's moved from 52.7 % / 8.9 % to those above.
+The streaming cost binds in the SGLang rows at hundreds of clients (see the findings); where
+a fit of another group picks a non-zero value, those rows have too few clients for the
+stream to bind and the score hardly depends on it.
 
 ## Errors with the shipped profiles and no harness knobs (for reference)
 
 The shipped profiles' `step_exposed_us` was fitted on these rows (in-sample); no harness
-knob; no streaming cost (`frontend_per_output_token_us` is 0 in every shipped profile, and
-these rows are bit-identical to those of the script before the streaming model existed).
+knob; no streaming cost (`frontend_per_output_token_us` is 0 in every shipped profile); a
+BF16 KV cache; clients at random phases.
 
 {by_gpu_dtype}
 
@@ -964,7 +1001,7 @@ SDPA than in vLLM's flash-attention tables.
 - **What TTFT in these rows means.** Fixed concurrency, every request the same prompt and
   output length; the TTFTs are steady-loop values (a synchronised start keeps the clients
   clustered, and its loop predicts TTFTs 3-4 times the measured ones on the 70B vLLM rows;
-  the staggered loop is within 20 %). Median TTFT error of the simulated loop on a sample
+  the loop with spread clients is within 20 %). Median TTFT error of the simulated loop on a sample
   of H100 8B rows (shipped profiles, no harness knobs) against the assumed requests per
   client:
 
@@ -999,7 +1036,7 @@ SDPA than in vLLM's flash-attention tables.
   and TP8 alike, where boute without a streaming cost predicts up to 2.5 times that at TP8
   (table below): a serving process that spends about 50 us on every streamed token would
   cause that, and the fit picks `frontend_per_output_token_us` = {sg_c}. Where the model
-  puts the backlog does not match the rows, though. In boute's staggered loop (the tables'
+  puts the backlog does not match the rows, though. In boute's steady loop (the tables'
   assumption) a FIFO stream that the GPU outruns delays every token of a request by about
   the same backlog, so the backlog lands in TTFT while TPOT stays the engine's: at TP8 with
   1000-token prompts and 1000 or 2000 output tokens the predicted TTFT is about twice the
