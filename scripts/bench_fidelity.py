@@ -641,6 +641,7 @@ def main() -> int:
         "cv_by_gpu_dtype": cv_by_gpu_dtype,
         "cv_by_group": cv_by_group,
         "cv_fits": cv_fits,
+        "cv_rows": [{k: r.get(k) for k in CV_ROW_KEYS} for r in cv_rows],
         "client_start": CLIENT_START,
         "cv_even_by_gpu_dtype": cv_even_by_gpu_dtype,
         "cv_even_by_group": cv_even_by_group,
@@ -787,6 +788,56 @@ def _stream_table(recs) -> str:
     return "\n".join(lines)
 
 
+CV_ROW_KEYS = (
+    "model", "gpu", "backend", "harness", "dtype", "tp", "isl", "osl", "batch",
+    "measured_ttft_ms", "measured_tpot_ms", "fits", "sim_ttft_ms", "sim_tpot_ms",
+)  # fmt: skip
+
+
+def _kv_picks(fits: dict) -> str:
+    """The KV-cache dtype each FP8 group's folds picked."""
+    groups: dict[str, list[str]] = {}
+    for k, v in fits.items():
+        if " fold " in k:
+            groups.setdefault(k.rsplit(" fold ", 1)[0], []).append(v.get("kv_dtype", "bf16").upper())
+    return "; ".join(f"{g}: {' / '.join(kv)}" for g, kv in groups.items()) + " (BF16-weight rows always keep a BF16 cache)"
+
+
+def _cv_row(res, backend: str, tp: int, isl: int, osl: int, batch: int, gpu: str = "H200") -> str:
+    """One cross-fitted row's measured and predicted TTFT, e.g. ``712 ms measured, 910 ms predicted``."""
+    for r in res.get("cv_rows", []):
+        key = (r["gpu"], r["backend"], r["tp"], r["isl"], r["osl"], r["batch"])
+        if key == (gpu, backend, tp, isl, osl, batch) and r["fits"]:
+            return f"{r['measured_ttft_ms']:.0f} ms measured, {r['sim_ttft_ms']:.0f} ms predicted"
+    return "row not in this results file"
+
+
+def _stream_elsewhere(fits: dict) -> str:
+    """Which non-SGLang groups' folds picked a streaming cost, and what the other fold picked."""
+    groups: dict[str, dict[str, float]] = {}
+    for k, v in fits.items():
+        if " fold " in k and "/ sglang /" not in k:
+            g, fold = k.rsplit(" fold ", 1)
+            groups.setdefault(g, {})[fold] = v["frontend_per_output_token_us"]
+    picked = {g: f for g, f in groups.items() if any(f.values())}
+    if not picked:
+        return "every fold picks 0"
+    parts = [f"{g} picks {', '.join(f'{c:g} us (fold {i})' for i, c in sorted(f.items()))}" for g, f in picked.items()]
+    return "; ".join(parts) + " (a value that one fold picks and the other does not is not settled by the rows)"
+
+
+def _fold_values(fits: dict, prefix: str, key: str, unit: str) -> str:
+    """The values two folds' fits of one group picked, e.g. ``45-50 ms``."""
+    vals = sorted({v[key] for k, v in fits.items() if k.startswith(prefix) and "fold" in k})
+    return f"{vals[0]:g} {unit}" if len(vals) == 1 else f"{vals[0]:g}-{vals[-1]:g} {unit}" if vals else "n/a"
+
+
+def _group_bias(groups, prefix: tuple, key: str) -> str:
+    """A group's median bias, e.g. ``+42 %``."""
+    g = next((r for r in groups if tuple(r["group"])[: len(prefix)] == prefix), None)
+    return f"{g[key]:+.0f} %" if g else "n/a"
+
+
 def _phases(res) -> str:
     """Cross-fitted medians with the clients spread evenly against at random phases."""
     if "cv_even_by_group" not in res:
@@ -852,6 +903,13 @@ def write_doc(res):
         wall=f"{res['script_wall_s'] / 60:.1f} min" if "script_wall_s" in res else "a few minutes",
         cpu=f"{res['script_cpu_s']:.0f} s" if "script_cpu_s" in res else "a minute",
         sg_reserve=f"{sg_reserve} of 2",
+        sg_a=_cv_row(res, "sglang", 1, 1000, 100, 160),
+        sg_b=_cv_row(res, "sglang", 1, 8000, 100, 20),
+        stream_elsewhere=_stream_elsewhere(res["cv_fits"]),
+        trt_q=", ".join(_cv_row(res, "trtllm", 1, 1024, 8192, b, gpu="H200") for b in (32, 64, 128)),
+        kv_picks=_kv_picks(res["cv_fits"]),
+        trt_delay=_fold_values(res["cv_fits"], "H100-SXM / trtllm /", "ttft_latency_ms", "ms"),
+        v8_bias=_group_bias(res["cv_by_group"], ("H200", "Llama-3.1-8B", "vllm"), "sim_tpot_bias"),
         sg_ttft=f"{sg_cv['sim_ttft_median']:.1f} %" if sg_cv else "n/a",
         sg_tpot=f"{sg_cv['sim_tpot_median']:.1f} %" if sg_cv else "n/a",
         streaming=streaming,
@@ -947,9 +1005,8 @@ in-sample fit over both folds, for reference:
 |---|---:|---|---:|---:|---|---:|
 {fits}
 
-The streaming cost binds in the SGLang rows at hundreds of clients (see the findings); where
-a fit of another group picks a non-zero value, those rows have too few clients for the
-stream to bind and the score hardly depends on it.
+The streaming cost binds in the SGLang rows at hundreds of clients (see the findings).
+Outside SGLang: {stream_elsewhere}.
 
 ## Errors with the shipped profiles and no harness knobs (for reference)
 
@@ -1001,7 +1058,7 @@ SDPA than in vLLM's flash-attention tables.
 - **What TTFT in these rows means.** Fixed concurrency, every request the same prompt and
   output length; the TTFTs are steady-loop values (a synchronised start keeps the clients
   clustered, and its loop predicts TTFTs 3-4 times the measured ones on the 70B vLLM rows;
-  the loop with spread clients is within 20 %). Median TTFT error of the simulated loop on a sample
+  spread clients come far closer: see "Client phases"). Median TTFT error of the simulated loop on a sample
   of H100 8B rows (shipped profiles, no harness knobs) against the assumed requests per
   client:
 
@@ -1015,7 +1072,7 @@ SDPA than in vLLM's flash-attention tables.
   TP1, 8 clients, 1024-token prompts: 191, 318, 550 ms for 128, 256, 512 output tokens) by
   about one completion gap (output x TPOT / concurrency), and what is left is about 50 ms at
   TP1 and at TP8 alike, where the prefill itself differs eightfold. The cross-fit picks
-  `reserve_one_slot` and a 40-45 ms delay for these rows on either fold, and never
+  `reserve_one_slot` and a {trt_delay} delay for these rows on either fold, and never
   `reserve_one_slot` for the `2026-04-06.csv` rows: a property of that harness, not of the
   engine (the SGLang rows of the same harness pick it on {sg_reserve} folds; see below). Applied to every
   row it ruins the other harness's rows (sensitivity, shipped profiles):
@@ -1024,11 +1081,20 @@ SDPA than in vLLM's flash-attention tables.
 |---|---:|---:|---:|---:|
 {reserve}
 
+- **TensorRT-LLM admits a request only when the KV cache can hold its whole output**
+  (`GUARANTEED_NO_EVICT`, its default, and the `trtllm` profile's `kv_admission`
+  `full-output`), and sizes the cache from the memory left free after the weights. The H200
+  70B TP1 rows show it: 1024-token prompts and 8192 output tokens at 32, 64 and 128 clients
+  ({trt_q}; cross-fitted TTFT): no queue at 32, then a queue that never drains, as the
+  reservations (9,216 tokens a request, FP8 cache) predict. With a BF16 cache even 1024 x
+  1024 at 128 clients would queue, and the rows do not: both folds of this group pick an FP8
+  cache. The KV dtype is a harness question the cross-fit answers per group, not a settled
+  fact: {kv_picks}.
 - **{n_over} rows imply more prefill FLOP/s than the best large GEMM reaches in NVIDIA's own
   operator tables** (89 % of BF16 peak, 67 % of FP8 peak) ({over_groups}). No model built on
   those kernels can reach them; the likeliest cause is prefix caching (on by default in
   vLLM and SGLang) with benchmark prompts that share prefixes. The H200 vLLM 0.12 8B rows
-  (21, `aic-gap-analysis`) stay far off (TPOT predicted about 1.6x the measured) for that
+  (21, `aic-gap-analysis`) stay far off (cross-fitted median TPOT bias {v8_bias}) for that
   reason: with 100 output tokens, prefill is most of every step's work. They are kept.
 - **SGLang's TTFT is still not modelled well** (H200 8B rows; cross-fitted TTFT median
   {sg_ttft}, TPOT {sg_tpot}), and a streaming cost per output token explains only part of
@@ -1039,17 +1105,18 @@ SDPA than in vLLM's flash-attention tables.
   puts the backlog does not match the rows, though. In boute's steady loop (the tables'
   assumption) a FIFO stream that the GPU outruns delays every token of a request by about
   the same backlog, so the backlog lands in TTFT while TPOT stays the engine's: at TP8 with
-  1000-token prompts and 1000 or 2000 output tokens the predicted TTFT is about twice the
-  measured and the predicted TPOT half of it or less; the rows have the backlog mostly in
-  TPOT.
+  1000-token prompts and 1000 or 2000 output tokens the predicted TTFT is several times the
+  measured and the predicted TPOT half of it or less (table below); the rows have the
+  backlog mostly in TPOT.
   With the clients started together (last column; not what the tables use: the 70B vLLM
   rows rule it out) every stream step carries one token of each request, and TPOT and the
   output rate come within about 20 % at TP4 and TP8 except for 2000-token outputs, but TTFT
   is then the start-up burst and no longer grows with the output length as measured. At
   TP2 the engine itself binds: the stream changes nothing, and boute predicts 20-30 % more
-  output tokens per second than the rows. Most SGLang rows have too few clients for the stream to bind, and
-  their TTFT is 30-60 % under the measured (e.g. TP1, 8000-token prompts, 20 clients:
-  712 ms measured, about 320 ms predicted): that error is not streaming. Candidates not
+  output tokens per second than the rows. Most SGLang rows have too few clients for the
+  stream to bind, and their TTFT errors go both ways (TP1, 1000-token prompts, 100 output
+  tokens, 160 clients: {sg_a}; TP1, 8000-token prompts, 100 output tokens, 20 clients:
+  {sg_b}): those errors are not streaming. Candidates not
   modelled: SGLang admits a request only when the KV pool can hold its whole expected
   output (`new_token_ratio`), where boute admits by current use as vLLM does; a tokenizer
   process shared by incoming requests and outgoing tokens (a new request would then wait
@@ -1062,7 +1129,7 @@ SDPA than in vLLM's flash-attention tables.
 
 - Speed: one (config, batch, context) prediction costs {us:.3f} us vectorised over 100,000
   points with numpy, and {us2:.3f} us per iteration inside the simulator (precomputed tables);
-  measured on a 2-core machine (the last rerun: quiet, no other jobs).
+  measured on a 2-core machine while this script ran.
 
 ## Precision variants' quality effects
 
