@@ -237,7 +237,7 @@ def served_context(llm, gpu, cfg, longest: int, server_max_model_len: int | None
 def predict_bench(run: BenchRun, catalog, *, seed: int = 0, gpu_override=None) -> dict[str, Any]:
     """Predicted ``--save-result`` metrics of ``run`` (``gpu_override``: a GPUType to use)."""
     from boute.engine.replica import ReplicaConfig
-    from boute.engine.simulator import closed_loop_requests, simulate_bench, simulate_closed_loop
+    from boute.engine.simulator import closed_loop_runs, simulate_bench, simulate_closed_loop
 
     llm = catalog.model(run.model, field="model")
     gpu = gpu_override if gpu_override is not None else catalog.gpu(run.gpu, field="gpu")
@@ -260,14 +260,16 @@ def predict_bench(run: BenchRun, catalog, *, seed: int = 0, gpu_override=None) -
     if run.closed_loop_rounds:
         # The clients at random phases, as docs/fidelity.md predicts these rows (seeded).
         c = int(run.max_concurrency or 1)
+        n, k = closed_loop_runs(c, run.closed_loop_rounds)
         res = simulate_closed_loop(
             rm,
             concurrency=c,
-            num_requests=closed_loop_requests(c, run.closed_loop_rounds),
+            num_requests=n,
             prompt_tokens=int(pr[0]),
             output_tokens=int(out[0]),
             start="random",
             seed=seed,
+            arrangements=k,
         )
         s = res.summary()
         return {

@@ -77,7 +77,7 @@ __all__ = [
     "DISPATCH_POLICY",
     "DISPATCH_POLICIES",
     "CLIENT_STARTS",
-    "closed_loop_requests",
+    "closed_loop_runs",
 ]
 
 DISPATCH_POLICY = "weighted-random"
@@ -728,17 +728,37 @@ def simulate_replica(
     return sim.result(warmup_fraction)
 
 
-CLOSED_LOOP_MIN_MEASURED = 256
-"""Fewest requests a steady closed loop reports (:func:`closed_loop_requests`)."""
+CLOSED_LOOP_MIN_CLIENTS = 128
+"""Fewest clients a steady closed loop at random phases averages over (:func:`closed_loop_runs`)."""
 
 
-def closed_loop_requests(concurrency: int, rounds: float) -> int:
-    """Requests to send in a steady (``start="even"`` or ``"random"``) closed loop of
-    ``concurrency`` clients and ``rounds`` requests per client: at least one more than the
-    first round, which is not reported, and at least :data:`CLOSED_LOOP_MIN_MEASURED` after it.
-    At random phases a few clients' requests are a noisy average (4 rounds of 8 clients
-    would report 24 requests, and constants fitted on such rows moved with the draw)."""
-    return max(concurrency + 1, int(round(concurrency * rounds)), concurrency + CLOSED_LOOP_MIN_MEASURED)
+def closed_loop_runs(concurrency: int, rounds: float) -> tuple[int, int]:
+    """``(num_requests, arrangements)`` for a closed loop of ``concurrency`` clients at random
+    phases and ``rounds`` requests per client: each arrangement (one draw of start times)
+    sends ``rounds`` requests per client (at least one more than the first round, which is
+    not reported), and enough arrangements are averaged that together they hold at least
+    :data:`CLOSED_LOOP_MIN_CLIENTS` clients. A loop of equal requests keeps its clients'
+    spacing, so one draw of a few clients is one collision pattern, not their average
+    (docs/fidelity.md, "Client phases", measures how much one draw moves with its seed)."""
+    n = max(concurrency + 1, int(round(concurrency * rounds)))
+    return n, max(1, math.ceil(CLOSED_LOOP_MIN_CLIENTS / concurrency))
+
+
+def _merge(parts: "list[SimResult]") -> SimResult:
+    """Independent runs' results as one: their requests side by side, their times summed."""
+    if len(parts) == 1:
+        return parts[0]
+    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+    return SimResult(
+        ttft_s=cat("ttft_s"),
+        tpot_s=cat("tpot_s"),
+        e2e_s=cat("e2e_s"),
+        completed=sum(p.completed for p in parts),
+        submitted=sum(p.submitted for p in parts),
+        duration_s=sum(p.duration_s for p in parts),
+        busy_s=sum(p.busy_s for p in parts),
+        preemptions=sum(p.preemptions for p in parts),
+    )
 
 
 def simulate_closed_loop(
@@ -753,6 +773,7 @@ def simulate_closed_loop(
     staggered: bool = False,
     start: str | None = None,
     seed: int = 0,
+    arrangements: int = 1,
 ) -> SimResult:
     """A fixed-concurrency benchmark (as ``benchmark_serving --max-concurrency``):
     ``concurrency`` clients each send a request and each completion starts that client's
@@ -775,6 +796,9 @@ def simulate_closed_loop(
             other are counted (docs/fidelity.md measures both against served benchmarks).
         staggered: ``True`` is ``start="even"`` (kept for callers written before ``start``).
         seed: seed of the random start times.
+        arrangements: with ``start="random"``, run that many independent draws of start
+            times (seeds ``seed``, ``seed + 1``, ...) and report their requests together
+            (:func:`closed_loop_runs` picks it).
     """
     if concurrency < 1 or num_requests < concurrency:
         raise InputError(
@@ -787,6 +811,16 @@ def simulate_closed_loop(
         raise InputError(f"start={start!r} with staggered=True: the two disagree", hint="give start alone")
     if start not in CLIENT_STARTS:
         raise InputError(f"start: {start!r} is not a client start", hint=did_you_mean(str(start), CLIENT_STARTS))
+    if isinstance(arrangements, bool) or not isinstance(arrangements, int) or arrangements < 1:
+        raise InputError(f"arrangements: {arrangements!r} must be an integer >= 1", hint="1 runs one draw of start times")
+    if arrangements > 1:
+        if start != "random":
+            raise InputError(
+                f"arrangements={arrangements} with start={start!r}: only random starts differ by draw", hint='use start="random"'
+            )
+        kw = dict(concurrency=concurrency, num_requests=num_requests, prompt_tokens=prompt_tokens, output_tokens=output_tokens)
+        kw.update(kv_capacity_tokens=kv_capacity_tokens, chunked_prefill=chunked_prefill, start="random")
+        return _merge([simulate_closed_loop(model, **kw, seed=seed + i) for i in range(arrangements)])
     sim = ReplicaSim(model, kv_capacity_tokens, chunked_prefill=chunked_prefill)
     if start == "together":
         starts = [0.0] * concurrency

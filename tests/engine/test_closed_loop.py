@@ -5,7 +5,7 @@ import pytest
 
 from boute.engine.errors import InputError
 from boute.engine.replica import ReplicaConfig, ReplicaModel
-from boute.engine.simulator import CLIENT_STARTS, closed_loop_requests, simulate_closed_loop
+from boute.engine.simulator import CLIENT_STARTS, closed_loop_runs, simulate_closed_loop
 
 
 def _h200_70b(catalog, tp=4):
@@ -56,7 +56,21 @@ def test_bad_start_names_the_field_and_suggests(catalog):
         _run(m, start="random", staggered=True)
 
 
-def test_closed_loop_requests_reports_enough_requests():
-    assert closed_loop_requests(8, 4) == 8 + 256  # 32 would report 24
-    assert closed_loop_requests(512, 4) == 2048
-    assert closed_loop_requests(1, 0.5) == 257
+def test_closed_loop_runs_average_enough_clients():
+    assert closed_loop_runs(8, 4) == (32, 16)
+    assert closed_loop_runs(512, 4) == (2048, 1)
+    assert closed_loop_runs(100, 4) == (400, 2)
+    assert closed_loop_runs(1, 0.5) == (2, 128)
+
+
+def test_arrangements_are_independent_draws_reported_together(catalog):
+    m = _h200_70b(catalog)
+    both = _run(m, start="random", seed=5, arrangements=2)
+    a, b = _run(m, start="random", seed=5), _run(m, start="random", seed=6)
+    assert np.array_equal(both.ttft_s, np.concatenate([a.ttft_s, b.ttft_s]))
+    assert both.completed == a.completed + b.completed
+    assert both.throughput_rps == pytest.approx((a.completed + b.completed) / (a.duration_s + b.duration_s))
+    with pytest.raises(InputError, match=r"arrangements=2 with start='even': only random starts differ by draw"):
+        _run(m, start="even", arrangements=2)
+    with pytest.raises(InputError, match=r"arrangements: 0 must be an integer >= 1"):
+        _run(m, start="random", arrangements=0)
