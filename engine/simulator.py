@@ -746,8 +746,6 @@ def closed_loop_runs(concurrency: int, rounds: float) -> tuple[int, int]:
 
 def _merge(parts: "list[SimResult]") -> SimResult:
     """Independent runs' results as one: their requests side by side, their times summed."""
-    if len(parts) == 1:
-        return parts[0]
     cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
     return SimResult(
         ttft_s=cat("ttft_s"),

@@ -132,8 +132,8 @@ def predict(
             out.append(row)
             continue
         ss = steady_state_closed_loop(rm, b, isl, osl)
-        n_req, arrangements = closed_loop_runs(b, rounds) if start == "random" else (max(b + 1, int(round(b * rounds))), 1)
-        if ONE_DRAW:
+        n_req, arrangements = closed_loop_runs(b, rounds)
+        if start != "random" or ONE_DRAW:
             arrangements = 1
         sim = simulate_closed_loop(
             rm,
@@ -334,7 +334,7 @@ def seed_check(all_rows, rounds: float) -> list[dict]:
 def stream_check(all_rows, rounds: float, fits: dict) -> list[dict]:
     """The SGLang rows at 448-512 clients (where the output rate levels off) predicted with
     the in-sample ("all rows") fit of their group, its streaming cost set to 0 and to the
-    fitted value, with the clients staggered (as every table) and started together: where
+    fitted value, with the clients at random phases (as every table) and started together: where
     the streaming model puts the backlog. In-sample, for the finding only."""
     import attrs
 
